@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// Kiln: a compile-ahead neural-network compiler that emits plain, fast C.
+import PackageDescription
+
+let package = Package(
+  name: "Kiln",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "kiln", targets: ["kiln"]),
+    .library(name: "KilnIR", targets: ["KilnIR"]),
+    .library(name: "KilnFrontend", targets: ["KilnFrontend"]),
+    .library(name: "KilnPasses", targets: ["KilnPasses"]),
+    .library(name: "KilnReference", targets: ["KilnReference"]),
+    .library(name: "KilnData", targets: ["KilnData"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // The graph IR: types, ops, graphs, diagnostics, the verifier.
+    .target(name: "KilnIR"),
+    // Spec text (.kiln) -> Graph, with located diagnostics.
+    .target(name: "KilnFrontend", dependencies: ["KilnIR"]),
+    // Graph passes: shape inference, summaries, (later) folding, fusion, autodiff, planning.
+    .target(name: "KilnPasses", dependencies: ["KilnIR"]),
+    // The reference interpreter: the op specification every generated kernel is checked against.
+    .target(name: "KilnReference", dependencies: ["KilnIR"]),
+    // zlib, for the gzip'd IDX files of the Debian dataset packages.
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    // Tensor files (safetensors, .npy, IDX), weight stores and initializers.
+    .target(name: "KilnData", dependencies: ["KilnIR", "CZlib"]),
+    // The thin command-line tool.
+    .executableTarget(
+      name: "kiln",
+      dependencies: [
+        "KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // Helpers shared by every test target.
+    .target(
+      name: "KilnTestSupport",
+      dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData"],
+      path: "Sources/KilnTestSupport"),
+    .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
+    .testTarget(name: "KilnFrontendTests", dependencies: ["KilnFrontend", "KilnPasses", "KilnTestSupport"]),
+    .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnFrontend", "KilnTestSupport"]),
+    .testTarget(
+      name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
+    .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
+    .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
+  ]
+)

@@ -1,0 +1,1 @@
+// KilnData: see Package.swift for this target's responsibility.

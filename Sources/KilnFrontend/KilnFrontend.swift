@@ -1,0 +1,1 @@
+// KilnFrontend: see Package.swift for this target's responsibility.

@@ -1,0 +1,213 @@
+// The one exhaustive list of operations. Adding a case fails to compile until shape inference,
+// the interpreter and (later) autodiff and lowering all handle it.
+
+/// An operation of the graph, with its attributes. Every node produces exactly one value.
+/// Semantics match the PyTorch operator of the same name; layout is NCHW, float32.
+public enum Op: Hashable, Sendable {
+  /// A graph input (data or training target).
+  case input(Input)
+  /// y = x·Wᵀ + b, W: [units, in]  (nn.Linear), then the fused activation.
+  case dense(Dense)
+  /// 2-D cross-correlation (nn.Conv2d), then the fused activation.
+  case conv2d(Conv2D)
+  /// nn.MaxPool2d.
+  case maxPool(Pool)
+  /// nn.AvgPool2d.
+  case avgPool(Pool)
+  /// Mean over H and W: [C, H, W] → [C]  (nn.AdaptiveAvgPool2d(1) + flatten).
+  case globalAvgPool
+  /// [d1, d2, …] → [d1·d2·…]  (nn.Flatten).
+  case flatten
+  /// Per-sample reshape; at most one −1 dimension is inferred.
+  case reshape(dims: [Int])
+  /// Concatenation along dimension 1 (channels).
+  case concat
+  /// Elementwise sum of two values of one type.
+  case add
+  /// Elementwise product of two values of one type.
+  case mul
+  /// nn.BatchNorm1d/2d over dimension 1: running statistics at inference, batch statistics in training.
+  case batchNorm(BatchNorm)
+  /// nn.Dropout: identity at inference; in training zero with probability `rate`, scale the rest by 1/(1−rate).
+  case dropout(rate: Double)
+  /// nn.LocalResponseNorm across channels.
+  case lrn(LRN)
+  /// A standalone activation.
+  case activation(Activation)
+  /// A loss of (prediction, target), averaged over the batch: a scalar.
+  case loss(LossKind)
+
+  /// The spec keyword of the op, as `kiln check` prints it.
+  public var name: String {
+    switch self {
+    case .input: return "input"
+    case .dense: return "dense"
+    case .conv2d: return "conv"
+    case .maxPool: return "maxpool"
+    case .avgPool: return "avgpool"
+    case .globalAvgPool: return "global_avgpool"
+    case .flatten: return "flatten"
+    case .reshape: return "reshape"
+    case .concat: return "concat"
+    case .add: return "add"
+    case .mul: return "mul"
+    case .batchNorm: return "batchnorm"
+    case .dropout: return "dropout"
+    case .lrn: return "lrn"
+    case .activation(let a):
+      switch a {
+      case .leakyRelu: return "leaky_relu"
+      case .elu: return "elu"
+      default: return a.description
+      }
+    case .loss(let l): return l.rawValue
+    }
+  }
+
+  /// How many inputs the op takes; nil means two or more (concat).
+  public var arity: Int? {
+    switch self {
+    case .input: return 0
+    case .concat: return nil
+    case .add, .mul, .loss: return 2
+    default: return 1
+    }
+  }
+}
+
+/// A graph input.
+public struct Input: Hashable, Sendable {
+  public enum Role: String, Hashable, Sendable { case data, target }
+  public var type: TensorType
+  public var role: Role
+  public init(type: TensorType, role: Role = .data) {
+    self.type = type
+    self.role = role
+  }
+}
+
+/// A fully connected layer.
+public struct Dense: Hashable, Sendable {
+  public var units: Int
+  public var bias: Bool
+  public var activation: Activation
+  public var weightInit: Initializer
+  public var biasInit: Initializer
+  public init(
+    units: Int, bias: Bool = true, activation: Activation = .identity,
+    weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros
+  ) {
+    self.units = units
+    self.bias = bias
+    self.activation = activation
+    self.weightInit = weightInit
+    self.biasInit = biasInit
+  }
+}
+
+/// A 2-D convolution (cross-correlation, no kernel flip), grouped and dilated.
+public struct Conv2D: Hashable, Sendable {
+  public var filters: Int
+  public var kernel: Pair
+  public var stride: Pair
+  public var padding: Padding
+  public var dilation: Pair
+  /// 1 is an ordinary conv; in_channels is depthwise.
+  public var groups: Int
+  public var bias: Bool
+  public var activation: Activation
+  /// How an output size that is not a whole number is handled (conv supports exact and floor).
+  public var rounding: Rounding
+  public var weightInit: Initializer
+  public var biasInit: Initializer
+
+  public init(
+    filters: Int, kernel: Pair, stride: Pair = Pair(1), padding: Padding = .explicit(Pads(0)),
+    dilation: Pair = Pair(1), groups: Int = 1, bias: Bool = true, activation: Activation = .identity,
+    rounding: Rounding = .exact, weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros
+  ) {
+    self.filters = filters
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.dilation = dilation
+    self.groups = groups
+    self.bias = bias
+    self.activation = activation
+    self.rounding = rounding
+    self.weightInit = weightInit
+    self.biasInit = biasInit
+  }
+
+  /// The window along both axes, for output-size arithmetic.
+  public var window: Window2D {
+    Window2D(kernel: kernel, stride: stride, dilation: dilation, padding: padding, rounding: rounding)
+  }
+}
+
+/// Max or average pooling.
+public struct Pool: Hashable, Sendable {
+  public var kernel: Pair
+  /// Defaults to the kernel, as in PyTorch.
+  public var stride: Pair
+  public var padding: Padding
+  public var rounding: Rounding
+  /// Average pooling only: whether padded zeros count in the divisor (PyTorch's count_include_pad, default true).
+  public var countIncludePad: Bool
+
+  public init(
+    kernel: Pair, stride: Pair? = nil, padding: Padding = .explicit(Pads(0)), rounding: Rounding = .exact,
+    countIncludePad: Bool = true
+  ) {
+    self.kernel = kernel
+    self.stride = stride ?? kernel
+    self.padding = padding
+    self.rounding = rounding
+    self.countIncludePad = countIncludePad
+  }
+
+  public var window: Window2D {
+    Window2D(kernel: kernel, stride: stride, dilation: Pair(1), padding: padding, rounding: rounding)
+  }
+}
+
+/// Batch normalization over dimension 1.
+public struct BatchNorm: Hashable, Sendable {
+  public var epsilon: Double
+  /// Running-statistics update factor in training (PyTorch's momentum, default 0.1).
+  public var momentum: Double
+  public init(epsilon: Double = 1e-5, momentum: Double = 0.1) {
+    self.epsilon = epsilon
+    self.momentum = momentum
+  }
+}
+
+/// Local response normalization across channels (nn.LocalResponseNorm):
+/// b_c = a_c / (k + α/size · Σ_{c'} a_{c'}²)^β over the window c − ⌊size/2⌋ … c + ⌊(size−1)/2⌋.
+public struct LRN: Hashable, Sendable {
+  public var size: Int
+  public var alpha: Double
+  public var beta: Double
+  public var k: Double
+  public init(size: Int, alpha: Double = 1e-4, beta: Double = 0.75, k: Double = 1) {
+    self.size = size
+    self.alpha = alpha
+    self.beta = beta
+    self.k = k
+  }
+}
+
+/// The losses; each is averaged over the batch (PyTorch's reduction='mean').
+public enum LossKind: String, Hashable, Sendable, CaseIterable {
+  /// nn.CrossEntropyLoss on logits with integer class labels.
+  case softmaxCrossEntropy = "softmax_cross_entropy"
+  /// nn.BCEWithLogitsLoss, mean over every element.
+  case binaryCrossEntropyWithLogits = "bce_with_logits"
+  /// nn.MSELoss, mean over every element.
+  case meanSquaredError = "mse"
+  /// nn.L1Loss, mean over every element.
+  case meanAbsoluteError = "mae"
+
+  /// Whether the target holds class indices (i64, one per sample) rather than floats shaped like the prediction.
+  public var takesClassIndices: Bool { self == .softmaxCrossEntropy }
+}

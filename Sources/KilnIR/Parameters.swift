@@ -1,0 +1,70 @@
+// The parameters each node owns, with PyTorch's names and layouts.
+
+/// One named parameter (or buffer) of a node.
+public struct ParameterSpec: Hashable, Sendable {
+  public enum Kind: String, Hashable, Sendable {
+    /// conv [out, in/groups, kh, kw]; dense [out, in]; batch-norm γ [C].
+    case weight
+    case bias
+    /// Batch-norm running statistics: buffers, not trained by gradient.
+    case runningMean, runningVar
+  }
+  /// Full name, `<layer>.weight` etc.
+  public var name: String
+  public var kind: Kind
+  public var dims: [Int]
+  public var initializer: Initializer
+  /// fan_in and fan_out as torch.nn.init computes them, for the scaled initializers.
+  public var fanIn: Int
+  public var fanOut: Int
+
+  public var elementCount: Int { dims.reduce(1, *) }
+  /// Trained by gradient descent (weights and biases; not running statistics).
+  public var isTrainable: Bool { kind == .weight || kind == .bias }
+}
+
+extension Node {
+  /// The parameters of this node, given the types of its inputs. Empty for ops without parameters.
+  /// Suffixes follow PyTorch's state_dict: `.weight`, `.bias`, `.running_mean`, `.running_var`.
+  public func parameters(inputTypes: [TensorType]) -> [ParameterSpec] {
+    func spec(_ suffix: String, _ kind: ParameterSpec.Kind, _ dims: [Int], _ i: Initializer, _ fi: Int, _ fo: Int)
+      -> ParameterSpec
+    {
+      ParameterSpec(name: "\(name).\(suffix)", kind: kind, dims: dims, initializer: i, fanIn: fi, fanOut: fo)
+    }
+    switch op {
+    case .dense(let d):
+      let inFeatures = inputTypes.first?.elementCount ?? 0
+      var ps = [spec("weight", .weight, [d.units, inFeatures], d.weightInit, inFeatures, d.units)]
+      if d.bias { ps.append(spec("bias", .bias, [d.units], d.biasInit, inFeatures, d.units)) }
+      return ps
+    case .conv2d(let c):
+      let inC = inputTypes.first?.dims.first ?? 0
+      let perGroup = c.groups > 0 ? inC / c.groups : 0
+      let receptive = c.kernel.h * c.kernel.w
+      let fanIn = perGroup * receptive
+      let fanOut = (c.groups > 0 ? c.filters / c.groups : 0) * receptive
+      var ps = [spec("weight", .weight, [c.filters, perGroup, c.kernel.h, c.kernel.w], c.weightInit, fanIn, fanOut)]
+      if c.bias { ps.append(spec("bias", .bias, [c.filters], c.biasInit, fanIn, fanOut)) }
+      return ps
+    case .batchNorm:
+      let ch = inputTypes.first?.dims.first ?? 0
+      return [
+        spec("weight", .weight, [ch], .ones, ch, ch),
+        spec("bias", .bias, [ch], .zeros, ch, ch),
+        spec("running_mean", .runningMean, [ch], .zeros, ch, ch),
+        spec("running_var", .runningVar, [ch], .ones, ch, ch),
+      ]
+    case .input, .maxPool, .avgPool, .globalAvgPool, .flatten, .reshape, .concat, .add, .mul, .dropout, .lrn,
+      .activation, .loss:
+      return []
+    }
+  }
+}
+
+extension Graph {
+  /// Every parameter of the graph in node order. Requires inferred types.
+  public func parameters() -> [ParameterSpec] {
+    nodes.flatMap { n in n.parameters(inputTypes: n.inputs.compactMap { self[$0].type }) }
+  }
+}

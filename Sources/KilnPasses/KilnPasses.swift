@@ -1,0 +1,1 @@
+// KilnPasses: see Package.swift for this target's responsibility.

@@ -1,0 +1,1 @@
+// KilnReference: see Package.swift for this target's responsibility.

@@ -1,0 +1,1 @@
+// KilnTestSupport: see Package.swift for this target's responsibility.

@@ -1,0 +1,10 @@
+// The kiln command: a thin shell over the Kiln libraries, one file per subcommand.
+import ArgumentParser
+
+@main
+struct Kiln: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "kiln",
+    abstract: "A compile-ahead neural-network compiler that emits plain, fast C.",
+    subcommands: [])
+}

@@ -1,0 +1,3 @@
+// Placeholder until KilnFrontendTests has tests of its own.
+import Testing
+@Test func KilnFrontendTestsBuilds() {}

@@ -1,0 +1,3 @@
+// Placeholder until KilnPassesTests has tests of its own.
+import Testing
+@Test func KilnPassesTestsBuilds() {}
