@@ -29,17 +29,19 @@ let package = Package(
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     // Tensor files (safetensors, .npy, IDX), weight stores and initializers.
     .target(name: "KilnData", dependencies: ["KilnIR", "CZlib"]),
+    // What the commands do, as a library: load and check a network, resolve its weights, run it.
+    .target(name: "KilnDriver", dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData"]),
     // The thin command-line tool.
     .executableTarget(
       name: "kiln",
       dependencies: [
-        "KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData",
+        "KilnIR", "KilnDriver", "KilnPasses", "KilnData",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Helpers shared by every test target.
     .target(
       name: "KilnTestSupport",
-      dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData"],
+      dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData", "KilnDriver"],
       path: "Sources/KilnTestSupport"),
     .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
     .testTarget(name: "KilnFrontendTests", dependencies: ["KilnFrontend", "KilnPasses", "KilnTestSupport"]),
@@ -47,6 +49,7 @@ let package = Package(
     .testTarget(
       name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
+    .testTarget(name: "KilnDriverTests", dependencies: ["KilnDriver", "KilnTestSupport"]),
     .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
   ]
 )

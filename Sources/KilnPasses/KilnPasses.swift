@@ -1,1 +1,0 @@
-// KilnPasses: see Package.swift for this target's responsibility.

@@ -1,3 +1,0 @@
-// Placeholder until KilnPassesTests has tests of its own.
-import Testing
-@Test func KilnPassesTestsBuilds() {}
