@@ -1,1 +1,0 @@
-// KilnTestSupport: see Package.swift for this target's responsibility.
