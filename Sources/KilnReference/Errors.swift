@@ -33,7 +33,7 @@ public enum InterpreterError: Error, Hashable, Sendable, CustomStringConvertible
   case batchMismatch(name: String, expected: Int, found: Int, firstInput: String)
   /// A class label is not in 0..<classes.
   case labelOutOfRange(name: String, sample: Int, label: Int64, classes: Int)
-  /// No input was supplied (or the batch is empty), so there is no batch to run.
+  /// An input has an empty batch, or (name nil) nothing at all was given to a graph without data inputs.
   case emptyBatch(name: String?)
   /// A node cannot be computed on the values reaching it.
   case nodeFailed(node: String, op: String, location: SourceLocation?, reason: String)
@@ -61,7 +61,7 @@ public enum InterpreterError: Error, Hashable, Sendable, CustomStringConvertible
       return "target '\(name)' holds label \(label) at sample \(sample); expected a class index in 0..<\(classes)"
     case .emptyBatch(let name):
       if let name { return "input '\(name)' has an empty batch; expected at least one sample" }
-      return "the graph has no data input, so the batch size is unknown"
+      return "no input was given and the graph has no data input, so the batch size is unknown"
     case .nodeFailed(let node, let op, let location, let reason):
       let at = location.map { "\($0): " } ?? ""
       return "\(at)\(op) '\(node)': \(reason)"

@@ -80,6 +80,7 @@ public struct Interpreter: Sendable {
     var waitingFor: [NodeID: String] = [:]
     var updated: [String: Tensor] = [:]
     var loss: Double?
+    let lossID = graph.lossNode?.id
     for node in graph.nodes {
       if case .input = node.op {
         env[node.id.index] = inputs[node.name]
@@ -94,7 +95,7 @@ public struct Interpreter: Sendable {
       let evaluation = try evaluate(node, operands: operands, mode: mode)
       env[node.id.index] = evaluation.value
       updated.merge(evaluation.updates) { _, new in new }
-      if node.id == graph.lossNode?.id { loss = evaluation.loss }
+      if node.id == lossID { loss = evaluation.loss }
     }
 
     var result = InterpreterResult(outputs: [:], values: [:], loss: loss, updatedParameters: updated)

@@ -31,7 +31,8 @@ extension ReferenceOps {
     let (_, channels, _) = try channelView("batchnorm", x)
     try requireChannelVectors(
       channels, ["weight": weight, "bias": bias, "running_mean": runningMean, "running_var": runningVar])
-    return normalize(x, mean: runningMean.data.map(Double.init), variance: runningVar.data.map(Double.init),
+    return normalize(
+      x, mean: runningMean.data.map(Double.init), variance: runningVar.data.map(Double.init),
       weight: weight, bias: bias, epsilon: attrs.epsilon)
   }
 
@@ -50,13 +51,16 @@ extension ReferenceOps {
       channels, ["weight": weight, "bias": bias, "running_mean": runningMean, "running_var": runningVar])
     let m = outer * inner
     guard m >= 2 else {
-      throw ReferenceError("batchnorm: input \(Shapes.format(x.shape)) has \(m) value per channel; training needs at least 2")
+      throw ReferenceError(
+        "batchnorm: input \(Shapes.format(x.shape)) has \(m) value per channel; training needs at least 2")
     }
     var mean = [Double](repeating: 0, count: channels)
     var variance = [Double](repeating: 0, count: channels)
     for c in 0..<channels {
       var sum = 0.0
-      for s in 0..<outer { for v in x.data[((s * channels + c) * inner)..<((s * channels + c + 1) * inner)] { sum += Double(v) } }
+      for s in 0..<outer {
+        for v in x.data[((s * channels + c) * inner)..<((s * channels + c + 1) * inner)] { sum += Double(v) }
+      }
       mean[c] = sum / Double(m)
       var squares = 0.0
       for s in 0..<outer {

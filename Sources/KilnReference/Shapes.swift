@@ -137,7 +137,9 @@ enum Shapes {
 
   /// Add and mul: both operands of one shape.
   static func elementwise(_ op: String, _ a: [Int], _ b: [Int]) throws -> [Int] {
-    guard a == b else { throw ReferenceError("\(op): operands have shapes \(format(a)) and \(format(b)); expected equal") }
+    guard a == b else {
+      throw ReferenceError("\(op): operands have shapes \(format(a)) and \(format(b)); expected equal")
+    }
     return a
   }
 

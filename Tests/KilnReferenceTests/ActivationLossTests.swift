@@ -68,7 +68,8 @@ import Testing
   @Test func crossEntropyIsMinusMeanLogSoftmaxAtTheLabel() throws {
     let x = randomTensor([5, 7], seed: 6, low: -10, high: 10)
     let classes: [Int64] = [0, 6, 3, 3, 1]
-    let loss = try ReferenceOps.loss(.softmaxCrossEntropy, prediction: x, target: .i64(IntTensor(shape: [5], data: classes)))
+    let loss = try ReferenceOps.loss(
+      .softmaxCrossEntropy, prediction: x, target: .i64(IntTensor(shape: [5], data: classes)))
     let logSoft = try ReferenceOps.activation(x, .logSoftmax)
     let expected = -(0..<5).reduce(0.0) { $0 + Double(logSoft[$1, Int(classes[$1])]) } / 5
     expectClose(loss, expected, tolerance: 1e-5)
@@ -93,13 +94,17 @@ import Testing
 
   @Test func badTargetsThrow() throws {
     let outOfRange = #expect(throws: ReferenceError.self) {
-      try ReferenceOps.loss(.softmaxCrossEntropy, prediction: logits, target: .i64(IntTensor(shape: [2], data: [0, 3])))
+      try ReferenceOps.loss(
+        .softmaxCrossEntropy, prediction: logits, target: .i64(IntTensor(shape: [2], data: [0, 3])))
     }
     #expect(outOfRange?.message.contains("label 3 at sample 1") == true)
     #expect(throws: ReferenceError.self) {
-      try ReferenceOps.loss(.softmaxCrossEntropy, prediction: logits, target: .i64(IntTensor(shape: [3], data: [0, 1, 2])))
+      try ReferenceOps.loss(
+        .softmaxCrossEntropy, prediction: logits, target: .i64(IntTensor(shape: [3], data: [0, 1, 2])))
     }
-    #expect(throws: ReferenceError.self) { try ReferenceOps.loss(.meanSquaredError, prediction: logits, target: labels) }
+    #expect(throws: ReferenceError.self) {
+      try ReferenceOps.loss(.meanSquaredError, prediction: logits, target: labels)
+    }
     #expect(throws: ReferenceError.self) {
       try ReferenceOps.loss(.meanAbsoluteError, prediction: logits, target: .f32(Tensor(zeros: [3, 2])))
     }
@@ -112,8 +117,11 @@ import Testing
     let w = tensor([3, 2], [[1, 0], [0, 1], [1, 1]])
     let b = tensor([3], [0.5, 0, -1])
     #expect(try ReferenceOps.dense(x, weight: w, bias: b) == tensor([2, 3], [[1.5, 2, 2], [-2.5, 4, 0]]))
-    #expect(try ReferenceOps.dense(x, weight: w, bias: nil, activation: .relu) == tensor([2, 3], [[1, 2, 3], [0, 4, 1]]))
-    let error = #expect(throws: ReferenceError.self) { try ReferenceOps.dense(Tensor(zeros: [2, 1, 2]), weight: w, bias: b) }
+    #expect(
+      try ReferenceOps.dense(x, weight: w, bias: nil, activation: .relu) == tensor([2, 3], [[1, 2, 3], [0, 4, 1]]))
+    let error = #expect(throws: ReferenceError.self) {
+      try ReferenceOps.dense(Tensor(zeros: [2, 1, 2]), weight: w, bias: b)
+    }
     #expect(error?.message.contains("expected rank 2") == true)
     #expect(throws: ReferenceError.self) { try ReferenceOps.dense(x, weight: Tensor(zeros: [3, 3]), bias: b) }
   }

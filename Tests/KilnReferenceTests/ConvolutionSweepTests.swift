@@ -20,12 +20,22 @@ import Testing
     Case(batch: 1, channels: 1, height: 5, width: 5, filters: 1, kernel: Pair(3)),
     Case(batch: 3, channels: 2, height: 7, width: 5, filters: 3, kernel: Pair(3), pads: Pads(1)),
     Case(batch: 2, channels: 3, height: 9, width: 11, filters: 4, kernel: Pair(3, 5), stride: Pair(2, 3)),
-    Case(batch: 1, channels: 2, height: 8, width: 7, filters: 2, kernel: Pair(2), stride: Pair(2), pads: Pads(top: 1, left: 0, bottom: 0, right: 2)),
-    Case(batch: 2, channels: 4, height: 10, width: 9, filters: 6, kernel: Pair(3), pads: Pads(2), dilation: Pair(2), groups: 2),
-    Case(batch: 1, channels: 6, height: 6, width: 6, filters: 6, kernel: Pair(3), stride: Pair(2), pads: Pads(1), groups: 6, bias: false),
-    Case(batch: 2, channels: 3, height: 13, width: 6, filters: 2, kernel: Pair(5, 1), stride: Pair(3, 1), dilation: Pair(2, 1)),
+    Case(
+      batch: 1, channels: 2, height: 8, width: 7, filters: 2, kernel: Pair(2), stride: Pair(2),
+      pads: Pads(top: 1, left: 0, bottom: 0, right: 2)),
+    Case(
+      batch: 2, channels: 4, height: 10, width: 9, filters: 6, kernel: Pair(3), pads: Pads(2), dilation: Pair(2),
+      groups: 2),
+    Case(
+      batch: 1, channels: 6, height: 6, width: 6, filters: 6, kernel: Pair(3), stride: Pair(2), pads: Pads(1),
+      groups: 6, bias: false),
+    Case(
+      batch: 2, channels: 3, height: 13, width: 6, filters: 2, kernel: Pair(5, 1), stride: Pair(3, 1),
+      dilation: Pair(2, 1)),
     Case(batch: 4, channels: 1, height: 1, width: 1, filters: 5, kernel: Pair(1)),
-    Case(batch: 1, channels: 8, height: 5, width: 4, filters: 4, kernel: Pair(2, 3), stride: Pair(1, 2), pads: Pads(h: 0, w: 3), dilation: Pair(3, 1), groups: 4),
+    Case(
+      batch: 1, channels: 8, height: 5, width: 4, filters: 4, kernel: Pair(2, 3), stride: Pair(1, 2),
+      pads: Pads(h: 0, w: 3), dilation: Pair(3, 1), groups: 4),
     Case(batch: 2, channels: 3, height: 11, width: 11, filters: 4, kernel: Pair(11), stride: Pair(4), pads: Pads(2)),
   ]
 
@@ -71,7 +81,8 @@ import Testing
               for p in 0..<c.kernel.h {
                 for q in 0..<c.kernel.w {
                   let channel = (f / perGroupOut) * perGroupIn + ci
-                  sum += padded[n, channel, i * c.stride.h + p * c.dilation.h, j * c.stride.w + q * c.dilation.w]
+                  sum +=
+                    padded[n, channel, i * c.stride.h + p * c.dilation.h, j * c.stride.w + q * c.dilation.w]
                     * weight[f, ci, p, q]
                 }
               }

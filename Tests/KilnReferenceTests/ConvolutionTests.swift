@@ -15,7 +15,8 @@ import Testing
 
   @Test func courseSixBySixImageTwoFiltersStrideOne() throws {
     let weight = tensor([2, 1, 3, 3], Self.filter1 + Self.filter2)
-    let y = try ReferenceOps.conv2d(Self.image, weight: weight, bias: nil, Conv2D(filters: 2, kernel: Pair(3), bias: false))
+    let y = try ReferenceOps.conv2d(
+      Self.image, weight: weight, bias: nil, Conv2D(filters: 2, kernel: Pair(3), bias: false))
     let expected = tensor(
       [1, 2, 4, 4],
       [
@@ -31,11 +32,15 @@ import Testing
   @Test func courseStrideTwoNeedsFloorRounding() throws {
     let weight = tensor([1, 1, 3, 3], Self.filter1)
     let floor = Conv2D(filters: 1, kernel: Pair(3), stride: Pair(2), bias: false, rounding: .floor)
-    #expect(try ReferenceOps.conv2d(Self.image, weight: weight, bias: nil, floor) == tensor([1, 1, 2, 2], [[3, -3], [-3, 0]]))
+    #expect(
+      try ReferenceOps.conv2d(Self.image, weight: weight, bias: nil, floor)
+        == tensor([1, 1, 2, 2], [[3, -3], [-3, 0]]))
     // (6 − 3)/2 + 1 = 2.5: exact rounding says the window does not fit rather than flooring silently.
     var exact = floor
     exact.rounding = .exact
-    let error = #expect(throws: ReferenceError.self) { try ReferenceOps.conv2d(Self.image, weight: weight, bias: nil, exact) }
+    let error = #expect(throws: ReferenceError.self) {
+      try ReferenceOps.conv2d(Self.image, weight: weight, bias: nil, exact)
+    }
     #expect(error?.message.contains("does not fit") == true)
   }
 
@@ -61,7 +66,9 @@ import Testing
   }
 
   @Test func courseSobelKernelFindsTheEdge() throws {
-    let x = tensor([1, 1, 6, 6], Array(repeating: [10, 10, 10, 10, 10, 10], count: 3) + Array(repeating: [0, 0, 0, 0, 0, 0], count: 3))
+    let x = tensor(
+      [1, 1, 6, 6],
+      Array(repeating: [10, 10, 10, 10, 10, 10], count: 3) + Array(repeating: [0, 0, 0, 0, 0, 0], count: 3))
     let sobel = tensor([1, 1, 3, 3], [[1, 2, 1], [0, 0, 0], [-1, -2, -1]])
     let y = try ReferenceOps.conv2d(x, weight: sobel, bias: nil, Conv2D(filters: 1, kernel: Pair(3), padding: .valid))
     #expect(y == tensor([1, 1, 4, 4], [[0, 0, 0, 0], [40, 40, 40, 40], [40, 40, 40, 40], [0, 0, 0, 0]]))
@@ -109,7 +116,8 @@ import Testing
       x, weight: w, bias: nil, Conv2D(filters: 3, kernel: Pair(3), padding: .same, groups: 3, bias: false))
     for c in 0..<3 {
       let single = try ReferenceOps.conv2d(
-        slice(x, channels: c..<(c + 1)), weight: Tensor(shape: [1, 1, 3, 3], data: Array(w.data[(9 * c)..<(9 * c + 9)])),
+        slice(x, channels: c..<(c + 1)),
+        weight: Tensor(shape: [1, 1, 3, 3], data: Array(w.data[(9 * c)..<(9 * c + 9)])),
         bias: nil, Conv2D(filters: 1, kernel: Pair(3), padding: .same, bias: false))
       #expect(try slice(depthwise, channels: c..<(c + 1)) == single)
     }
@@ -122,8 +130,11 @@ import Testing
       x, weight: w, bias: nil, Conv2D(filters: 3, kernel: Pair(3, 2), dilation: Pair(2, 3), bias: false))
     // Dilation (2, 3) spreads a 3×2 kernel over 5×4 cells: tap (p, q) moves to (2p, 3q).
     var spread = Tensor(zeros: [3, 2, 5, 4])
-    for f in 0..<3 { for c in 0..<2 { for p in 0..<3 { for q in 0..<2 { spread[f, c, 2 * p, 3 * q] = w[f, c, p, q] } } } }
-    let plain = try ReferenceOps.conv2d(x, weight: spread, bias: nil, Conv2D(filters: 3, kernel: Pair(5, 4), bias: false))
+    for f in 0..<3 {
+      for c in 0..<2 { for p in 0..<3 { for q in 0..<2 { spread[f, c, 2 * p, 3 * q] = w[f, c, p, q] } } }
+    }
+    let plain = try ReferenceOps.conv2d(
+      x, weight: spread, bias: nil, Conv2D(filters: 3, kernel: Pair(5, 4), bias: false))
     #expect(dilated == plain)
   }
 
@@ -154,7 +165,8 @@ import Testing
     }
     #expect(wrongWeight?.message == "conv2d: weight has shape [2, 4, 3, 3]; expected [2, 2, 3, 3]")
     let indivisible = #expect(throws: ReferenceError.self) {
-      try ReferenceOps.conv2d(x, weight: Tensor(zeros: [3, 1, 3, 3]), bias: nil, Conv2D(filters: 3, kernel: Pair(3), groups: 4))
+      try ReferenceOps.conv2d(
+        x, weight: Tensor(zeros: [3, 1, 3, 3]), bias: nil, Conv2D(filters: 3, kernel: Pair(3), groups: 4))
     }
     #expect(indivisible?.message.contains("multiples of groups 4") == true)
     #expect(throws: ReferenceError.self) {

@@ -40,7 +40,8 @@ struct SplitMix {
 
 /// Expects equal shapes and every element within `tolerance` (absolute), reporting the worst element.
 func expectClose(
-  _ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-5, sourceLocation: Testing.SourceLocation = #_sourceLocation
+  _ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-5,
+  sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
   #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
   guard actual.shape == expected.shape else { return }
@@ -57,7 +58,8 @@ func expectClose(
 
 /// Expects two doubles within `tolerance`.
 func expectClose(
-  _ actual: Double, _ expected: Double, tolerance: Double = 1e-6, sourceLocation: Testing.SourceLocation = #_sourceLocation
+  _ actual: Double, _ expected: Double, tolerance: Double = 1e-6,
+  sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
   #expect(abs(actual - expected) <= tolerance, "\(actual) vs \(expected)", sourceLocation: sourceLocation)
 }

@@ -14,7 +14,8 @@ import Testing
   ) {
     let error = #expect(throws: InterpreterError.self, sourceLocation: sourceLocation) { try body() }
     #expect(error == expected, sourceLocation: sourceLocation)
-    #expect(error?.description.contains(mention) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
+    #expect(
+      error?.description.contains(mention) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
   }
 
   @Test func missingParameter() {
@@ -36,7 +37,10 @@ import Testing
 
   @Test func missingInput() throws {
     let interpreter = try net.interpreter()
-    expectError(.missingInput(name: "image", expected: [1, 6, 6]), mentioning: "missing input 'image'; expected a tensor of shape [N, 1, 6, 6]") {
+    expectError(
+      .missingInput(name: "image", expected: [1, 6, 6]),
+      mentioning: "missing input 'image'; expected a tensor of shape [N, 1, 6, 6]"
+    ) {
       _ = try interpreter.run(["labels": .i64(IntTensor(shape: [2], data: [0, 1]))])
     }
   }
@@ -56,10 +60,14 @@ import Testing
       .inputShape(name: "image", expected: [1, 6, 6], found: [2, 6, 6]),
       mentioning: "input 'image' has shape [2, 6, 6]; expected [N, 1, 6, 6]"
     ) { _ = try interpreter.run(["image": .f32(Tensor(zeros: [2, 6, 6]))]) }
-    expectError(.inputType(name: "image", expected: .f32, found: .i64), mentioning: "input 'image' has element type i64") {
+    expectError(
+      .inputType(name: "image", expected: .f32, found: .i64), mentioning: "input 'image' has element type i64"
+    ) {
       _ = try interpreter.run(["image": .i64(IntTensor(shape: [2, 1, 6, 6], data: Array(repeating: 0, count: 72)))])
     }
-    expectError(.unknownInput(name: "img", known: ["image", "labels"]), mentioning: "no input of the graph is named 'img'") {
+    expectError(
+      .unknownInput(name: "img", known: ["image", "labels"]), mentioning: "no input of the graph is named 'img'"
+    ) {
       _ = try interpreter.run(["image": images, "img": images])
     }
     expectError(.emptyBatch(name: "image"), mentioning: "input 'image' has an empty batch") {
@@ -90,7 +98,10 @@ import Testing
     let fc = g.add("fc", .dense(Dense(units: 4)), inputs: [x], location: at)
     g.outputs = [GraphOutput(name: "y", node: fc)]
     let error = #expect(throws: InterpreterError.self) { _ = try Interpreter(graph: g, parameters: [:]) }
-    #expect(error?.description == "bad.kiln:3:5: dense 'fc': dense: input has shape [1, 1, 6, 6]; expected rank 2 ([N, features]; flatten first)")
+    #expect(
+      error?.description
+        == "bad.kiln:3:5: dense 'fc': dense: input has shape [1, 1, 6, 6]; expected rank 2 ([N, features]; flatten first)"
+    )
   }
 
   @Test func windowThatDoesNotFitIsNamed() {
@@ -99,7 +110,8 @@ import Testing
     let c = g.add("c", .conv2d(Conv2D(filters: 1, kernel: Pair(3), stride: Pair(3))), inputs: [x])
     g.outputs = [GraphOutput(name: "y", node: c)]
     let error = #expect(throws: InterpreterError.self) { _ = try Interpreter(graph: g, parameters: [:]) }
-    #expect(error?.description.hasPrefix("conv 'c': conv2d: input [1, 1, 7, 7]: window does not fit along height") == true)
+    #expect(
+      error?.description.hasPrefix("conv 'c': conv2d: input [1, 1, 7, 7]: window does not fit along height") == true)
   }
 
   @Test func runTimeFailureNamesTheNode() throws {
@@ -107,13 +119,17 @@ import Testing
     let x = g.add("x", .input(Input(type: TensorType(.f32, [3]))))
     let bn = g.add("bn", .batchNorm(BatchNorm()), inputs: [x])
     g.outputs = [GraphOutput(name: "y", node: bn)]
-    let stats = ["bn.weight": Tensor(repeating: 1, shape: [3]), "bn.bias": Tensor(zeros: [3]),
-      "bn.running_mean": Tensor(zeros: [3]), "bn.running_var": Tensor(repeating: 1, shape: [3])]
+    let stats = [
+      "bn.weight": Tensor(repeating: 1, shape: [3]), "bn.bias": Tensor(zeros: [3]),
+      "bn.running_mean": Tensor(zeros: [3]), "bn.running_var": Tensor(repeating: 1, shape: [3]),
+    ]
     let interpreter = try Interpreter(graph: g, parameters: stats)
     let one = AnyTensor.f32(Tensor(zeros: [1, 3]))
     #expect(try interpreter.run(["x": one]).outputs["y"] == Tensor(zeros: [1, 3]))
     let error = #expect(throws: InterpreterError.self) { _ = try interpreter.run(["x": one], mode: .training(seed: 0)) }
-    #expect(error?.description == "batchnorm 'bn': batchnorm: input [1, 3] has 1 value per channel; training needs at least 2")
+    #expect(
+      error?.description == "batchnorm 'bn': batchnorm: input [1, 3] has 1 value per channel; training needs at least 2"
+    )
   }
 
   @Test func structurallyInvalidGraphIsRejected() {

@@ -37,7 +37,8 @@ struct SmallCNN {
   @Test func smallCNNEqualsTheOpsComposedByHand() throws {
     let result = try net.interpreter().run(["image": .f32(images), "labels": labels])
     let p = net.parameters
-    let conv = try ReferenceOps.conv2d(images, weight: p["c1.weight"]!, bias: p["c1.bias"]!, Conv2D(filters: 2, kernel: Pair(3)))
+    let conv = try ReferenceOps.conv2d(
+      images, weight: p["c1.weight"]!, bias: p["c1.bias"]!, Conv2D(filters: 2, kernel: Pair(3)))
     let relu = try ReferenceOps.activation(conv, .relu)
     let pool = try ReferenceOps.maxPool(relu, Pool(kernel: Pair(2)))
     let flat = try ReferenceOps.flatten(pool)
@@ -67,12 +68,17 @@ struct SmallCNN {
     let cat = g.add("cat", .concat, inputs: [sum, b, x])
     let gap = g.add("gap", .globalAvgPool, inputs: [cat])
     g.outputs = [GraphOutput(name: "features", node: gap), GraphOutput(name: "sum", node: sum)]
-    let p = ["a.weight": randomTensor([2, 2, 3, 3], seed: 5), "a.bias": randomTensor([2], seed: 6), "b.weight": randomTensor([3, 2, 1, 1], seed: 7)]
+    let p = [
+      "a.weight": randomTensor([2, 2, 3, 3], seed: 5), "a.bias": randomTensor([2], seed: 6),
+      "b.weight": randomTensor([3, 2, 1, 1], seed: 7),
+    ]
     let input = randomTensor([2, 2, 5, 5], seed: 8)
     let result = try Interpreter(graph: g, parameters: p).run(["x": .f32(input)])
 
-    let residual = try ReferenceOps.add(ReferenceOps.conv2d(input, weight: p["a.weight"]!, bias: p["a.bias"]!, sameConv), input)
-    let pointwise = try ReferenceOps.conv2d(input, weight: p["b.weight"]!, bias: nil, Conv2D(filters: 3, kernel: Pair(1), bias: false))
+    let residual = try ReferenceOps.add(
+      ReferenceOps.conv2d(input, weight: p["a.weight"]!, bias: p["a.bias"]!, sameConv), input)
+    let pointwise = try ReferenceOps.conv2d(
+      input, weight: p["b.weight"]!, bias: nil, Conv2D(filters: 3, kernel: Pair(1), bias: false))
     let features = try ReferenceOps.globalAvgPool(ReferenceOps.concat([residual, pointwise, input]))
     #expect(result.outputs == ["features": features, "sum": residual])
     #expect(features.shape == [2, 7])
@@ -97,7 +103,8 @@ struct SmallCNN {
     let stats = try ReferenceOps.batchNormTraining(
       dense, weight: p["bn.weight"]!, bias: p["bn.bias"]!, runningMean: p["bn.running_mean"]!,
       runningVar: p["bn.running_var"]!, BatchNorm(momentum: 0.2))
-    let dropped = try ReferenceOps.dropout(stats.output, rate: 0.5, training: true, seed: 99, stream: UInt64(drop.index))
+    let dropped = try ReferenceOps.dropout(
+      stats.output, rate: 0.5, training: true, seed: 99, stream: UInt64(drop.index))
     let training = try interpreter.run(["x": .f32(input)], mode: .training(seed: 99))
     #expect(training.outputs["y"] == dropped)
     #expect(training.updatedParameters == ["bn.running_mean": stats.runningMean, "bn.running_var": stats.runningVar])

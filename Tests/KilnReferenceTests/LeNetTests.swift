@@ -8,7 +8,8 @@ import Testing
   static func lenet() -> (Graph, [String: Tensor]) {
     var g = Graph(name: "lenet5")
     let x = g.add("image", .input(Input(type: TensorType(.f32, [1, 28, 28]))))
-    let c1 = g.add("c1", .conv2d(Conv2D(filters: 6, kernel: Pair(5), padding: .explicit(Pads(2)), activation: .relu)), inputs: [x])
+    let c1 = g.add(
+      "c1", .conv2d(Conv2D(filters: 6, kernel: Pair(5), padding: .explicit(Pads(2)), activation: .relu)), inputs: [x])
     let p1 = g.add("p1", .maxPool(Pool(kernel: Pair(2))), inputs: [c1])
     let c2 = g.add("c2", .conv2d(Conv2D(filters: 16, kernel: Pair(5), activation: .relu)), inputs: [p1])
     let p2 = g.add("p2", .maxPool(Pool(kernel: Pair(2))), inputs: [c2])

@@ -12,7 +12,8 @@ import Testing
     let x = randomTensor([2, 3, 4, 5], seed: 1)
     let y = try ReferenceOps.batchNormInference(
       x, weight: ones, bias: zeros, runningMean: zeros, runningVar: ones, BatchNorm(epsilon: 1e-3))
-    expectClose(y, Tensor(shape: x.shape, data: x.data.map { Float(Double($0) / (1.001).squareRoot()) }), tolerance: 1e-7)
+    expectClose(
+      y, Tensor(shape: x.shape, data: x.data.map { Float(Double($0) / (1.001).squareRoot()) }), tolerance: 1e-7)
   }
 
   @Test func inferenceUsesRunningStatisticsPerChannel() throws {
@@ -79,7 +80,10 @@ import Testing
     func b(_ a: Double, _ squares: Double) -> Float { Float(a / pow(2 + 0.1 * squares, 0.75)) }
     let expected = tensor(
       [1, 4, 1, 2],
-      [[b(1, 1 + 4), b(-1, 1 + 0)], [b(2, 1 + 4 + 9), b(0, 1 + 0 + 1)], [b(3, 4 + 9 + 16), b(1, 0 + 1 + 4)], [b(4, 9 + 16), b(2, 1 + 4)]])
+      [
+        [b(1, 1 + 4), b(-1, 1 + 0)], [b(2, 1 + 4 + 9), b(0, 1 + 0 + 1)], [b(3, 4 + 9 + 16), b(1, 0 + 1 + 4)],
+        [b(4, 9 + 16), b(2, 1 + 4)],
+      ])
     expectClose(y, expected, tolerance: 1e-7)
   }
 }

@@ -15,7 +15,8 @@ import Testing
     let x = Tensor(shape: [1, 1, 5, 5], data: (1...25).map(Float.init))
     let p = Pool(kernel: Pair(2), rounding: .ceil)
     #expect(try ReferenceOps.maxPool(x, p) == tensor([1, 1, 3, 3], [[7, 9, 10], [17, 19, 20], [22, 24, 25]]))
-    #expect(try ReferenceOps.avgPool(x, p) == tensor([1, 1, 3, 3], [[4, 6, 7.5], [14, 16, 17.5], [21.5, 23.5, 25]]))
+    #expect(
+      try ReferenceOps.avgPool(x, p) == tensor([1, 1, 3, 3], [[4, 6, 7.5], [14, 16, 17.5], [21.5, 23.5, 25]]))
     var exact = p
     exact.rounding = .exact
     #expect(throws: ReferenceError.self) { try ReferenceOps.avgPool(x, exact) }
@@ -37,7 +38,9 @@ import Testing
     let x = tensor([1, 1, 2, 3], [[-5, -4, -3], [-2, -1, -6]])
     let p = Pool(kernel: Pair(2), stride: Pair(1), padding: .explicit(Pads(1)))
     // Each window's max is its largest in-bounds cell, never the zero padding.
-    #expect(try ReferenceOps.maxPool(x, p) == tensor([1, 1, 3, 4], [[-5, -4, -3, -3], [-2, -1, -1, -3], [-2, -1, -1, -6]]))
+    #expect(
+      try ReferenceOps.maxPool(x, p)
+        == tensor([1, 1, 3, 4], [[-5, -4, -3, -3], [-2, -1, -1, -3], [-2, -1, -1, -6]]))
   }
 
   struct ConstantCase: Sendable, CustomTestStringConvertible {
