@@ -1,0 +1,52 @@
+// The reference dropout, with the counter-based random numbers that generated C reproduces bit for bit.
+import KilnIR
+
+/// Counter-based uniform random numbers: element i of stream s under seed k gets a value that depends only
+/// on (k, s, i), never on evaluation order or thread count.
+///
+/// Exactly, with all arithmetic on uint64 and wrapping (C: `uint64_t`):
+///
+///     mix(z):  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+///              z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+///              return z ^ (z >> 31)                          (the SplitMix64 finalizer)
+///     key    = mix(seed ^ mix(stream))
+///     bits   = mix(key + (i + 1) * 0x9E3779B97F4A7C15)       (the i-th SplitMix64 output from state `key`)
+///     u      = (double)(bits >> 40) * 0x1p-24                (top 24 bits: a multiple of 2⁻²⁴ in [0, 1))
+///
+/// In the interpreter the stream is the dropout node's index in the graph and i the element's flat
+/// index in the full [N, …] tensor.
+public enum CounterRandom {
+  /// The SplitMix64 finalizer.
+  public static func mix(_ z0: UInt64) -> UInt64 {
+    var z = z0
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// The uniform value in [0, 1) of element `index` of `stream` under `seed`.
+  public static func uniform(seed: UInt64, stream: UInt64, index: UInt64) -> Double {
+    let key = mix(seed ^ mix(stream))
+    let bits = mix(key &+ (index &+ 1) &* 0x9E37_79B9_7F4A_7C15)
+    return Double(bits >> 40) * 0x1p-24
+  }
+}
+
+extension ReferenceOps {
+  /// nn.Dropout with inverted scaling. At inference (`training` false) the identity. In training,
+  /// element i is kept iff `CounterRandom.uniform(seed, stream, i) >= rate`, and a kept element becomes
+  /// (float)((double)x · (1.0 / (1.0 − rate))); dropped elements become 0. A rate of 1 drops everything.
+  /// - Parameter rate: the drop probability, in [0, 1].
+  public static func dropout(_ x: Tensor, rate: Double, training: Bool, seed: UInt64, stream: UInt64) throws -> Tensor {
+    guard rate >= 0, rate <= 1 else { throw ReferenceError("dropout: rate \(rate) must be in [0, 1]") }
+    guard training else { return x }
+    guard rate < 1 else { return Tensor(zeros: x.shape) }
+    let scale = 1.0 / (1.0 - rate)
+    var y = x.data
+    for i in y.indices {
+      let u = CounterRandom.uniform(seed: seed, stream: stream, index: UInt64(i))
+      y[i] = u >= rate ? Float(Double(y[i]) * scale) : 0
+    }
+    return Tensor(shape: x.shape, data: y)
+  }
+}

@@ -1,1 +1,0 @@
-// KilnReference: see Package.swift for this target's responsibility.
