@@ -42,7 +42,9 @@ extension Array where Element == UInt8 {
 /// How to turn stored elements into Float or Int64.
 enum ElementDecoding: Sendable {
   case float16, bfloat16, float32, float64
-  case signed(width: Int), unsigned(width: Int), bool
+  case signed(width: Int)
+  case unsigned(width: Int)
+  case bool
 
   /// Bytes per element.
   var width: Int {

@@ -28,13 +28,15 @@ public enum IDXDataset {
     guard images.shape.count == 3 else {
       throw DataError(
         path: imagesPath,
-        "expected images (magic 0x00000803, shape [N, rows, cols]), found magic \(IDX.hex(images.magic)) with shape \(shapeText(images.shape))")
+        "expected images (magic 0x00000803, shape [N, rows, cols]), "
+          + "found magic \(IDX.hex(images.magic)) with shape \(shapeText(images.shape))")
     }
     let labels = try IDX.read(from: labelsPath)
     guard labels.shape.count == 1 else {
       throw DataError(
         path: labelsPath,
-        "expected labels (magic 0x00000801, shape [N]), found magic \(IDX.hex(labels.magic)) with shape \(shapeText(labels.shape))")
+        "expected labels (magic 0x00000801, shape [N]), "
+          + "found magic \(IDX.hex(labels.magic)) with shape \(shapeText(labels.shape))")
     }
     guard images.shape[0] == labels.shape[0] else {
       throw DataError(
@@ -47,7 +49,8 @@ public enum IDXDataset {
     for i in 0..<n {
       let label = Int(labels.bytes[i])
       guard label < classNames.count else {
-        throw DataError(path: labelsPath, "label \(label) of sample \(i) is not a class: expected 0..<\(classNames.count)")
+        throw DataError(
+          path: labelsPath, "label \(label) of sample \(i) is not a class: expected 0..<\(classNames.count)")
       }
       labelData[i] = Int64(label)
     }

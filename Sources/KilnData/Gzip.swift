@@ -43,7 +43,8 @@ enum Gzip {
           guard inflateReset(&stream) == Z_OK else { throw DataError(path: path, "cannot reset zlib") }
         case Z_BUF_ERROR where stream.avail_in == 0:
           throw DataError(
-            path: path, "corrupt gzip data: the stream ends early after \(output.count) decompressed bytes (truncated file?)")
+            path: path,
+            "corrupt gzip data: the stream ends early after \(output.count) decompressed bytes (truncated file?)")
         default:
           let reason = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
           throw DataError(path: path, "corrupt gzip data: \(reason)")

@@ -43,7 +43,8 @@ public enum IDX {
     guard type == 0x08 else {
       let name = typeNames[type].map { "(\($0)) " } ?? ""
       throw DataError(
-        path: path, "unsupported IDX element type code 0x\(hexByte(type)) \(name)in magic \(hex(magic)); "
+        path: path,
+        "unsupported IDX element type code 0x\(hexByte(type)) \(name)in magic \(hex(magic)); "
           + "Kiln reads unsigned-byte (0x08) files such as 0x00000803 (images) and 0x00000801 (labels)")
     }
     let rank = Int(bytes[3])

@@ -35,7 +35,9 @@ public enum Npy {
     let headerLength = Int(bytes.loadUnsigned(at: 8, width: lengthWidth, order: .little))
     let dataStart = 8 + lengthWidth + headerLength
     guard dataStart <= bytes.count else {
-      throw fail("header length \(headerLength) goes beyond the end of the file (\(bytes.count - 8 - lengthWidth) bytes follow it)")
+      throw fail(
+        "header length \(headerLength) goes beyond the end of the file (\(bytes.count - 8 - lengthWidth) bytes follow it)"
+      )
     }
     let headerBytes = bytes[(8 + lengthWidth)..<dataStart]
     // Versions 1 and 2 store the header in Latin-1, version 3 in UTF-8.
@@ -123,7 +125,8 @@ public enum Npy {
       throw fail("header has no '\(key)'")
     }
     guard case .string(let descr) = fields["descr"]! else {
-      throw fail("descr \(fields["descr"]!.text) is not supported: structured dtypes cannot be read; expected one of \(kinds)")
+      throw fail(
+        "descr \(fields["descr"]!.text) is not supported: structured dtypes cannot be read; expected one of \(kinds)")
     }
     guard case .bool(let fortran) = fields["fortran_order"]! else {
       throw fail("fortran_order is \(fields["fortran_order"]!.text), expected True or False")

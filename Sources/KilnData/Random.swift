@@ -97,12 +97,12 @@ public enum FNV1a {
 
 /// Elementary functions built only from correctly rounded IEEE operations, so they give the same bits everywhere.
 public enum DeterministicMath {
-  /// The natural logarithm of a positive finite `x`, accurate to about one ulp.
+  /// The natural logarithm of `x`, accurate to about one ulp.
   ///
-  /// x = m·2^e with m in [√½, √2); ln m = 2·atanh(t) = 2(t + t³/3 + t⁵/5 + …) with t = (m−1)/(m+1), |t| < 0.172,
-  /// so 20 terms leave an error far below one ulp; ln x = e·ln 2 + ln m.
+  /// x = m·2^e with m in [√½, √2); ln m = 2·atanh(t) = 2(t + t³/3 + t⁵/5 + …)
+  /// with t = (m−1)/(m+1), |t| < 0.172, so 20 terms leave an error far below one ulp; ln x = e·ln 2 + ln m.
   public static func log(_ x: Double) -> Double {
-    guard x > 0, x.isFinite else { return x == 0 ? -.infinity : .nan }
+    guard x > 0, x.isFinite else { return x == 0 ? -.infinity : x == .infinity ? .infinity : .nan }
     var e = Double(x.exponent)
     var m = x.significand
     if m > 1.4142135623730951 {

@@ -62,7 +62,8 @@ public enum SafeTensors {
     let headerLength = bytes.loadUnsigned(at: 0, width: 8, order: .little)
     guard headerLength <= UInt64(bytes.count - 8) else {
       throw DataError(
-        path: path, "header length \(headerLength) goes beyond the end of the file (\(bytes.count - 8) bytes follow it)")
+        path: path, "header length \(headerLength) goes beyond the end of the file (\(bytes.count - 8) bytes follow it)"
+      )
     }
     let bufferStart = 8 + Int(headerLength)
     let header: JSONValue
@@ -193,13 +194,17 @@ public enum SafeTensors {
     }
     for k in ["dtype", "shape", "data_offsets"] where fields[k] == nil { throw fail("missing key '\(k)'") }
 
-    guard case .string(let dtype) = fields["dtype"]! else { throw fail("dtype is \(fields["dtype"]!.kind), expected a string") }
+    guard case .string(let dtype) = fields["dtype"]! else {
+      throw fail("dtype is \(fields["dtype"]!.kind), expected a string")
+    }
     guard let decoding = dtypes[dtype] else { throw fail("unsupported dtype '\(dtype)'; expected one of \(dtypeList)") }
 
-    guard case .array(let dims) = fields["shape"]!, let shape = try? dims.map({ d -> Int in
-      guard let v = d.nonNegativeInt else { throw fail("") }
-      return v
-    }) else { throw fail("shape must be an array of non-negative integers") }
+    guard case .array(let dims) = fields["shape"]!,
+      let shape = try? dims.map({ d -> Int in
+        guard let v = d.nonNegativeInt else { throw fail("") }
+        return v
+      })
+    else { throw fail("shape must be an array of non-negative integers") }
     guard let count = checkedElementCount(shape), let size = checkedByteCount(count, width: decoding.width) else {
       throw fail("shape \(shapeText(shape)) is too large")
     }
@@ -210,7 +215,8 @@ public enum SafeTensors {
     guard begin <= end else { throw fail("data_offsets [\(begin), \(end)] end before they begin") }
     guard end - begin == size else {
       throw fail(
-        "data_offsets [\(begin), \(end)] hold \(end - begin) bytes, but shape \(shapeText(shape)) of \(dtype) needs \(size)")
+        "data_offsets [\(begin), \(end)] hold \(end - begin) bytes, "
+          + "but shape \(shapeText(shape)) of \(dtype) needs \(size)")
     }
     return Entry(name: name, dtype: dtype, decoding: decoding, shape: shape, count: count, begin: begin, end: end)
   }

@@ -65,7 +65,8 @@ import Testing
         id: "float type", bytes: idxBytes(shape: [1], data: [0, 0, 0, 0], typeCode: 0x0D),
         fragments: ["unsupported IDX element type code 0x0D (float32)", "0x00000D01"]),
       Corruption(
-        id: "truncated header", bytes: [0, 0, 8, 3, 0, 0, 0, 2], fragments: ["truncated IDX header", "need 16 bytes, found 8"]),
+        id: "truncated header", bytes: [0, 0, 8, 3, 0, 0, 0, 2],
+        fragments: ["truncated IDX header", "need 16 bytes, found 8"]),
       Corruption(
         id: "truncated data", bytes: Array(images.dropLast(5)),
         fragments: ["truncated IDX data: shape [2, 2, 3] needs 12 bytes, found 7"]),

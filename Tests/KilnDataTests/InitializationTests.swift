@@ -15,7 +15,9 @@ import Testing
   /// Outputs of the reference xoshiro256** (Vigna's C code, ported to Python) seeded by SplitMix64(42).
   @Test func xoshiroMatchesReferenceOutputs() {
     var g = Xoshiro256StarStar(seed: 42)
-    let expected: [UInt64] = [0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1, 0xECB8_AD47_03B3_60A1]
+    let expected: [UInt64] = [
+      0x1578_0B2E_0C2E_C716, 0x6104_D986_6D11_3A7E, 0xAE17_5332_39E4_99A1, 0xECB8_AD47_03B3_60A1,
+    ]
     #expect((0..<4).map { _ in g.next() } == expected)
   }
 
@@ -37,6 +39,7 @@ import Testing
     #expect(DeterministicMath.log(1) == 0)
     #expect(DeterministicMath.log(0) == -.infinity)
     #expect(DeterministicMath.log(-1).isNaN)
+    #expect(DeterministicMath.log(.infinity) == .infinity)
   }
 }
 
@@ -71,7 +74,9 @@ import Testing
   }()
 
   /// A dense 500 → 400 layer: weight [400, 500], 200,000 samples.
-  static func denseSpecs(_ weightInit: Initializer, biasInit: Initializer = .zeros, name: String = "fc") -> [ParameterSpec] {
+  static func denseSpecs(_ weightInit: Initializer, biasInit: Initializer = .zeros, name: String = "fc")
+    -> [ParameterSpec]
+  {
     specs(name, .dense(Dense(units: 400, weightInit: weightInit, biasInit: biasInit)), input: [500])
   }
 
@@ -124,7 +129,9 @@ import Testing
 
   @Test func deterministicAndStreamIndependent() {
     let a = Self.denseSpecs(.heNormal, name: "a")
-    let b = specs("b", .conv2d(Conv2D(filters: 8, kernel: Pair(3), weightInit: .glorotUniform, biasInit: .torchDefault)), input: [4, 9, 9])
+    let b = specs(
+      "b", .conv2d(Conv2D(filters: 8, kernel: Pair(3), weightInit: .glorotUniform, biasInit: .torchDefault)),
+      input: [4, 9, 9])
     let both = Weights.initialize(a + b, seed: 99)
     #expect(both == Weights.initialize(a + b, seed: 99))
     // Adding layer a (before b) does not change b's values.
@@ -134,7 +141,8 @@ import Testing
     let other = Weights.initialize(a + b, seed: 100)
     for name in both.names where name != "a.bias" { #expect(both[name] != other[name], "\(name)") }
     // Two tensors with the same shape and initializer but different names differ.
-    let twins = Weights.initialize(Self.denseSpecs(.glorotUniform, name: "x") + Self.denseSpecs(.glorotUniform, name: "y"), seed: 1)
+    let twins = Weights.initialize(
+      Self.denseSpecs(.glorotUniform, name: "x") + Self.denseSpecs(.glorotUniform, name: "y"), seed: 1)
     #expect(twins.float("x.weight") != twins.float("y.weight"))
   }
 

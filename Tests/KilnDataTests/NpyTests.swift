@@ -120,7 +120,8 @@ import Testing
         id: "structured", bytes: file("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"),
         fragments: ["structured dtypes cannot be read"]),
       Corruption(
-        id: "missing key", bytes: file("{'descr': '<f4', 'shape': (2,), }"), fragments: ["header has no 'fortran_order'"]),
+        id: "missing key", bytes: file("{'descr': '<f4', 'shape': (2,), }"),
+        fragments: ["header has no 'fortran_order'"]),
       Corruption(
         id: "extra key", bytes: file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}"),
         fragments: ["unexpected header key 'x'"]),

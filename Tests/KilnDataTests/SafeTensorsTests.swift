@@ -32,7 +32,8 @@ import Testing
         NamedTensor("b", .f32(Tensor(shape: [1], data: [2]))),
         NamedTensor("a", .f32(Tensor(shape: [2], data: [0, 1]))),
       ], path: "t")
-    let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+    let header =
+      #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
     #expect(header.utf8.count == 108)
     let padded = header + "    "  // to 112, the next multiple of 8
     #expect(bytes == safetensorsBytes(header: padded, data: LE.f32([0, 1, 2])))
@@ -55,7 +56,10 @@ import Testing
     let data = LE.i64([300]) + LE.f32([0.5, -0.5, 0.1, 0.2, 1.5, 2.5, 1, 2])
     let read = try SafeTensors.decode(safetensorsBytes(header: header, data: data), path: "bn.safetensors")
     #expect(read.metadata == ["format": "pt"])
-    #expect(read.tensors.map(\.name) == ["bn.num_batches_tracked", "bn.bias", "bn.running_mean", "bn.running_var", "bn.weight"])
+    #expect(
+      read.tensors.map(\.name) == [
+        "bn.num_batches_tracked", "bn.bias", "bn.running_mean", "bn.running_var", "bn.weight",
+      ])
     #expect(read.tensors[0].tensor == .i64(IntTensor(shape: [], data: [300])))
     #expect(read.tensors[3].tensor == .f32(Tensor(shape: [2], data: [1.5, 2.5])))
   }
@@ -70,7 +74,8 @@ import Testing
       + #""u":{"dtype":"U8","shape":[2],"data_offsets":[28,30]},"s":{"dtype":"I8","shape":[2],"data_offsets":[30,32]},"#
       + #""q":{"dtype":"BOOL","shape":[2],"data_offsets":[32,34]},"w":{"dtype":"I32","shape":[1],"data_offsets":[34,38]}}"#
     var data = f16.flatMap(LE.u16) + bf16.flatMap(LE.u16) + LE.u64((-0.25 as Double).bitPattern)
-    data += LE.u16(UInt16(bitPattern: -300)) + LE.u16(7) + [255, 0] + [0x80, 0x7F] + [1, 0] + LE.u32(UInt32(bitPattern: -5))
+    data +=
+      LE.u16(UInt16(bitPattern: -300)) + LE.u16(7) + [255, 0] + [0x80, 0x7F] + [1, 0] + LE.u32(UInt32(bitPattern: -5))
     let t = try SafeTensors.decode(safetensorsBytes(header: header, data: data), path: "mixed")
     let byName = Dictionary(uniqueKeysWithValues: t.tensors.map { ($0.name, $0.tensor) })
     #expect(byName["h"] == .f32(Tensor(shape: [5], data: [1, -2, 65504, 0x1p-24, 0.333251953125])))
@@ -101,15 +106,20 @@ import Testing
 
   static let corruptions: [Corruption] = {
     let f = LE.f32([1, 2])
-    func file(_ header: String, _ data: [UInt8] = LE.f32([1, 2])) -> [UInt8] { safetensorsBytes(header: header, data: data) }
+    func file(_ header: String, _ data: [UInt8] = LE.f32([1, 2])) -> [UInt8] {
+      safetensorsBytes(header: header, data: data)
+    }
     let ok = #""w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
     return [
       Corruption(id: "short file", bytes: [1, 2, 3], fragments: ["bad.st", "3 bytes", "8-byte header length"]),
       Corruption(
         id: "header beyond file", bytes: LE.u64(1000) + Array("{}".utf8),
         fragments: ["header length 1000 goes beyond the end of the file", "2 bytes"]),
-      Corruption(id: "invalid JSON", bytes: file("{\"w\": [1,,2]}", []), fragments: ["not valid JSON", "unexpected character ',' at byte 9"]),
-      Corruption(id: "not an object", bytes: file("[1]", []), fragments: ["header is an array, expected a JSON object"]),
+      Corruption(
+        id: "invalid JSON", bytes: file("{\"w\": [1,,2]}", []),
+        fragments: ["not valid JSON", "unexpected character ',' at byte 9"]),
+      Corruption(
+        id: "not an object", bytes: file("[1]", []), fragments: ["header is an array, expected a JSON object"]),
       Corruption(
         id: "missing key", bytes: file(#"{"w":{"dtype":"F32","shape":[2]}}"#),
         fragments: ["tensor 'w'", "missing key 'data_offsets'"]),

@@ -62,7 +62,8 @@ import Testing
       let count = shape.reduce(1, *)
       let bytes = dtype == "I64" ? LE.i64([Int64(count)]) : LE.f32((0..<count).map { Float($0) / 100 })
       fields.append(
-        "\"\(name)\": {\"dtype\": \"\(dtype)\", \"shape\": \(shape), \"data_offsets\": [\(data.count), \(data.count + bytes.count)]}")
+        "\"\(name)\": {\"dtype\": \"\(dtype)\", \"shape\": \(shape), \"data_offsets\": [\(data.count), \(data.count + bytes.count)]}"
+      )
       data += bytes
     }
     let path = dir.file("state_dict.safetensors")
