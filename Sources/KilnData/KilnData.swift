@@ -1,1 +1,0 @@
-// KilnData: see Package.swift for this target's responsibility.
