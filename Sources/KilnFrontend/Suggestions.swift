@@ -1,22 +1,26 @@
 // "Did you mean …?": the closest known word by edit distance.
 
-/// Levenshtein distance between two words (insertions, deletions and substitutions cost 1).
+/// Edit distance between two words: insertions, deletions, substitutions and swaps of two neighbouring
+/// letters each cost 1 (the optimal-string-alignment distance), so `dnese` is one edit from `dense`.
 func editDistance(_ a: String, _ b: String) -> Int {
   let a = Array(a.unicodeScalars)
   let b = Array(b.unicodeScalars)
   if a.isEmpty { return b.count }
   if b.isEmpty { return a.count }
-  var previous = Array(0...b.count)
-  var current = [Int](repeating: 0, count: b.count + 1)
+  // d[i][j]: distance between the first i letters of a and the first j letters of b.
+  var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+  for i in 0...a.count { d[i][0] = i }
+  for j in 0...b.count { d[0][j] = j }
   for i in 1...a.count {
-    current[0] = i
     for j in 1...b.count {
-      let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
-      current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
+      let cost = a[i - 1] == b[j - 1] ? 0 : 1
+      d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+        d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+      }
     }
-    swap(&previous, &current)
   }
-  return previous[b.count]
+  return d[a.count][b.count]
 }
 
 /// The candidate closest to `word`, when it is close enough to be a plausible typo
