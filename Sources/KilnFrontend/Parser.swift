@@ -9,6 +9,9 @@ struct Parser {
   /// (an unterminated bracket resumes at the line that showed it), nil to skip to the next line.
   private struct Failure: Error { var resumeAt: Int? }
 
+  /// How deeply brackets may nest inside one value.
+  static let maximumNesting = 32
+
   /// Words that start a statement other than a layer.
   static let statementKeywords: Set<String> = ["network", "input", "output", "train"]
 
@@ -247,6 +250,10 @@ struct Parser {
 
   /// A bracketed, comma-separated list; newlines inside it are ignored (continuation lines).
   private mutating func parseList<T>(close: TokenKind, element: (inout Parser) throws -> T) throws -> [T] {
+    // NOTE: values are parsed recursively; a nesting limit keeps hostile input from exhausting the stack.
+    guard openBrackets.count < Self.maximumNesting else {
+      throw unexpected(peek, expected: "at most \(Self.maximumNesting) brackets nested in one value")
+    }
     let open = advance()
     let closeText = close == .rightParen ? ")" : "]"
     openBrackets.append(open)

@@ -37,6 +37,12 @@ import Testing
       "unterminated '{' of the train section", "'}' to close it before the end of the file")
   }
 
+  @Test func nestingDeeperThanTheLimitIsAnErrorNotACrash() {
+    let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+    expectOneDiagnostic(
+      layerSpec("reshape (shape: \(deep))"), at: 3, 48, "unexpected '['", "expected at most 32 brackets nested in one value")
+  }
+
   @Test func unknownOpSuggestsTheClosestAndListsTheOps() {
     expectOneDiagnostic(
       "network n\ninput x: f32[4]\ndnese (units: 2)\noutput y", at: 3, 1,
