@@ -193,9 +193,18 @@ struct GraphBuilder {
     for (i, e) in entities.enumerated() {
       if let name = e.explicitName { pending.append((name, .value(i))) }
     }
+    var outputNames: [String: SourceLocation] = [:]
     for (i, o) in outputs.enumerated() {
-      // An output may carry its own value's name: then it defines nothing new.
-      if let name = o.statement.name, name.text != sourceName(of: o) { pending.append((name, .output(i))) }
+      guard let name = o.statement.name else { continue }
+      // An output may carry its own value's name: then it defines nothing new, but is still one output name.
+      if name.text != sourceName(of: o) {
+        pending.append((name, .output(i)))
+      } else if let first = outputNames[name.text] {
+        fail(name.location, "duplicate output name '\(name.text)' (first defined at \(first))",
+          expected: "a different name for each output")
+        outputs[i].isDropped = true
+      }
+      if outputNames[name.text] == nil { outputNames[name.text] = name.location }
     }
     if let target = trainSettings?.target { pending.append((target, .target)) }
     pending.sort { $0.name.location < $1.name.location }

@@ -31,7 +31,6 @@ struct Token {
     case .number: return "number '\(text)'"
     case .newline: return "end of line"
     case .end: return "end of file"
-    case .invalid: return "'\(text)'"
     default: return "'\(text)'"
     }
   }
@@ -111,8 +110,9 @@ struct Lexer {
     }
     if Self.isIdentifierStart(c) {
       while let d = peek(), Self.isIdentifierPart(d) { advance() }
-      let t = token(.identifier(""))
-      return Token(kind: .identifier(t.text), text: t.text, line: t.line, column: t.column)
+      var word = token(.invalid)
+      word.kind = .identifier(word.text)
+      return word
     }
     if Self.isDigit(c) || (c == "-" && peek(1).map(Self.isDigit) == true) {
       return number(start: start)
@@ -132,7 +132,7 @@ struct Lexer {
     }
     // A run of characters the language does not use: one diagnostic for the run.
     advance()
-    while let d = peek(), !Self.isStructural(d), d != "<" { advance() }
+    while let d = peek(), !Self.isStructural(d) { advance() }
     let bad = token(.invalid)
     let shown = bad.text.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }
       ? "'\(bad.text)'"

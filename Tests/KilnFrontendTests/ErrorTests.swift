@@ -98,6 +98,12 @@ import Testing
       "network n\ninput x: f32[4]\ndense d (units: 2)\noutput x\n", at: 4, 8, "duplicate name 'x' (first defined at t.kiln:2:7)")
   }
 
+  @Test func outputNamesAreUniqueEvenWhenTheyRepeatTheirValuesName() {
+    let spec = "network n\ninput x: f32[4]\ndense d (units: 2)\noutput d\noutput d <- d\n"
+    expectOneDiagnostic(spec, at: 5, 8, "duplicate output name 'd' (first defined at t.kiln:4:8)")
+    #expect(parse(spec).graph?.outputs.map(\.name) == ["d"])
+  }
+
   @Test func cycleNamesItsMembers() {
     let spec = "network n\ninput x: f32[4]\nadd a <- x, c\ndense b (units: 4)\ndense c (units: 4)\noutput y <- x"
     expectOneDiagnostic(spec, at: 3, 1, "cycle: 'a' -> 'b' -> 'c' -> 'a'")
