@@ -1,1 +1,0 @@
-// KilnFrontend: see Package.swift for this target's responsibility.

@@ -1,3 +1,0 @@
-// Placeholder until KilnFrontendTests has tests of its own.
-import Testing
-@Test func KilnFrontendTestsBuilds() {}
