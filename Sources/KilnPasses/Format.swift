@@ -20,7 +20,7 @@ extension NetworkSummary {
     var out = ["network \(network)", line(rows[0]), String(repeating: "─", count: widths.reduce(0, +) + 2 * (widths.count - 1))]
     out += rows.dropFirst().map(line)
     out.append(String(repeating: "─", count: widths.reduce(0, +) + 2 * (widths.count - 1)))
-    var params = "parameters: \(grouped(totalParameters)) trainable"
+    var params = "parameters: \(grouped(totalParameters)) trainable (\(grouped(totalWeights)) weights, \(grouped(totalBiases)) biases)"
     if totalBuffers > 0 { params += ", \(grouped(totalBuffers)) buffers (batch-norm running statistics)" }
     out.append(params)
     out.append("multiply-accumulates per sample: \(grouped(totalMACs))")

@@ -23,6 +23,9 @@ public struct NetworkSummary: Codable, Hashable, Sendable {
   public var layers: [LayerSummary]
   public var outputs: [String: [Int]]
   public var totalParameters: Int
+  /// Of the trainable parameters: weights (conv, dense, batch-norm γ) and biases (including batch-norm β).
+  public var totalWeights: Int
+  public var totalBiases: Int
   public var totalBuffers: Int
   public var totalMACs: Int
   /// Bytes of parameters and buffers (float32).
@@ -53,6 +56,9 @@ public struct NetworkSummary: Codable, Hashable, Sendable {
     outputs = Dictionary(uniqueKeysWithValues: g.outputs.map { ($0.name, g[$0.node].type?.dims ?? []) })
     totalParameters = rows.map(\.parameters).reduce(0, +)
     totalBuffers = rows.map(\.buffers).reduce(0, +)
+    let specs = g.parameters()
+    totalWeights = specs.filter { $0.kind == .weight }.map(\.elementCount).reduce(0, +)
+    totalBiases = specs.filter { $0.kind == .bias }.map(\.elementCount).reduce(0, +)
     totalMACs = rows.map(\.macs).reduce(0, +)
     weightBytes = (totalParameters + totalBuffers) * 4
     activationBytes = rows.map { $0.shape.reduce(1, *) * 4 }.reduce(0, +)

@@ -1,0 +1,81 @@
+// Running a network over many samples in bounded chunks, and scoring classifications.
+import KilnIR
+import KilnReference
+
+/// Runs the reference interpreter over a whole data set, a chunk of samples at a time so memory stays bounded.
+public struct ChunkedEvaluation: Sendable {
+  public var interpreter: Interpreter
+  /// Samples per interpreter call.
+  public var chunk: Int
+
+  public init(interpreter: Interpreter, chunk: Int = 256) {
+    self.interpreter = interpreter
+    self.chunk = max(1, chunk)
+  }
+
+  /// Feeds `data` (batch first) to the graph's only data input, reshaping each sample to the input's
+  /// per-sample dims when the element counts agree (so 28×28 images feed a 784-input MLP).
+  /// Returns every output, concatenated over the chunks.
+  public func run(_ data: Tensor) throws -> [String: Tensor] {
+    let graph = interpreter.graph
+    let dataInputs = graph.inputs(role: .data)
+    guard dataInputs.count == 1, case .input(let spec) = dataInputs[0].op else {
+      throw EvaluationError("network '\(graph.name)' has \(dataInputs.count) data inputs; this runs networks with one")
+    }
+    let n = data.shape.first ?? 0
+    let perSample = n > 0 ? data.count / n : 0
+    guard data.shape.count >= 1, perSample == spec.type.elementCount else {
+      throw EvaluationError(
+        "input has shape \(data.shape), expected [N] + \(spec.type.dims) (\(spec.type.elementCount) values per sample) for input '\(dataInputs[0].name)'"
+      )
+    }
+    var outputs: [String: [Float]] = [:]
+    var outputDims: [String: [Int]] = [:]
+    var start = 0
+    while start < n {
+      let end = min(start + chunk, n)
+      let slice = Array(data.data[(start * perSample)..<(end * perSample)])
+      let x = Tensor(shape: [end - start] + spec.type.dims, data: slice)
+      let result = try interpreter.run([dataInputs[0].name: .f32(x)])
+      for (name, t) in result.outputs {
+        outputs[name, default: []] += t.data
+        outputDims[name] = Array(t.shape.dropFirst())
+      }
+      start = end
+    }
+    var tensors: [String: Tensor] = [:]
+    for (name, values) in outputs { tensors[name] = Tensor(shape: [n] + (outputDims[name] ?? []), data: values) }
+    return tensors
+  }
+}
+
+/// A problem running a network on a data set.
+public struct EvaluationError: Error, CustomStringConvertible, Sendable {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Classification scores of a [N, classes] output against class labels.
+public struct Classification: Sendable, Equatable {
+  public var correct: Int
+  public var total: Int
+  public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+
+  /// Compares the arg-max of each row of `scores` (logits or probabilities) with `labels`.
+  public init(scores: Tensor, labels: [Int64]) throws {
+    guard scores.shape.count == 2, scores.shape[0] == labels.count else {
+      throw EvaluationError("scores of shape \(scores.shape) do not match \(labels.count) labels; expected [N, classes]")
+    }
+    let classes = scores.shape[1]
+    var correct = 0
+    for (i, label) in labels.enumerated() {
+      let row = scores.data[(i * classes)..<((i + 1) * classes)]
+      // First maximum wins, like torch.argmax.
+      var best = row.startIndex
+      for j in row.indices where row[j] > row[best] { best = j }
+      if Int64(best - row.startIndex) == label { correct += 1 }
+    }
+    self.correct = correct
+    self.total = labels.count
+  }
+}
