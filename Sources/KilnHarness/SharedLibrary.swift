@@ -11,8 +11,10 @@ import Foundation
 
 /// A shared library opened with `dlopen(RTLD_NOW | RTLD_LOCAL)`, closed when the last reference goes.
 ///
-/// Function pointers obtained from `symbol(_:as:)` are valid only while the library is alive: keep the
-/// `SharedLibrary` referenced for as long as they are called.
+/// Function pointers obtained from `symbol(_:as:)` are valid only while the library is alive, and Swift
+/// may release an object right after its last use, before a pointer taken from it is called. Call
+/// through `withSymbol(_:as:_:)`, or hold the library in `withExtendedLifetime` or in a stored property
+/// of the object that makes the calls.
 public final class SharedLibrary: @unchecked Sendable {
   // NOTE: @unchecked Sendable is sound: the handle is immutable after init and dlsym/dlclose are thread-safe.
   private let handle: UnsafeMutableRawPointer
@@ -69,6 +71,15 @@ public final class SharedLibrary: @unchecked Sendable {
         reason: "\(T.self) is not a @convention(c) function type (size \(MemoryLayout<T>.size))")
     }
     return unsafeBitCast(try address(of: name), to: T.self)
+  }
+
+  /// Calls `body` with the C function `name` while this library is guaranteed to stay loaded.
+  /// - Throws: `HarnessError.symbolNotFound`, or what `body` throws.
+  public func withSymbol<T, Result>(
+    _ name: String, as type: T.Type, _ body: (T) throws -> Result
+  ) throws -> Result {
+    let function = try symbol(name, as: type)
+    return try withExtendedLifetime(self) { try body(function) }
   }
 
   /// The raw address of a symbol (a function or a global).

@@ -33,8 +33,8 @@ import Testing
     #expect(!built.cacheHit)
     #expect(built.command.contains("-fopenmp") && built.command.contains("-shared") && built.command.contains("-lm"))
     try expectScaleAddWorks(library)
-    #expect(try library.symbol("kiln_openmp_enabled", as: Fixture.IntFunction.self)() == 1)
-    #expect(try library.symbol("kiln_region_threads", as: Fixture.IntFunction.self)() == 2)
+    #expect(try Fixture.callInt(library, "kiln_openmp_enabled") == 1)
+    #expect(try Fixture.callInt(library, "kiln_region_threads") == 2)
   }
 
   /// The same OpenMP-annotated source without -fopenmp: pragmas ignored, one thread, same results.
@@ -42,8 +42,8 @@ import Testing
     let (library, built) = try buildVectorLibrary(options: BuildOptions(openMP: false))
     #expect(!built.command.contains("-fopenmp"))
     try expectScaleAddWorks(library)
-    #expect(try library.symbol("kiln_openmp_enabled", as: Fixture.IntFunction.self)() == 0)
-    #expect(try library.symbol("kiln_region_threads", as: Fixture.IntFunction.self)() == 1)
+    #expect(try Fixture.callInt(library, "kiln_openmp_enabled") == 0)
+    #expect(try Fixture.callInt(library, "kiln_region_threads") == 1)
   }
 
   @Test func portableBuildRuns() throws {

@@ -65,6 +65,11 @@ enum Fixture {
 
   static let scaleHeader = "#define KILN_OFFSET 0.5f\n"
 
+  /// Calls the C function `int name(void)` of `library`.
+  static func callInt(_ library: SharedLibrary, _ name: String) throws -> Int32 {
+    try library.withSymbol(name, as: IntFunction.self) { $0() }
+  }
+
   typealias ScaleAdd = @convention(c) (Int32, Float, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
   typealias IntFunction = @convention(c) () -> Int32
 }
