@@ -74,8 +74,12 @@ public struct CBuilder: Sendable {
     var link: [String] = []
     if kind == .sharedLibrary {
       compile += ["-fPIC", "-shared"]
-      // clang links sanitizer runtimes only into executables unless told to use the shared ones.
-      if !options.sanitizers.isEmpty && compiler.family == .clang { compile.append("-shared-libsan") }
+      // clang links sanitizer runtimes only into executables unless told to use the shared ones, which
+      // live in its runtime folder, off the loader's path.
+      if !options.sanitizers.isEmpty && compiler.family == .clang {
+        compile.append("-shared-libsan")
+        if let dir = compiler.runtimeDirectory { link.append("-Wl,-rpath,\(dir)") }
+      }
     }
     if options.openMP {
       compile.append("-fopenmp")

@@ -24,6 +24,8 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
   public var probedThreads: Int
   /// Wall time of the probe (compile + run), in seconds.
   public var probeSeconds: Double
+  /// Clang's `-print-runtime-dir` when that folder exists: where its shared sanitizer runtimes live.
+  public var runtimeDirectory: String?
 
   /// Flags that enable OpenMP, for compiling and linking in one step.
   public var openMPFlags: [String] { ["-fopenmp"] + openMPLinkFlags }
@@ -92,6 +94,11 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
         ["-L\($0)", "-Wl,-rpath,\($0)"]
       }
     }
+    var runtimeDirectory: String? = nil
+    if family == .clang, let printed = try? runProcess(path, arguments: ["-print-runtime-dir"]), printed.succeeded {
+      let dir = printed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+      if FileManager.default.fileExists(atPath: dir) { runtimeDirectory = dir }
+    }
     var reasons: [String] = []
     let started = Date()
     for linkFlags in variants {
@@ -100,7 +107,8 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
         return .success(
           CCompiler(
             name: command, path: path, version: version, family: family, extraFlags: extraFlags,
-            openMPLinkFlags: linkFlags, probedThreads: threads, probeSeconds: Date().timeIntervalSince(started)))
+            openMPLinkFlags: linkFlags, probedThreads: threads, probeSeconds: Date().timeIntervalSince(started),
+            runtimeDirectory: runtimeDirectory))
       case .failure(let failure):
         let with = linkFlags.isEmpty ? "" : " with \(linkFlags[0])"
         reasons.append("\(failure.reason)\(with)")

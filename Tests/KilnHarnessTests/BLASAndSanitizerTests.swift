@@ -124,6 +124,23 @@ import Testing
     #expect(result.stderr.contains("overflow"))
   }
 
+  static let compilersWithUBSan = ["gcc", "clang-14"].filter {
+    resolveExecutable($0, searchPath: ProcessInfo.processInfo.environment["PATH"]) != nil
+  }
+
+  /// UBSan (unlike ASan) works in a library loaded into this process, also with clang's shared runtime.
+  @Test(arguments: compilersWithUBSan)
+  func undefinedBehaviorSanitizedLibraryLoads(_ name: String) throws {
+    let compiler = try CCompiler.probe(command: name, searchPath: ProcessInfo.processInfo.environment["PATH"]).get()
+    let scratch = try PackagePaths.temporaryDirectory("kiln-ubsan-lib")
+    let builder = CBuilder(compiler: compiler, cacheDirectory: scratch.appendingPathComponent("cache"))
+    let source = try Fixture.write(
+      "int kiln_add(int a, int b) { return a + b; }\nint kiln_five(void) { return kiln_add(2, 3); }\n",
+      "add.c", in: scratch)
+    let built = try builder.buildSharedLibrary(sources: [source], options: BuildOptions(sanitizers: [.undefined]))
+    #expect(try Fixture.callInt(SharedLibrary(built.url), "kiln_five") == 5)
+  }
+
   /// Releasing libraries whose OpenMP regions left worker threads idling must not crash the process:
   /// the runtime is pinned on load.
   @Test func unloadingAfterParallelWorkIsSafe() throws {
