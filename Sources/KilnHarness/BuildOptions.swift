@@ -37,6 +37,7 @@ public struct BuildOptions: Sendable, Hashable {
     public static func < (a: Sanitizer, b: Sanitizer) -> Bool { a.rawValue < b.rawValue }
   }
 
+  /// `-O3 -march=native` by default.
   public var optimization: Optimization
   /// Compile with `-fopenmp`. Without it the `#pragma omp` lines are ignored and the code runs sequentially.
   public var openMP: Bool
@@ -44,6 +45,7 @@ public struct BuildOptions: Sendable, Hashable {
   public var blas: Bool
   /// `-std=c11 -Wall -Wextra -Werror`: any warning fails the build.
   public var warningsAsErrors: Bool
+  /// Runtime checkers to compile in (`-fsanitize=…`, with `-g` and no recovery).
   public var sanitizers: Set<Sanitizer>
   /// Appended after every other compile flag.
   public var extraFlags: [String]

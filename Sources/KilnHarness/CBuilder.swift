@@ -17,7 +17,9 @@ public struct BuildResult: Sendable, Hashable {
 
 /// Compiles C with one probed compiler into a content-addressed cache.
 public struct CBuilder: Sendable {
+  /// The probed compiler every build uses.
   public var compiler: CCompiler
+  /// Where products are stored, named by their content hash.
   public var cache: BuildCache
 
   /// A builder using `compiler`, caching into `cacheDirectory`.

@@ -14,6 +14,7 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
   public var path: String
   /// The first line of `--version`.
   public var version: String
+  /// gcc or clang, from the version line.
   public var family: Family
   /// Flags that came with the command (`CC="gcc -m64"`), passed to every compilation.
   public var extraFlags: [String]
@@ -36,8 +37,8 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
   /// NOTE: gcc first for now; the lead sets the measured-faster default here.
   public static let defaultCandidates: [String] = ["gcc", "clang-14", "clang"]
 
-  /// Folders that may hold a `libomp.so` for a clang without its own (Debian's libomp-dev puts it in
-  /// /usr/lib/llvm-N/lib). Globbed, newest first.
+  /// Where to look for `llvm-N/lib/libomp.so`, for a clang without a libomp of its own (Debian's
+  /// libomp-dev installs /usr/lib/llvm-N/lib/libomp.so).
   static let libompSearchRoot = "/usr/lib"
 
   /// Picks the compiler: `override` (from `--cc`) wins, then `CC` from `environment`, then the first of

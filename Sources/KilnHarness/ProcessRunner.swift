@@ -7,7 +7,9 @@ public struct ProcessResult: Sendable, Equatable {
   public var status: Int32
   /// Whether the program was killed by a signal rather than exiting.
   public var signaled: Bool
+  /// Everything written to standard output, decoded as UTF-8.
   public var stdout: String
+  /// Everything written to standard error, decoded as UTF-8.
   public var stderr: String
 
   /// Whether the program exited normally with status 0.

@@ -82,7 +82,8 @@ import Testing
 
   @Test func ccMayCarryFlags() throws {
     let compiler = try Fixture.compiler()
-    let withFlags = try CCompiler.detect(environment: ["CC": "\(compiler.path) -DKILN_FROM_CC=1", "PATH": "/usr/bin:/bin"])
+    let withFlags = try CCompiler.detect(
+      environment: ["CC": "\(compiler.path) -DKILN_FROM_CC=1", "PATH": "/usr/bin:/bin"])
     #expect(withFlags.path == compiler.path)
     #expect(withFlags.extraFlags == ["-DKILN_FROM_CC=1"])
   }
