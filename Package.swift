@@ -29,6 +29,8 @@ let package = Package(
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     // Tensor files (safetensors, .npy, IDX), weight stores and initializers.
     .target(name: "KilnData", dependencies: ["KilnIR", "CZlib"]),
+    // The C compiler driver: find a compiler that builds OpenMP code, build and cache by content hash, dlopen.
+    .target(name: "KilnHarness", dependencies: ["KilnIR"]),
     // What the commands do, as a library: load and check a network, resolve its weights, run it.
     .target(name: "KilnDriver", dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData"]),
     // The thin command-line tool.
@@ -50,6 +52,7 @@ let package = Package(
       name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDriverTests", dependencies: ["KilnDriver", "KilnTestSupport"]),
+    .testTarget(name: "KilnHarnessTests", dependencies: ["KilnHarness", "KilnTestSupport"]),
     .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
   ]
 )

@@ -1,0 +1,77 @@
+// What a C build asks of the compiler: optimization, OpenMP, OpenBLAS, warnings, sanitizers.
+
+/// The options of one C build. Every field becomes compiler flags, and all of them key the build cache.
+public struct BuildOptions: Sendable, Hashable {
+  /// How the code is optimized.
+  public enum Optimization: Sendable, Hashable {
+    /// `-O3 -march=native`: fastest here, may not run on an older CPU.
+    case native
+    /// `-O3` for a generic CPU of this architecture (`-march=x86-64-v2` on x86-64).
+    case portable
+    /// Exactly these flags (e.g. `["-O0", "-g"]` for debugging).
+    case custom([String])
+
+    /// The flags this optimization level stands for.
+    public var flags: [String] {
+      switch self {
+      case .native: return ["-O3", "-march=native"]
+      case .portable:
+        #if arch(x86_64)
+          return ["-O3", "-march=x86-64-v2"]
+        #else
+          return ["-O3"]
+        #endif
+      case .custom(let flags): return flags
+      }
+    }
+  }
+
+  /// A runtime checker compiled into the code.
+  public enum Sanitizer: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// AddressSanitizer: out-of-bounds and use-after-free. Only in executables: it cannot be dlopen'd
+    /// into a process that was not itself built with it.
+    case address
+    /// UndefinedBehaviorSanitizer: overflow, misaligned or null access, bad shifts.
+    case undefined
+
+    public static func < (a: Sanitizer, b: Sanitizer) -> Bool { a.rawValue < b.rawValue }
+  }
+
+  /// `-O3 -march=native` by default.
+  public var optimization: Optimization
+  /// Compile with `-fopenmp`. Without it the `#pragma omp` lines are ignored and the code runs sequentially.
+  public var openMP: Bool
+  /// Compile and link against OpenBLAS (`cblas.h`, `-lopenblas`).
+  public var blas: Bool
+  /// `-std=c11 -Wall -Wextra -Werror`: any warning fails the build.
+  public var warningsAsErrors: Bool
+  /// Runtime checkers to compile in (`-fsanitize=…`, with `-g` and no recovery).
+  public var sanitizers: Set<Sanitizer>
+  /// Appended after every other compile flag.
+  public var extraFlags: [String]
+
+  /// The defaults: `-O3 -march=native`, OpenMP on, no OpenBLAS, warnings allowed, no sanitizers.
+  public init(
+    optimization: Optimization = .native, openMP: Bool = true, blas: Bool = false,
+    warningsAsErrors: Bool = false, sanitizers: Set<Sanitizer> = [], extraFlags: [String] = []
+  ) {
+    self.optimization = optimization
+    self.openMP = openMP
+    self.blas = blas
+    self.warningsAsErrors = warningsAsErrors
+    self.sanitizers = sanitizers
+    self.extraFlags = extraFlags
+  }
+
+  /// Flags that do not depend on the compiler or libraries: optimization, warnings, sanitizers, extras.
+  var codeFlags: [String] {
+    var flags = optimization.flags
+    if warningsAsErrors { flags += ["-std=c11", "-Wall", "-Wextra", "-Werror"] }
+    if !sanitizers.isEmpty {
+      let names = sanitizers.sorted().map(\.rawValue).joined(separator: ",")
+      // Stop at the first report so a sanitizer finding always shows as a failing exit status.
+      flags += ["-g", "-fno-omit-frame-pointer", "-fsanitize=\(names)", "-fno-sanitize-recover=all"]
+    }
+    return flags + extraFlags
+  }
+}
