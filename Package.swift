@@ -53,6 +53,6 @@ let package = Package(
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDriverTests", dependencies: ["KilnDriver", "KilnTestSupport"]),
     .testTarget(name: "KilnHarnessTests", dependencies: ["KilnHarness", "KilnTestSupport"]),
-    .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
+    .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport", "KilnData", "KilnHarness"]),
   ]
 )
