@@ -14,7 +14,8 @@ let package = Package(
     .library(name: "KilnData", targets: ["KilnData"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
   ],
   targets: [
     // The graph IR: types, ops, graphs, diagnostics, the verifier.
@@ -31,6 +32,12 @@ let package = Package(
     .target(name: "KilnData", dependencies: ["KilnIR", "CZlib"]),
     // The C compiler driver: find a compiler that builds OpenMP code, build and cache by content hash, dlopen.
     .target(name: "KilnHarness", dependencies: ["KilnIR"]),
+    // The top-level Templates/ folder (C kernel bodies and the C runtime) as resources.
+    .target(name: "KilnTemplates", path: "Templates", resources: [.copy("kernels"), .copy("runtime")]),
+    // C emission: the CPrinter for structure and glue, typed template contexts for kernel bodies.
+    .target(
+      name: "KilnCodegenC",
+      dependencies: ["KilnIR", "KilnPasses", "KilnTemplates", .product(name: "Mustache", package: "swift-mustache")]),
     // What the commands do, as a library: load and check a network, resolve its weights, run it.
     .target(name: "KilnDriver", dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData"]),
     // The thin command-line tool.
@@ -43,7 +50,9 @@ let package = Package(
     // Helpers shared by every test target.
     .target(
       name: "KilnTestSupport",
-      dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData", "KilnDriver"],
+      dependencies: [
+        "KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData", "KilnDriver", "KilnCodegenC", "KilnHarness",
+      ],
       path: "Sources/KilnTestSupport"),
     .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
     .testTarget(name: "KilnFrontendTests", dependencies: ["KilnFrontend", "KilnPasses", "KilnTestSupport"]),
@@ -51,6 +60,7 @@ let package = Package(
     .testTarget(
       name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
+    .testTarget(name: "KilnCodegenCTests", dependencies: ["KilnCodegenC", "KilnReference", "KilnTestSupport"]),
     .testTarget(name: "KilnDriverTests", dependencies: ["KilnDriver", "KilnTestSupport"]),
     .testTarget(name: "KilnHarnessTests", dependencies: ["KilnHarness", "KilnTestSupport"]),
     .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport", "KilnData", "KilnHarness"]),

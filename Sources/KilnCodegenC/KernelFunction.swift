@@ -1,0 +1,60 @@
+// A rendered kernel: one static C function with a declared, ordered parameter list.
+
+/// One pointer parameter of a kernel, after the leading `int n` (the runtime batch).
+public struct KernelParameter: Hashable, Sendable {
+  public enum Role: String, Hashable, Sendable {
+    /// A value the kernel reads (`const float *restrict`).
+    case input
+    /// A parameter tensor it reads, e.g. `c1.weight` (`const float *restrict`).
+    case parameter
+    /// The value it writes (`float *restrict`).
+    case output
+    /// Working memory it may overwrite, `floats` long (`float *restrict`).
+    case scratch
+  }
+  public var name: String
+  public var role: Role
+  /// For parameters: the tensor's name (`c1.weight`); for scratch: unused.
+  public var tensor: String?
+  /// Elements: per sample for inputs/outputs, in all for parameters and scratch.
+  public var floats: Int
+
+  public init(_ name: String, _ role: Role, tensor: String? = nil, floats: Int) {
+    self.name = name
+    self.role = role
+    self.tensor = tensor
+    self.floats = floats
+  }
+
+  /// The C declaration, e.g. `const float *restrict x`.
+  public var declaration: String {
+    switch role {
+    case .input, .parameter: return "const float *restrict \(name)"
+    case .output, .scratch: return "float *restrict \(name)"
+    }
+  }
+}
+
+/// A kernel ready to emit: `static void name(int n, <parameters>)` and its body.
+public struct KernelFunction: Hashable, Sendable {
+  /// The C function name, e.g. `k3_conv_c1`.
+  public var name: String
+  /// The whole static function definition.
+  public var definition: String
+  /// The pointer parameters, in order.
+  public var parameters: [KernelParameter]
+  /// Whether it calls OpenBLAS (the module then includes cblas.h and links OpenBLAS).
+  public var usesBLAS: Bool
+
+  public init(name: String, definition: String, parameters: [KernelParameter], usesBLAS: Bool = false) {
+    self.name = name
+    self.definition = definition
+    self.parameters = parameters
+    self.usesBLAS = usesBLAS
+  }
+
+  /// The C signature, e.g. `static void k1_add_s(int n, const float *restrict a, …)`.
+  public var signature: String {
+    "static void \(name)(\(( ["int n"] + parameters.map(\.declaration)).joined(separator: ", ")))"
+  }
+}

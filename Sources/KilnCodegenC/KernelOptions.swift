@@ -1,0 +1,24 @@
+// Choices that shape every kernel of a module, and the registry of kernel template contexts.
+
+/// How kernels are generated.
+public struct KernelOptions: Hashable, Sendable {
+  /// Call OpenBLAS's cblas_sgemm/sgemv for convolutions and dense layers; otherwise Kiln's own loops.
+  public var blas: Bool
+  /// Per-thread working-memory slots: kernels that need scratch (im2col columns) split their work over
+  /// this many slots, indexed by loop variable rather than thread id, so the result never depends on the
+  /// thread count. It also caps useful threads for those kernels.
+  public var threadSlots: Int
+
+  public init(blas: Bool = true, threadSlots: Int = 8) {
+    self.blas = blas
+    self.threadSlots = threadSlots
+  }
+}
+
+/// Every kernel context type, for the test that each template's tags and its context's fields agree.
+/// Add a new context here when adding a template.
+public enum KernelContexts {
+  public static let all: [any KernelContext.Type] = [
+    ElementwiseBinaryContext.self
+  ]
+}
