@@ -39,7 +39,9 @@ let package = Package(
       name: "KilnCodegenC",
       dependencies: ["KilnIR", "KilnPasses", "KilnTemplates", .product(name: "Mustache", package: "swift-mustache")]),
     // What the commands do, as a library: load and check a network, resolve its weights, run it.
-    .target(name: "KilnDriver", dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData"]),
+    .target(
+      name: "KilnDriver",
+      dependencies: ["KilnIR", "KilnFrontend", "KilnPasses", "KilnReference", "KilnData", "KilnCodegenC", "KilnHarness"]),
     // The thin command-line tool.
     .executableTarget(
       name: "kiln",

@@ -1,23 +1,45 @@
 // Running a network over many samples in bounded chunks, and scoring classifications.
+import KilnHarness
 import KilnIR
 import KilnReference
 
-/// Runs the reference interpreter over a whole data set, a chunk of samples at a time so memory stays bounded.
-public struct ChunkedEvaluation: Sendable {
-  public var interpreter: Interpreter
-  /// Samples per interpreter call.
+/// Runs a network (the interpreter or compiled C) over a whole data set, a chunk of samples at a time.
+public struct ChunkedEvaluation {
+  public var graph: Graph
+  /// Samples per call.
   public var chunk: Int
+  /// Runs one chunk: the graph's only data input in, every output by name out.
+  public var runChunk: (Tensor) throws -> [String: Tensor]
 
-  public init(interpreter: Interpreter, chunk: Int = 256) {
-    self.interpreter = interpreter
+  public init(graph: Graph, chunk: Int, runChunk: @escaping (Tensor) throws -> [String: Tensor]) {
+    self.graph = graph
     self.chunk = max(1, chunk)
+    self.runChunk = runChunk
+  }
+
+  /// With the reference interpreter.
+  public init(interpreter: Interpreter, chunk: Int = 256) {
+    let input = interpreter.graph.inputs(role: .data).first?.name ?? ""
+    self.init(graph: interpreter.graph, chunk: chunk) { x in try interpreter.run([input: .f32(x)]).outputs }
+  }
+
+  /// With a compiled module, in chunks of its maximum batch.
+  public init(model: CompiledModel, graph: Graph) {
+    self.init(graph: graph, chunk: model.interface.maxBatch) { x in
+      let n = x.shape[0]
+      let outputs = try model.infer([x.data], n: n)
+      var result: [String: Tensor] = [:]
+      for (o, values) in zip(graph.outputs, outputs) {
+        result[o.name] = Tensor(shape: [n] + (graph[o.node].type?.dims ?? []), data: values)
+      }
+      return result
+    }
   }
 
   /// Feeds `data` (batch first) to the graph's only data input, reshaping each sample to the input's
   /// per-sample dims when the element counts agree (so 28×28 images feed a 784-input MLP).
   /// Returns every output, concatenated over the chunks.
   public func run(_ data: Tensor) throws -> [String: Tensor] {
-    let graph = interpreter.graph
     let dataInputs = graph.inputs(role: .data)
     guard dataInputs.count == 1, case .input(let spec) = dataInputs[0].op else {
       throw EvaluationError("network '\(graph.name)' has \(dataInputs.count) data inputs; this runs networks with one")
@@ -36,8 +58,7 @@ public struct ChunkedEvaluation: Sendable {
       let end = min(start + chunk, n)
       let slice = Array(data.data[(start * perSample)..<(end * perSample)])
       let x = Tensor(shape: [end - start] + spec.type.dims, data: slice)
-      let result = try interpreter.run([dataInputs[0].name: .f32(x)])
-      for (name, t) in result.outputs {
+      for (name, t) in try runChunk(x) {
         outputs[name, default: []] += t.data
         outputDims[name] = Array(t.shape.dropFirst())
       }

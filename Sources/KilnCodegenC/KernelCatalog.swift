@@ -1,0 +1,38 @@
+// Which kernel computes each lowered step: the one place that maps ops to kernel builders.
+import KilnIR
+import KilnPasses
+
+/// Chooses and renders the kernel of each step.
+public enum KernelCatalog {
+  /// The kernel for `step`, named `step.kernelName`.
+  public static func kernel(for step: Step, program: Program, options: KernelOptions) throws -> KernelFunction {
+    let name = step.kernelName
+    let x = step.inputTypes.first ?? step.outputType
+    switch step.op {
+    case .dense(let d):
+      return DenseKernel.make(name: name, layer: step.layer, dense: d, inFeatures: x.elementCount, options: options)
+    case .conv2d(let c):
+      return Conv2DKernel.make(name: name, layer: step.layer, conv: c, input: x, options: options)
+    case .maxPool(let p):
+      return PoolKernel.make(name: name, max: true, pool: p, input: x)
+    case .avgPool(let p):
+      return PoolKernel.make(name: name, max: false, pool: p, input: x)
+    case .globalAvgPool:
+      return GlobalAvgPoolKernel.make(name: name, input: x)
+    case .batchNorm(let b):
+      return BatchNormKernel.make(name: name, layer: step.layer, batchNorm: b, input: x, activation: .identity)
+    case .lrn(let l):
+      return LRNKernel.make(name: name, lrn: l, input: x)
+    case .activation(let a) where a.isElementwise:
+      return ActivationKernel.make(name: name, activation: a, perSample: x.elementCount)
+    case .activation(let a):
+      return SoftmaxKernel.make(name: name, log: a == .logSoftmax, input: x)
+    case .concat:
+      return ConcatKernel.make(name: name, inputs: step.inputTypes)
+    case .add, .mul:
+      return ElementwiseBinaryKernel.make(name: name, op: step.op, perSample: x.elementCount)
+    case .input, .flatten, .reshape, .dropout, .loss:
+      throw EmitError("no kernel for \(step.op.name) '\(step.layer)': lowering should have removed it")
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// The module emitter: a Program and its kernels become <name>.h and <name>.c (and, for large models, <name>.weights).
+import KilnIR
+import KilnPasses
+
+/// The files of one generated module.
+public struct GeneratedModule: Sendable {
+  public var name: String
+  public var header: String
+  public var source: String
+  /// The Kiln weights file, when the weights are too large to embed.
+  public var weightsFile: [UInt8]?
+  public var program: Program
+  public var placement: WeightsPlacement
+  public var usesBLAS: Bool
+  /// Bytes of arena the module needs (activations and kernel scratch), the header's ARENA_BYTES.
+  public var arenaBytes: Int
+}
+
+/// Everything the emitter needs beyond the program.
+public struct EmitOptions: Sendable {
+  public var kernels: KernelOptions
+  /// Embed weights when they take at most this many bytes.
+  public var embedThreshold: Int
+  /// Shown in the banner, e.g. `examples/lenet5.kiln` (no absolute paths, so output is reproducible).
+  public var specName: String
+  /// Write the weights file of an external-weights module (off when only the C text is wanted).
+  public var writeWeightsFile: Bool
+
+  public init(
+    kernels: KernelOptions = KernelOptions(), embedThreshold: Int = defaultEmbedThreshold, specName: String,
+    writeWeightsFile: Bool = true
+  ) {
+    self.kernels = kernels
+    self.embedThreshold = embedThreshold
+    self.specName = specName
+    self.writeWeightsFile = writeWeightsFile
+  }
+}
+
+/// Writes the header and the source of a module.
+public enum ModuleEmitter {
+  /// Where the weights will go for a program, decided before any weight is materialized.
+  public static func placement(for program: Program, options: EmitOptions) -> WeightsPlacement {
+    program.parameterFloats * 4 <= options.embedThreshold ? .embedded : .external
+  }
+
+  /// Emits the module. `parameters` gives each tensor's values by name; it is called only when the weights
+  /// are embedded or written to the weights file, so large models can pass their values lazily.
+  public static func emit(
+    _ program: Program, options: EmitOptions, parameters: () throws -> [String: [Float]]
+  ) throws -> GeneratedModule {
+    let kernels = try program.steps.map { try KernelCatalog.kernel(for: $0, program: program, options: options.kernels) }
+    let usesBLAS = kernels.contains { $0.usesBLAS }
+    let scratchFloats = kernels.flatMap(\.parameters).filter { $0.role == .scratch }.map(\.floats).max() ?? 0
+    let scratchOffset = program.activationFloats
+    let arenaFloats = scratchOffset + alignedFloats(scratchFloats)
+    let placement = placement(for: program, options: options)
+    let names = CNames(program.name)
+
+    var params: [Float]? = nil
+    if placement == .embedded || options.writeWeightsFile {
+      let values = try parameters()
+      var flat = [Float](repeating: 0, count: program.parameterFloats)
+      for slot in program.parameters {
+        guard let v = values[slot.spec.name], v.count == slot.spec.elementCount else {
+          throw EmitError("no values of \(slot.spec.elementCount) floats for parameter '\(slot.spec.name)'")
+        }
+        flat.replaceSubrange(slot.offset..<(slot.offset + v.count), with: v)
+      }
+      params = flat
+    }
+
+    let layout = ModuleLayout(
+      program: program, names: names, kernels: kernels, scratchOffset: scratchOffset, arenaFloats: arenaFloats,
+      placement: placement, usesBLAS: usesBLAS, threadSlots: options.kernels.threadSlots, specName: options.specName)
+    let header = HeaderWriter.write(layout)
+    let source = SourceWriter.write(layout, embedded: placement == .embedded ? params : nil)
+    let weightsFile = placement == .external && options.writeWeightsFile
+      ? WeightsFile.encode(
+        network: program.name, fingerprint: WeightsFile.fingerprint(of: program.parameters.map(\.spec)),
+        params: params ?? [])
+      : nil
+    return GeneratedModule(
+      name: program.name, header: header, source: source, weightsFile: weightsFile, program: program,
+      placement: placement, usesBLAS: usesBLAS, arenaBytes: arenaFloats * 4)
+  }
+}
+
+/// A problem emitting a module.
+public struct EmitError: Error, CustomStringConvertible, Sendable {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// What the header and source writers share.
+struct ModuleLayout {
+  var program: Program
+  var names: CNames
+  var kernels: [KernelFunction]
+  var scratchOffset: Int
+  var arenaFloats: Int
+  var placement: WeightsPlacement
+  var usesBLAS: Bool
+  var threadSlots: Int
+  var specName: String
+}
+
+/// The C identifiers of a module: `lenet5_create`, `LENET5_MAX_BATCH`.
+struct CNames {
+  var prefix: String
+  var macro: String
+  init(_ network: String) {
+    prefix = network
+    macro = network.uppercased()
+  }
+  func fn(_ s: String) -> String { "\(prefix)_\(s)" }
+  func m(_ s: String) -> String { "\(macro)_\(s)" }
+}

@@ -1,0 +1,106 @@
+// Compiling a network: lower, emit C, write the files, build the shared library, load it.
+import Foundation
+import KilnCodegenC
+import KilnData
+import KilnHarness
+import KilnIR
+import KilnPasses
+
+/// How `kiln compile` and `kiln run` build a network.
+public struct CompileOptions: Sendable {
+  /// The largest batch the module accepts; buffers are sized for it.
+  public var maxBatch: Int = 64
+  /// Call OpenBLAS for convolutions and dense layers (`--no-blas` for Kiln's own loops).
+  public var blas: Bool = true
+  /// A generic build instead of `-march=native`.
+  public var portable: Bool = false
+  /// Build with OpenMP (off: sequential code).
+  public var openMP: Bool = true
+  /// `--cc`: the C compiler to use (else `CC`, else the measured default).
+  public var compiler: String? = nil
+  /// Per-thread scratch slots of kernels that need scratch.
+  public var threadSlots: Int = 8
+  /// Embed weights up to this many bytes.
+  public var embedThreshold: Int = defaultEmbedThreshold
+  public init() {}
+
+  var kernelOptions: KernelOptions { KernelOptions(blas: blas, threadSlots: threadSlots) }
+
+  var buildOptions: BuildOptions {
+    BuildOptions(optimization: portable ? .portable : .native, openMP: openMP, blas: blas, warningsAsErrors: true)
+  }
+}
+
+/// The compile pipeline as a library, for the CLI, the tests and the benchmarks.
+public enum Compilation {
+  /// Lowers and emits `graph`; `weights` is asked for values only when the module needs them.
+  public static func generate(
+    _ graph: Graph, specName: String, options: CompileOptions, writeWeightsFile: Bool = true,
+    weights: () throws -> Weights
+  ) throws -> GeneratedModule {
+    let program = try Lowering.lower(graph, maxBatch: options.maxBatch)
+    let emit = EmitOptions(
+      kernels: options.kernelOptions, embedThreshold: options.embedThreshold, specName: specName,
+      writeWeightsFile: writeWeightsFile)
+    return try ModuleEmitter.emit(program, options: emit) {
+      let w = try weights()
+      var values: [String: [Float]] = [:]
+      for name in w.names { if let t = w.float(name) { values[name] = t.data } }
+      return values
+    }
+  }
+
+  /// Writes `<name>.h`, `<name>.c` and, when present, `<name>.weights` into `directory`, each atomically.
+  @discardableResult
+  public static func write(_ module: GeneratedModule, to directory: URL) throws -> [URL] {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    var files: [URL] = []
+    for (suffix, text) in [("h", module.header), ("c", module.source)] {
+      let url = directory.appendingPathComponent("\(module.name).\(suffix)")
+      try AtomicFile.write(Array(text.utf8), to: url.path)
+      files.append(url)
+    }
+    if let weights = module.weightsFile {
+      let url = directory.appendingPathComponent("\(module.name).weights")
+      try AtomicFile.write(weights, to: url.path)
+      files.append(url)
+    }
+    return files
+  }
+
+  /// Builds the module written in `directory` into a shared library (from the content-hash cache when the
+  /// same C was built before with the same compiler and flags).
+  public static func build(_ module: GeneratedModule, in directory: URL, options: CompileOptions) throws -> BuildResult {
+    let builder = try CBuilder.detect(override: options.compiler)
+    var build = options.buildOptions
+    build.blas = module.usesBLAS
+    return try builder.buildSharedLibrary(
+      sources: [directory.appendingPathComponent("\(module.name).c")], includeDirs: [directory], options: build)
+  }
+
+  /// What the harness needs to call the module.
+  public static func interface(of module: GeneratedModule) -> ModelInterface {
+    let p = module.program
+    return ModelInterface(
+      name: p.name, inputs: p.inputs.map { .init(name: $0.name, size: $0.type.elementCount) },
+      outputs: p.outputs.map { .init(name: $0.name, size: $0.type.elementCount) }, maxBatch: p.maxBatch,
+      embeddedWeights: module.placement == .embedded)
+  }
+
+  /// Generates, writes into a cache folder named by the C's content, builds and loads a network, with its
+  /// compiled-in or written weights loaded. `weights` are those compiled in (e.g. initialized from the spec).
+  public static func load(
+    _ graph: Graph, specName: String, options: CompileOptions, weights: () throws -> Weights
+  ) throws -> (CompiledModel, GeneratedModule, BuildResult) {
+    let module = try generate(graph, specName: specName, options: options, weights: weights)
+    let key = SHA256.hexDigest(Array((module.header + module.source).utf8)).prefix(16)
+    let dir = BuildCache.defaultDirectory().appendingPathComponent("src-\(module.name)-\(key)")
+    try write(module, to: dir)
+    let result = try build(module, in: dir, options: options)
+    let model = try CompiledModel(library: result.url, interface: interface(of: module))
+    if module.placement == .external {
+      try model.loadWeightsFile(dir.appendingPathComponent("\(module.name).weights").path)
+    }
+    return (model, module, result)
+  }
+}

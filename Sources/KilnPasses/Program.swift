@@ -1,0 +1,85 @@
+// The lowered program: kernel steps in execution order over typed buffers, with parameter and arena layouts.
+import KilnIR
+
+/// Identifies a buffer of a program.
+public struct BufferID: Hashable, Comparable, Sendable, CustomStringConvertible {
+  public var index: Int
+  public init(_ index: Int) { self.index = index }
+  public static func < (a: BufferID, b: BufferID) -> Bool { a.index < b.index }
+  public var description: String { "t\(index)" }
+}
+
+/// A tensor the program reads or writes: per-sample sized, batched to the compiled maximum.
+public struct Buffer: Hashable, Sendable {
+  public enum Storage: Hashable, Sendable {
+    /// The caller's i-th input array.
+    case input(Int)
+    /// The caller's i-th output array.
+    case output(Int)
+    /// A region of the arena.
+    case arena
+  }
+  public var id: BufferID
+  /// The graph value it holds, e.g. `c1` (or `fc2.pre` for a value split off by lowering).
+  public var name: String
+  public var storage: Storage
+  public var floatsPerSample: Int
+}
+
+/// One kernel call.
+public struct Step: Hashable, Sendable {
+  public var index: Int
+  /// The graph node it computes.
+  public var node: NodeID
+  /// Stable C name: `k<index>_<op>_<node name>`.
+  public var kernelName: String
+  /// The op as the kernel computes it (a softmax split off a dense layer leaves the dense with identity).
+  public var op: Op
+  /// The node name, for parameter tensor names (`<layer>.weight`).
+  public var layer: String
+  public var inputs: [BufferID]
+  public var inputTypes: [TensorType]
+  public var output: BufferID
+  public var outputType: TensorType
+}
+
+/// Where a parameter tensor lives in the params array.
+public struct ParameterSlot: Hashable, Sendable {
+  public var spec: ParameterSpec
+  /// Offset in floats from the start of params; a multiple of 16 (64 bytes).
+  public var offset: Int
+}
+
+/// A data input or an output of a program.
+public struct ProgramValue: Hashable, Sendable {
+  public var name: String
+  public var buffer: BufferID
+  public var type: TensorType
+}
+
+/// A network lowered for inference at a maximum batch.
+public struct Program: Hashable, Sendable {
+  public var name: String
+  public var maxBatch: Int
+  public var buffers: [Buffer]
+  public var steps: [Step]
+  public var parameters: [ParameterSlot]
+  /// Total floats of params (each tensor padded to 64 bytes).
+  public var parameterFloats: Int
+  /// The data inputs, in declaration order.
+  public var inputs: [ProgramValue]
+  /// The outputs, in declaration order.
+  public var outputs: [ProgramValue]
+  /// Offsets in floats of the arena buffers, 64-byte aligned.
+  public var arenaOffsets: [BufferID: Int]
+  /// Floats of arena the activations need at the maximum batch (kernels' scratch comes after).
+  public var activationFloats: Int
+
+  public subscript(id: BufferID) -> Buffer { buffers[id.index] }
+
+  /// The slot of the parameter tensor `name`.
+  public func parameter(_ name: String) -> ParameterSlot? { parameters.first { $0.spec.name == name } }
+}
+
+/// Rounds a float count up to a whole number of 64-byte lines.
+public func alignedFloats(_ n: Int) -> Int { (n + 15) / 16 * 16 }

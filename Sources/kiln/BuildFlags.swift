@@ -1,0 +1,34 @@
+// Options shared by the commands that generate and build C.
+import ArgumentParser
+import KilnDriver
+
+struct BuildFlags: ParsableArguments {
+  @Option(help: "The largest batch the compiled code accepts.")
+  var batch: Int = 64
+
+  @Flag(name: .customLong("no-blas"), help: "Use Kiln's own loops instead of OpenBLAS.")
+  var noBLAS = false
+
+  @Flag(help: "A generic build instead of -march=native.")
+  var portable = false
+
+  @Flag(name: .customLong("no-openmp"), help: "Build sequential code, without -fopenmp.")
+  var noOpenMP = false
+
+  @Option(name: .customLong("cc"), help: "The C compiler (default: CC, else the fastest found).")
+  var compiler: String?
+
+  func validate() throws {
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+  }
+
+  var options: CompileOptions {
+    var o = CompileOptions()
+    o.maxBatch = batch
+    o.blas = !noBLAS
+    o.portable = portable
+    o.openMP = !noOpenMP
+    o.compiler = compiler
+    return o
+  }
+}
