@@ -59,7 +59,9 @@ import Testing
   }
 
   static let bench = Result { try KernelBench(kernels()) }
-  static let serialBench = Result { try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true)) }
+  static let serialBench = Result {
+    try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true))
+  }
 
   static func input(_ i: Int) -> Tensor {
     var random = SeededRandom(seed: UInt64(400 + i))
@@ -74,7 +76,7 @@ import Testing
     let c = Self.cases[i]
     let bench = try Self.bench.get()
     try expectKernel(bench, bench.kernel(at: i), inputs: ["x": Self.input(i)], c.testDescription) {
-      try ReferenceOps.activation($0["x"]!, c.activation)
+      try ReferenceOps.activation($0.named("x"), c.activation)
     }
   }
 
@@ -111,8 +113,12 @@ import Testing
   }
 
   @Test func softmaxIsNotElementwiseAndEmptyInputsAreErrors() {
-    #expect(throws: KernelShapeError.self) { try ActivationKernel.make(name: "k_act", activation: .softmax, perSample: 4) }
+    #expect(throws: KernelShapeError.self) {
+      try ActivationKernel.make(name: "k_act", activation: .softmax, perSample: 4)
+    }
     #expect(throws: KernelShapeError.self) { try ActivationKernel.make(name: "k_act", activation: .relu, perSample: 0) }
-    #expect(throws: KernelShapeError.self) { try SoftmaxKernel.make(name: "k_sm", log: false, input: TensorType(.f32, [])) }
+    #expect(throws: KernelShapeError.self) {
+      try SoftmaxKernel.make(name: "k_sm", log: false, input: TensorType(.f32, []))
+    }
   }
 }

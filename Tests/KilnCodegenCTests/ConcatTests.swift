@@ -23,11 +23,15 @@ import Testing
   ]
 
   static func kernels() throws -> [KernelFunction] {
-    try cases.enumerated().map { i, c in try ConcatKernel.make(name: "k\(i)_concat", inputs: c.inputs.map { TensorType(.f32, $0) }) }
+    try cases.enumerated().map { i, c in
+      try ConcatKernel.make(name: "k\(i)_concat", inputs: c.inputs.map { TensorType(.f32, $0) })
+    }
   }
 
   static let bench = Result { try KernelBench(kernels()) }
-  static let serialBench = Result { try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true)) }
+  static let serialBench = Result {
+    try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true))
+  }
 
   /// The batch-3 inputs `x0`, `x1`, …; a NaN in the first keeps its bits through the copy.
   static func inputs(_ i: Int) -> [String: Tensor] {
@@ -39,7 +43,7 @@ import Testing
   }
 
   static func reference(_ i: Int, _ inputs: [String: Tensor]) throws -> Tensor {
-    try ReferenceOps.concat(cases[i].inputs.indices.map { inputs["x\($0)"]! })
+    try ReferenceOps.concat(cases[i].inputs.indices.map { try inputs.named("x\($0)") })
   }
 
   @Test(arguments: cases.indices)
@@ -62,7 +66,9 @@ import Testing
   }
 
   @Test func inputsMustAgreeExceptInTheChannels() {
-    #expect(throws: KernelShapeError.self) { try ConcatKernel.make(name: "k_c", inputs: [TensorType(.f32, [3, 2, 2])]) }
+    #expect(throws: KernelShapeError.self) {
+      try ConcatKernel.make(name: "k_c", inputs: [TensorType(.f32, [3, 2, 2])])
+    }
     #expect(throws: KernelShapeError.self) {
       try ConcatKernel.make(name: "k_c", inputs: [TensorType(.f32, [3, 2, 2]), TensorType(.f32, [3, 2, 3])])
     }

@@ -56,7 +56,9 @@ import Testing
   }
 
   static let bench = Result { try KernelBench(kernels()) }
-  static let serialBench = Result { try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true)) }
+  static let serialBench = Result {
+    try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true))
+  }
 
   static func input(_ i: Int) -> Tensor {
     var random = SeededRandom(seed: UInt64(200 + i))
@@ -95,13 +97,13 @@ import Testing
         bench, kernel, inputs: ["x": Self.input(i)], parameters: s.mapValues(\.data), c.testDescription
       ) {
         let normalized = try ReferenceOps.batchNormInference(
-          $0["x"]!, weight: s["weight"]!, bias: s["bias"]!, runningMean: s["running_mean"]!,
-          runningVar: s["running_var"]!, b)
+          $0.named("x"), weight: s.named("weight"), bias: s.named("bias"), runningMean: s.named("running_mean"),
+          runningVar: s.named("running_var"), b)
         return try ReferenceOps.activation(normalized, a)
       }
     case .lrn(let l):
       try expectKernel(bench, kernel, inputs: ["x": Self.input(i)], c.testDescription) {
-        try ReferenceOps.lrn($0["x"]!, l)
+        try ReferenceOps.lrn($0.named("x"), l)
       }
     }
   }
@@ -121,7 +123,8 @@ import Testing
   }
 
   @Test func batchNormNamesItsParameterTensors() throws {
-    let k = try BatchNormKernel.make(name: "k1_bn", layer: "bn1", batchNorm: BatchNorm(), input: TensorType(.f32, [4, 2, 2]))
+    let k = try BatchNormKernel.make(
+      name: "k1_bn", layer: "bn1", batchNorm: BatchNorm(), input: TensorType(.f32, [4, 2, 2]))
     #expect(k.parameters.map(\.name) == ["x", "weight", "bias", "running_mean", "running_var", "y"])
     #expect(k.parameters.compactMap(\.tensor) == ["bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var"])
     #expect(k.parameters.map(\.floats) == [16, 4, 4, 4, 4, 16])

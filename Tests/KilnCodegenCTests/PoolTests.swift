@@ -26,16 +26,22 @@ import Testing
     // The course's example: 2×2 stride 2 over 4×4.
     Case(pool: Pool(kernel: Pair(2)), max: true, dims: [1, 4, 4]),
     // Overlapping windows (stride < kernel) with padding, odd sizes.
-    Case(pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor), max: true, dims: [3, 5, 7]),
+    Case(
+      pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor), max: true,
+      dims: [3, 5, 7]),
     Case(pool: Pool(kernel: Pair(2), rounding: .ceil), max: true, dims: [2, 5, 7]),
     Case(
-      pool: Pool(kernel: Pair(3, 2), stride: Pair(1, 2), padding: .explicit(Pads(top: 1, left: 0, bottom: 2, right: 1)),
+      pool: Pool(
+        kernel: Pair(3, 2), stride: Pair(1, 2), padding: .explicit(Pads(top: 1, left: 0, bottom: 2, right: 1)),
         rounding: .floor), max: true, dims: [4, 6, 5]),
     Case(pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .same), max: true, dims: [2, 5, 7]),
     Case(pool: Pool(kernel: Pair(2), stride: Pair(1)), max: true, dims: [2, 4, 5], nanAt: [3, 25, 47]),
-    Case(pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor), max: false, dims: [3, 5, 7]),
     Case(
-      pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor, countIncludePad: false),
+      pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor), max: false,
+      dims: [3, 5, 7]),
+    Case(
+      pool: Pool(
+        kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor, countIncludePad: false),
       max: false, dims: [3, 5, 7]),
     // Ceil mode with padding: the last window overhangs the padded input; PyTorch's divisor leaves the overhang out.
     Case(pool: Pool(kernel: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil), max: false, dims: [2, 5, 7]),
@@ -43,12 +49,17 @@ import Testing
       pool: Pool(kernel: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil, countIncludePad: false), max: false,
       dims: [2, 5, 7]),
     Case(
-      pool: Pool(kernel: Pair(3, 2), stride: Pair(1), padding: .explicit(Pads(top: 0, left: 1, bottom: 1, right: 0)),
+      pool: Pool(
+        kernel: Pair(3, 2), stride: Pair(1), padding: .explicit(Pads(top: 0, left: 1, bottom: 1, right: 0)),
         rounding: .floor), max: false, dims: [1, 5, 4]),
     Case(pool: Pool(kernel: Pair(2), stride: Pair(1)), max: false, dims: [2, 4, 5], nanAt: [7]),
     // Above the parallel threshold (C·OH·OW·KH·KW ≥ 2^15 per sample).
-    Case(pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil), max: true, dims: [16, 32, 33]),
-    Case(pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil), max: false, dims: [16, 32, 33]),
+    Case(
+      pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil), max: true,
+      dims: [16, 32, 33]),
+    Case(
+      pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil), max: false,
+      dims: [16, 32, 33]),
     Case(pool: nil, max: false, dims: [3, 5, 7]),
     Case(pool: nil, max: false, dims: [1, 1, 1]),
     Case(pool: nil, max: false, dims: [4, 3, 3], nanAt: [10]),
@@ -64,7 +75,9 @@ import Testing
   }
 
   static let bench = Result { try KernelBench(kernels()) }
-  static let serialBench = Result { try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true)) }
+  static let serialBench = Result {
+    try KernelBench(kernels(), options: BuildOptions(openMP: false, warningsAsErrors: true))
+  }
 
   static func reference(_ c: Case, _ x: Tensor) throws -> Tensor {
     guard let pool = c.pool else { return try ReferenceOps.globalAvgPool(x) }
@@ -83,7 +96,7 @@ import Testing
     let bench = try Self.bench.get()
     let kernel = try bench.kernel(at: i)
     try expectKernel(bench, kernel, inputs: ["x": Self.input(i)], Self.cases[i].testDescription) {
-      try Self.reference(Self.cases[i], $0["x"]!)
+      try Self.reference(Self.cases[i], $0.named("x"))
     }
   }
 
@@ -115,7 +128,8 @@ import Testing
       try PoolKernel.make(name: "k_exact", max: true, pool: Pool(kernel: Pair(2)), input: input)
     }
     #expect(throws: KernelShapeError.self) {
-      try PoolKernel.make(name: "k_pad", max: false, pool: Pool(kernel: Pair(2), padding: .explicit(Pads(2))), input: input)
+      try PoolKernel.make(
+        name: "k_pad", max: false, pool: Pool(kernel: Pair(2), padding: .explicit(Pads(2))), input: input)
     }
     #expect(throws: KernelShapeError.self) {
       try PoolKernel.make(name: "k_stride", max: true, pool: Pool(kernel: Pair(2), stride: Pair(0)), input: input)
@@ -123,7 +137,9 @@ import Testing
     #expect(throws: KernelShapeError.self) {
       try PoolKernel.make(name: "k_rank", max: true, pool: Pool(kernel: Pair(2)), input: TensorType(.f32, [4, 4]))
     }
-    #expect(throws: KernelShapeError.self) { try GlobalAvgPoolKernel.make(name: "k_gap", input: TensorType(.f32, [3, 0, 2])) }
+    #expect(throws: KernelShapeError.self) {
+      try GlobalAvgPoolKernel.make(name: "k_gap", input: TensorType(.f32, [3, 0, 2]))
+    }
   }
 }
 
@@ -131,6 +147,11 @@ import Testing
 
 /// Float bit patterns, so that a NaN equals the same NaN.
 func bitPatterns(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+extension [String: Tensor] {
+  /// The tensor called `name`, or a recorded failure.
+  func named(_ name: String) throws -> Tensor { try #require(self[name], "no tensor '\(name)'") }
+}
 
 extension KernelBench {
   /// The kernel whose name starts with `k<index>_`.
@@ -157,11 +178,17 @@ func expectKernel(
     var arguments = parameters
     for (name, t) in sliced { arguments[name] = t.data }
     let y = try bench.run(kernel, n: batch, arguments)["y"] ?? []
-    try #require(y.count == expected.count, "\(what): \(y.count) outputs, expected \(expected.count)", sourceLocation: sourceLocation)
-    expectClose(Tensor(shape: expected.shape, data: y), expected, rtol: rtol, "\(what) n=\(batch)", sourceLocation: sourceLocation)
+    try #require(
+      y.count == expected.count, "\(what): \(y.count) outputs, expected \(expected.count)",
+      sourceLocation: sourceLocation)
+    expectClose(
+      Tensor(shape: expected.shape, data: y), expected, rtol: rtol, "\(what) n=\(batch)", sourceLocation: sourceLocation
+    )
     firstSample.append(Array(y.prefix(expected.count / batch)))
   }
-  #expect(bitPatterns(firstSample[0]) == bitPatterns(firstSample[1]), "\(what): sample 0 differs between n=\(n) and n=1", sourceLocation: sourceLocation)
+  #expect(
+    bitPatterns(firstSample[0]) == bitPatterns(firstSample[1]), "\(what): sample 0 differs between n=\(n) and n=1",
+    sourceLocation: sourceLocation)
 }
 
 /// Runs `kernel` with one and with two OpenMP threads and expects bit-identical outputs.
@@ -174,5 +201,6 @@ func expectThreadCountIndependent(
   try bench.setThreads(2)
   let two = try bench.run(kernel, n: n, arguments)["y"] ?? []
   #expect(!one.isEmpty, sourceLocation: sourceLocation)
-  #expect(bitPatterns(one) == bitPatterns(two), "\(kernel.name): 1 and 2 threads differ", sourceLocation: sourceLocation)
+  #expect(
+    bitPatterns(one) == bitPatterns(two), "\(kernel.name): 1 and 2 threads differ", sourceLocation: sourceLocation)
 }

@@ -4,8 +4,9 @@ import KilnIR
 /// Context of `activation.c.mustache`.
 public struct ActivationContext: KernelContext {
   public static let template = "activation"
-  public var name: String
-  public var comment: String
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Values per sample.
   public var perSample: Int
   /// The C expression of the activation applied to `v`.
   public var activationOfValue: String

@@ -4,8 +4,9 @@ import KilnIR
 /// Context of `batchnorm.c.mustache`.
 public struct BatchNormContext: KernelContext {
   public static let template = "batchnorm"
-  public var name: String
-  public var comment: String
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Channels per sample (dimension 0), one scale and shift each.
   public var channels: Int
   /// Values per channel and sample: H·W for [C, H, W], 1 for [C].
   public var inner: Int

@@ -5,14 +5,18 @@ import KilnIR
 public struct ConcatContext: KernelContext {
   /// One input: its C parameter, its values per sample, and where they start in an output sample.
   public struct Part: Sendable {
+    /// The C parameter name, `x<i>`.
     public var pointer: String
+    /// Values per sample of this input.
     public var floats: Int
+    /// Where they start in an output sample.
     public var offset: Int
   }
 
   public static let template = "concat"
-  public var name: String
-  public var comment: String
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// The inputs in order.
   public var inputs: [Part]
   /// Output values per sample: the sum of the inputs'.
   public var perSample: Int

@@ -4,8 +4,9 @@ import KilnIR
 /// Context of `global_avgpool.c.mustache`.
 public struct GlobalAvgPoolContext: KernelContext {
   public static let template = "global_avgpool"
-  public var name: String
-  public var comment: String
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Channels per sample: one mean each.
   public var channels: Int
   /// H·W: the values averaged per channel.
   public var plane: Int

@@ -4,8 +4,9 @@ import KilnIR
 /// Context of `lrn.c.mustache`.
 public struct LRNContext: KernelContext {
   public static let template = "lrn"
-  public var name: String
-  public var comment: String
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Channels per sample (dimension 0), the axis the window slides along.
   public var channels: Int
   /// Values per channel and sample: H·W for [C, H, W], 1 for [C].
   public var inner: Int
@@ -16,9 +17,7 @@ public struct LRNContext: KernelContext {
   /// Channels after c in the window: ⌊(size−1)/2⌋.
   public var after: Int
   /// C float literals of k, α/size and β.
-  public var k: String
-  public var alphaOverSize: String
-  public var beta: String
+  public var k, alphaOverSize, beta: String
   /// Window cells summed per sample (perSample·size, capped at `Int32.max`), for the parallel threshold.
   public var workPerSample: Int
   /// Below this much work the loop runs on one thread.

@@ -4,19 +4,14 @@ import KilnIR
 /// Context of `maxpool.c.mustache`.
 public struct MaxPoolContext: KernelContext {
   public static let template = "maxpool"
-  public var name: String
-  public var comment: String
-  public var channels: Int
-  public var height: Int
-  public var width: Int
-  public var outHeight: Int
-  public var outWidth: Int
-  public var kernelH: Int
-  public var kernelW: Int
-  public var strideH: Int
-  public var strideW: Int
-  public var padTop: Int
-  public var padLeft: Int
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Input channels, height and width per sample.
+  public var channels, height, width: Int
+  /// Output height and width (the channels are the input's).
+  public var outHeight, outWidth: Int
+  /// Window size, step and the padding before the first row and column.
+  public var kernelH, kernelW, strideH, strideW, padTop, padLeft: Int
   /// Window cells visited per sample (C·OH·OW·KH·KW, capped at `Int32.max`), for the parallel threshold.
   public var workPerSample: Int
   /// Below this much work the loop runs on one thread.
@@ -31,22 +26,16 @@ public struct MaxPoolContext: KernelContext {
 /// Context of `avgpool.c.mustache`.
 public struct AvgPoolContext: KernelContext {
   public static let template = "avgpool"
-  public var name: String
-  public var comment: String
-  public var channels: Int
-  public var height: Int
-  public var width: Int
-  public var outHeight: Int
-  public var outWidth: Int
-  public var kernelH: Int
-  public var kernelW: Int
-  public var strideH: Int
-  public var strideW: Int
-  public var padTop: Int
-  public var padLeft: Int
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Input channels, height and width per sample.
+  public var channels, height, width: Int
+  /// Output height and width (the channels are the input's).
+  public var outHeight, outWidth: Int
+  /// Window size, step and the padding before the first row and column.
+  public var kernelH, kernelW, strideH, strideW, padTop, padLeft: Int
   /// H + bottom padding and W + right padding: where a window's counted extent ends (PyTorch's divisor rule).
-  public var paddedHeight: Int
-  public var paddedWidth: Int
+  public var paddedHeight, paddedWidth: Int
   /// Divide by the window size including padded cells (true) or by the in-bounds cells only (false).
   public var countIncludePad: Bool
   /// Window cells visited per sample (C·OH·OW·KH·KW, capped at `Int32.max`), for the parallel threshold.

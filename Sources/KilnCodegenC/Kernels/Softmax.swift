@@ -4,8 +4,9 @@ import KilnIR
 /// Context of `softmax.c.mustache`.
 public struct SoftmaxContext: KernelContext {
   public static let template = "softmax"
-  public var name: String
-  public var comment: String
+  /// The C function name and the text of its leading comment.
+  public var name, comment: String
+  /// Channels per sample (dimension 0): the values of one softmax.
   public var channels: Int
   /// Positions per channel and sample: H·W for [C, H, W], 1 for [C]. Each position is one softmax.
   public var inner: Int
