@@ -19,6 +19,14 @@ public struct KernelOptions: Hashable, Sendable {
 /// Add a new context here when adding a template.
 public enum KernelContexts {
   public static let all: [any KernelContext.Type] = [
-    ElementwiseBinaryContext.self
+    ElementwiseBinaryContext.self,
+    MaxPoolContext.self,
+    AvgPoolContext.self,
+    GlobalAvgPoolContext.self,
+    BatchNormContext.self,
+    LRNContext.self,
+    ActivationContext.self,
+    SoftmaxContext.self,
+    ConcatContext.self,
   ]
 }
