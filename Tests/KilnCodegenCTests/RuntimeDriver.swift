@@ -31,16 +31,22 @@ final class RuntimeDriver: Sendable {
 
   let executable: URL
 
-  init(sanitizers: Set<BuildOptions.Sanitizer>) throws {
+  convenience init(sanitizers: Set<BuildOptions.Sanitizer>) throws {
+    try self.init(
+      builder: try KernelBench.builder.get(),
+      options: BuildOptions(openMP: false, warningsAsErrors: true, sanitizers: sanitizers))
+  }
+
+  /// Builds the driver with `builder` (a particular compiler) and `options`.
+  init(builder: CBuilder, options: BuildOptions) throws {
     var source = "#include <math.h>\n#include <stddef.h>\n#include <string.h>\n"
     for file in try RuntimeSource.all { source += "\n" + file.text }
-    source += "\n" + Self.main
+    source += "\n" + Self.main + "\n"
     let dir = try PackagePaths.temporaryDirectory("kiln-runtime-driver")
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = dir.appendingPathComponent("runtime_driver.c")
     try source.write(to: file, atomically: true, encoding: .utf8)
-    let options = BuildOptions(openMP: false, warningsAsErrors: true, sanitizers: sanitizers)
-    executable = try KernelBench.builder.get().buildExecutable(sources: [file], options: options).url
+    executable = try builder.buildExecutable(sources: [file], options: options).url
   }
 
   /// Runs the driver; any exit but a clean 0 with empty stderr (a sanitizer report, a crash) throws.
