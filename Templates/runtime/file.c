@@ -1,6 +1,7 @@
 /* file.c: reading files for the runtime: open, size, exact reads, little-endian integers, FNV-1a-64. */
 
-/* Opens path for binary reading; on failure writes "cannot open '<path>': <reason>" and returns NULL. */
+/* Opens path for binary reading; on failure writes "cannot open '<path>': <reason>" and returns NULL.
+ * NOTE: reasons come from strerror, which glibc and musl make safe to call from several threads. */
 KILN_RT_MAYBE_UNUSED static FILE *kiln_rt_open(const char *path, char *detail, size_t detail_size) {
   FILE *file = fopen(path, "rb");
   if (file == NULL) {

@@ -50,7 +50,10 @@ KILN_RT_MAYBE_UNUSED static long kiln_rt_json_hex4(const char *text) {
   long value = 0;
   for (int i = 0; i < 4; i++) {
     char c = text[i];
-    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int digit = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
     if (digit < 0) return -1;
     value = value * 16 + digit;
   }
@@ -150,7 +153,9 @@ KILN_RT_MAYBE_UNUSED static char *kiln_rt_json_string(kiln_rt_json *json) {
       out = kiln_rt_utf8_put(out, code);
       break;
     }
-    default: return kiln_rt_json_error(json, "invalid escape '\\%c'", escape >= 0x20 && escape < 0x7F ? escape : '?'), NULL;
+    default:
+      kiln_rt_json_error(json, "invalid escape '\\%c'", escape >= 0x20 && escape < 0x7F ? escape : '?');
+      return NULL;
     }
   }
   json->cursor++; /* the closing quote */

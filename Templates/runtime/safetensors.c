@@ -198,7 +198,9 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_load_safetensors(const char *path, const
   if (path == NULL || params == NULL || (tensors == NULL && count > 0)) {
     return kiln_rt_fail(detail, detail_size, KILN_ERR_NULL_ARGUMENT, "path, tensors and params must not be NULL");
   }
-  if (count < 0) return kiln_rt_fail(detail, detail_size, KILN_ERR_INVALID_ARGUMENT, "tensor count %d is negative", count);
+  if (count < 0) {
+    return kiln_rt_fail(detail, detail_size, KILN_ERR_INVALID_ARGUMENT, "tensor count %d is negative", count);
+  }
   for (int i = 0; i < count; i++) {
     int valid = tensors[i].name != NULL && tensors[i].offset >= 0 && tensors[i].rank >= 0 && tensors[i].rank <= 4;
     for (int d = 0; valid && d < tensors[i].rank; d++) valid = tensors[i].shape[d] >= 0;
@@ -212,12 +214,15 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_load_safetensors(const char *path, const
   char *header = NULL;
   kiln_rt_st_table table = {NULL, 0, 0};
   const kiln_rt_tensor **sorted = malloc(((size_t)count + 1) * sizeof *sorted);
-  if (sorted == NULL) return kiln_rt_fail(detail, detail_size, KILN_ERR_OUT_OF_MEMORY, "no memory for %d tensor names", count);
+  if (sorted == NULL) {
+    return kiln_rt_fail(detail, detail_size, KILN_ERR_OUT_OF_MEMORY, "no memory for %d tensor names", count);
+  }
   for (int i = 0; i < count; i++) sorted[i] = &tensors[i];
   qsort(sorted, (size_t)count, sizeof *sorted, kiln_rt_st_by_tensor_name);
   for (int i = 1; i < count; i++) {
     if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
-      code = kiln_rt_fail(detail, detail_size, KILN_ERR_INVALID_ARGUMENT, "tensor '%s' is listed twice", sorted[i]->name);
+      code = kiln_rt_fail(
+          detail, detail_size, KILN_ERR_INVALID_ARGUMENT, "tensor '%s' is listed twice", sorted[i]->name);
       goto done;
     }
   }
@@ -251,7 +256,8 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_load_safetensors(const char *path, const
   }
   header = malloc((size_t)header_length + 1);
   if (header == NULL) {
-    code = kiln_rt_fail(detail, detail_size, KILN_ERR_OUT_OF_MEMORY, "no memory for a header of %llu bytes", header_length);
+    code = kiln_rt_fail(
+        detail, detail_size, KILN_ERR_OUT_OF_MEMORY, "no memory for a header of %llu bytes", header_length);
     goto done;
   }
   if (kiln_rt_read(file, header, (size_t)header_length) != (long)header_length) {

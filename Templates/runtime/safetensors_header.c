@@ -123,14 +123,16 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_st_entry_parse(kiln_rt_json *json, kiln_
                entry->begin, entry->end), KILN_ERR_FORMAT;
   }
   if (entry->count > ULLONG_MAX / size || entry->end - entry->begin != entry->count * size) {
-    return kiln_rt_json_error(json, "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %llu elements of %s need %llu",
+    return kiln_rt_json_error(json,
+               "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %llu elements of %s need %llu",
                entry->name, entry->begin, entry->end, entry->end - entry->begin, entry->count,
                kiln_rt_st_dtypes[entry->dtype].name, entry->count * size), KILN_ERR_FORMAT;
   }
   return KILN_OK;
 }
 
-/* Parses `__metadata__`: an object of strings, which the loader then ignores. */
+/* Parses `__metadata__`: an object of strings, which the loader then ignores (so it does not look for a key
+ * repeated inside it, which KilnData's reader refuses). */
 KILN_RT_MAYBE_UNUSED static int kiln_rt_st_metadata(kiln_rt_json *json) {
   if (!kiln_rt_json_expect(json, '{', "'{': __metadata__ is an object of strings")) return 0;
   if (kiln_rt_json_take(json, '}')) return 1;
@@ -211,8 +213,8 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_st_check_layout(
           previous->name, previous->begin, previous->end);
     }
     if (e->begin > covered) {
-      return kiln_rt_fail(detail, detail_size, KILN_ERR_FORMAT, "bytes %llu..<%llu of the data buffer belong to no tensor",
-          covered, e->begin);
+      return kiln_rt_fail(detail, detail_size, KILN_ERR_FORMAT,
+          "bytes %llu..<%llu of the data buffer belong to no tensor", covered, e->begin);
     }
     if (e->end > covered || previous == NULL) {
       covered = e->end;
@@ -220,8 +222,8 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_st_check_layout(
     }
   }
   if (covered < buffer_size) {
-    return kiln_rt_fail(detail, detail_size, KILN_ERR_FORMAT, "bytes %llu..<%llu of the data buffer belong to no tensor",
-        covered, buffer_size);
+    return kiln_rt_fail(detail, detail_size, KILN_ERR_FORMAT,
+        "bytes %llu..<%llu of the data buffer belong to no tensor", covered, buffer_size);
   }
   qsort(table->items, (size_t)table->count, sizeof(kiln_rt_st_entry), kiln_rt_st_by_name);
   for (long i = 1; i < table->count; i++) {

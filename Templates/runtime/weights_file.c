@@ -24,7 +24,9 @@ KILN_RT_MAYBE_UNUSED static int kiln_rt_load_weights_file(const char *path, cons
   if (path == NULL || network == NULL || params == NULL) {
     return kiln_rt_fail(detail, detail_size, KILN_ERR_NULL_ARGUMENT, "path, network and params must not be NULL");
   }
-  if (count < 0) return kiln_rt_fail(detail, detail_size, KILN_ERR_INVALID_ARGUMENT, "float count %ld is negative", count);
+  if (count < 0) {
+    return kiln_rt_fail(detail, detail_size, KILN_ERR_INVALID_ARGUMENT, "float count %ld is negative", count);
+  }
   FILE *file = kiln_rt_open(path, detail, detail_size);
   if (file == NULL) return KILN_ERR_IO;
   int code = KILN_OK;

@@ -17,14 +17,18 @@ import Testing
     case 0:
       for _ in 0...(random.next() % 4) { bytes[Int(random.next() % UInt64(bytes.count))] ^= 1 << (random.next() % 8) }
     case 1:
-      for _ in 0...(random.next() % 3) { bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next()) }
+      for _ in 0...(random.next() % 3) {
+        bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
+      }
     case 2:
-      bytes[8 + Int(random.next() % UInt64(bytes.count - 8))] = significant[Int(random.next() % UInt64(significant.count))]
+      bytes[8 + Int(random.next() % UInt64(bytes.count - 8))] =
+        significant[Int(random.next() % UInt64(significant.count))]
     case 3:
       bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count))))
     default:
       let delta = Int64(random.next() % 17) - 8
-      let length = Int64(bitPattern: bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) })
+      let length = Int64(
+        bitPattern: bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) })
       bytes.replaceSubrange(0..<8, with: F.littleEndian(UInt64(bitPattern: length + delta)))
     }
     return bytes
@@ -36,7 +40,11 @@ import Testing
     guard let contents = try? SafeTensors.decode(bytes, path: "mutant") else { return nil }
     var byName: [String: Tensor] = [:]
     for t in contents.tensors {
-      if case .f32(let f) = t.tensor { byName[t.name] = f } else if !t.name.hasSuffix(".num_batches_tracked") { return nil }
+      if case .f32(let f) = t.tensor {
+        byName[t.name] = f
+      } else if !t.name.hasSuffix(".num_batches_tracked") {
+        return nil
+      }
     }
     guard byName.count == F.table.count else { return nil }
     var bits: [UInt32] = []
@@ -58,14 +66,18 @@ import Testing
     var loaded = 0
     for (i, (result, bytes)) in zip(results, mutants).enumerated() {
       let expected = Self.swiftReading(bytes)
-      guard let status = result.status, status != .nullArgument, status != .invalidArgument, status != .outOfMemory else {
+      guard let status = result.status, status != .nullArgument, status != .invalidArgument, status != .outOfMemory
+      else {
         Issue.record("mutant \(i): unexpected code \(result.code): \(result.detail)")
         continue
       }
       if status == .ok {
         loaded += 1
         // Swift converts F16 NaNs with its own payload rule; any NaN matches any NaN.
-        let same = expected.map { e in zip(e, result.bits).allSatisfy { a, b in a == b || (Float(bitPattern: a).isNaN && Float(bitPattern: b).isNaN) } }
+        let same = expected.map { e in
+          zip(e, result.bits).allSatisfy { a, b in a == b || (Float(bitPattern: a).isNaN && Float(bitPattern: b).isNaN)
+          }
+        }
         #expect(same == true, "mutant \(i): C loaded it but KilnData's reader does not agree")
       } else {
         #expect(!result.detail.isEmpty, "mutant \(i): \(status) without a detail")
@@ -73,7 +85,8 @@ import Testing
         #expect(expected == nil, "mutant \(i): KilnData reads it but C says \(result)")
       }
     }
-    #expect(loaded > 0 && loaded < mutants.count, "the mutants should include files that still load and files that do not")
+    #expect(
+      loaded > 0 && loaded < mutants.count, "the mutants should include files that still load and files that do not")
   }
 
   @Test func damagedWeightsFilesNeverCrashOrLoadWrongData() throws {
@@ -88,7 +101,8 @@ import Testing
       try Data(bytes).write(to: url)
       return url.path
     }
-    let results = try RuntimeDriver.sanitized.get().loadWeights(network: "fuzznet", fingerprint: 42, count: 64, files: paths)
+    let results = try RuntimeDriver.sanitized.get().loadWeights(
+      network: "fuzznet", fingerprint: 42, count: 64, files: paths)
     for (i, result) in results.enumerated() {
       let known: Set<RuntimeStatus> = [.ok, .format, .size, .wrongNetwork, .checksum]
       #expect(result.status.map(known.contains) == true, "mutant \(i): \(result)")

@@ -59,10 +59,14 @@ import Testing
   @Test func readsEscapedNamesAndScalars() throws {
     // "c\u0031\u002eweight" is c1.weight; the scalar has shape [] and one element; a name may be any UTF-8.
     let entries = [
-      F.Entry(name: "c1.weight", dtype: "F32", shape: [2], data: [0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], key: #"c\u0031\u002eweight"#),
-      F.Entry(name: "t\u{E9}mp\u{1F600}", dtype: "F32", shape: [], data: [0, 0, 0x40, 0x40], key: #"t\u00e9mp\ud83d\ude00"#),
+      F.Entry(
+        name: "c1.weight", dtype: "F32", shape: [2], data: [0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0],
+        key: #"c\u0031\u002eweight"#),
+      F.Entry(
+        name: "t\u{E9}mp\u{1F600}", dtype: "F32", shape: [], data: [0, 0, 0x40, 0x40], key: #"t\u00e9mp\ud83d\ude00"#),
     ]
-    let result = try #require(try Self.load([F.file(entries)], table: [("c1.weight", [2]), ("t\u{E9}mp\u{1F600}", [])]).first)
+    let result = try #require(
+      try Self.load([F.file(entries)], table: [("c1.weight", [2]), ("t\u{E9}mp\u{1F600}", [])]).first)
     #expect(result.status == .ok, "\(result)")
     #expect(result.bits == [0x3F80_0000, 0xC000_0000, 0x4040_0000])
   }
@@ -82,7 +86,8 @@ import Testing
     let valid = (try? F.valid()) ?? []
     let one = [UInt8](repeating: 0, count: 8)  // the data of a [2] F32 tensor named w
     func json(_ label: String, _ header: String, _ status: RuntimeStatus = .format, detail: String) -> Defect {
-      Defect(label: label, bytes: F.file(header: header, data: one), status: status, detail: detail, table: [("w", [2])])
+      Defect(
+        label: label, bytes: F.file(header: header, data: one), status: status, detail: detail, table: [("w", [2])])
     }
     let w = #""w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
     var hugeLength = valid
@@ -90,79 +95,138 @@ import Testing
     var badUTF8 = F.file(header: #"{"w\#u{FF}":{}}"#, data: one)
     badUTF8[11] = 0xFF  // the byte after "w, in place of the two-byte UTF-8 of U+00FF
     return [
-      Defect(label: "empty file", bytes: [], status: .format,
+      Defect(
+        label: "empty file", bytes: [], status: .format,
         detail: "file is 0 bytes, too short for the 8-byte header length of a safetensors file"),
-      Defect(label: "five bytes", bytes: [1, 0, 0, 0, 0], status: .format,
+      Defect(
+        label: "five bytes", bytes: [1, 0, 0, 0, 0], status: .format,
         detail: "file is 5 bytes, too short for the 8-byte header length of a safetensors file"),
-      Defect(label: "header length beyond the file", bytes: hugeLength, status: .format,
+      Defect(
+        label: "header length beyond the file", bytes: hugeLength, status: .format,
         detail: "header length 18446744073709551615 is beyond the end of the file (\(valid.count - 8) bytes follow it) "
           + "or above the limit of 100000000 bytes"),
-      Defect(label: "truncated in the header", bytes: Array(valid.prefix(40)), status: .format,
+      Defect(
+        label: "truncated in the header", bytes: Array(valid.prefix(40)), status: .format,
         detail: "header length \(valid.count - 8 - 4 * 37) is beyond the end of the file (32 bytes follow it) "
           + "or above the limit of 100000000 bytes"),
-      Defect(label: "truncated in the data", bytes: Array(valid.dropLast(4)), status: .format,
+      Defect(
+        label: "truncated in the data", bytes: Array(valid.dropLast(4)), status: .format,
         detail: "tensor 'fc.weight': data_offsets [124, 148] go beyond the data buffer of 144 bytes"),
-      Defect(label: "trailing bytes", bytes: valid + [0, 0, 0, 0], status: .format,
+      Defect(
+        label: "trailing bytes", bytes: valid + [0, 0, 0, 0], status: .format,
         detail: "bytes 148..<152 of the data buffer belong to no tensor"),
-      json("not an object", "[1]", detail: "bad safetensors header: expected '{': the header is a JSON object at byte 0 of the header"),
+      json(
+        "not an object", "[1]",
+        detail: "bad safetensors header: expected '{': the header is a JSON object at byte 0 of the header"),
       json("trailing comma", "{\(w),}", detail: "bad safetensors header: expected a string at byte 54 of the header"),
-      json("text after the object", "{\(w)} x", detail: "bad safetensors header: text after the header object at byte 55 of the header"),
-      json("unterminated string", #"{"w"#, detail: "bad safetensors header: unterminated string at byte 3 of the header"),
-      json("bad escape", #"{"w\q":1}"#, detail: #"bad safetensors header: invalid escape '\q' at byte 5 of the header"#),
-      json("control character", "{\"w\tx\":1}", detail: "bad safetensors header: control character 0x09 in a string at byte 3 of the header"),
-      json("lone surrogate", #"{"\ud800x":1}"#, detail: "bad safetensors header: unpaired high surrogate at byte 8 of the header"),
-      json("NUL escape", #"{"a\u0000":1}"#, detail: #"bad safetensors header: \u0000 in a string at byte 9 of the header"#),
-      Defect(label: "invalid UTF-8", bytes: badUTF8, status: .format,
+      json(
+        "text after the object", "{\(w)} x",
+        detail: "bad safetensors header: text after the header object at byte 55 of the header"),
+      json(
+        "unterminated string", #"{"w"#, detail: "bad safetensors header: unterminated string at byte 3 of the header"),
+      json(
+        "bad escape", #"{"w\q":1}"#, detail: #"bad safetensors header: invalid escape '\q' at byte 5 of the header"#),
+      json(
+        "control character", "{\"w\tx\":1}",
+        detail: "bad safetensors header: control character 0x09 in a string at byte 3 of the header"),
+      json(
+        "lone surrogate", #"{"\ud800x":1}"#,
+        detail: "bad safetensors header: unpaired high surrogate at byte 8 of the header"),
+      json(
+        "NUL escape", #"{"a\u0000":1}"#, detail: #"bad safetensors header: \u0000 in a string at byte 9 of the header"#),
+      Defect(
+        label: "invalid UTF-8", bytes: badUTF8, status: .format,
         detail: "bad safetensors header: invalid UTF-8 in a string at byte 3 of the header", table: [("w", [2])]),
-      json("leading zero", #"{"w":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}}"#,
+      json(
+        "leading zero", #"{"w":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}}"#,
         detail: "bad safetensors header: leading zero in a number at byte 29 of the header"),
-      json("fractional dimension", #"{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}"#,
-        detail: "bad safetensors header: expected a non-negative integer, not a fraction or exponent at byte 30 of the header"),
-      json("negative offset", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[-1,8]}}"#,
+      json(
+        "fractional dimension", #"{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}"#,
+        detail:
+          "bad safetensors header: expected a non-negative integer, not a fraction or exponent at byte 30 of the header"
+      ),
+      json(
+        "negative offset", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[-1,8]}}"#,
         detail: "bad safetensors header: expected a non-negative integer at byte 48 of the header"),
-      json("huge integer", #"{"w":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]}}"#,
+      json(
+        "huge integer", #"{"w":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]}}"#,
         detail: "bad safetensors header: integer too large at byte 48 of the header"),
-      json("shape overflows", #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#,
+      json(
+        "shape overflows", #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#,
         detail: "bad safetensors header: tensor 'w': shape has too many elements at byte 50 of the header"),
-      json("unknown key", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}"#,
-        detail: "bad safetensors header: tensor 'w': unknown key 'x' (expected dtype, shape and data_offsets) at byte 53 of the header"),
-      json("repeated key", #"{"w":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+      json(
+        "unknown key", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}"#,
+        detail:
+          "bad safetensors header: tensor 'w': unknown key 'x' (expected dtype, shape and data_offsets) at byte 53 of the header"
+      ),
+      json(
+        "repeated key", #"{"w":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
         detail: "bad safetensors header: tensor 'w': key 'dtype' appears twice at byte 20 of the header"),
-      json("no data_offsets", #"{"w":{"dtype":"F32","shape":[2]}}"#,
+      json(
+        "no data_offsets", #"{"w":{"dtype":"F32","shape":[2]}}"#,
         detail: "bad safetensors header: tensor 'w' has no 'data_offsets' at byte 32 of the header"),
-      json("metadata not strings", #"{"__metadata__":{"a":1},\#(w)}"#,
+      json(
+        "metadata not strings", #"{"__metadata__":{"a":1},\#(w)}"#,
         detail: "bad safetensors header: __metadata__ values must be strings at byte 21 of the header"),
-      json("metadata twice", #"{"__metadata__":{},"__metadata__":{},\#(w)}"#,
+      json(
+        "metadata twice", #"{"__metadata__":{},"__metadata__":{},\#(w)}"#,
         detail: "bad safetensors header: __metadata__ appears twice at byte 19 of the header"),
-      json("unknown dtype", #"{"w":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}}"#, .dtype,
+      json(
+        "unknown dtype", #"{"w":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}}"#, .dtype,
         detail: "bad safetensors header: tensor 'w' has unknown dtype 'F128' at byte 20 of the header"),
-      json("offsets reversed", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#,
-        detail: "bad safetensors header: tensor 'w': data_offsets [8, 0] end before they begin at byte 53 of the header"),
-      json("offsets of the wrong size", #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
-        detail: "bad safetensors header: tensor 'w': data_offsets [0, 8] hold 8 bytes, but 3 elements of F32 need 12 at byte 53 of the header"),
-      json("offsets past the buffer", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+      json(
+        "offsets reversed", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#,
+        detail: "bad safetensors header: tensor 'w': data_offsets [8, 0] end before they begin at byte 53 of the header"
+      ),
+      json(
+        "offsets of the wrong size", #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
+        detail:
+          "bad safetensors header: tensor 'w': data_offsets [0, 8] hold 8 bytes, but 3 elements of F32 need 12 at byte 53 of the header"
+      ),
+      json(
+        "offsets past the buffer", #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
         detail: "tensor 'w': data_offsets [4, 12] go beyond the data buffer of 8 bytes"),
-      json("overlapping tensors", #"{\#(w),"v":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+      json(
+        "overlapping tensors", #"{\#(w),"v":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
         detail: "tensor 'w': data_offsets [0, 8] overlap tensor 'v' at [0, 4]"),
-      json("a hole", #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+      json("data but no tensors", "{}", detail: "bytes 0..<8 of the data buffer belong to no tensor"),
+      json(
+        "a hole", #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
         detail: "bytes 0..<4 of the data buffer belong to no tensor"),
-      json("repeated name", #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+      json(
+        "repeated name",
+        #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
         detail: "tensor 'w' appears twice in the header"),
-      Defect(label: "missing tensor", bytes: (try? F.valid(dropping: ["fc.bias"])) ?? [], status: .missingTensor,
+      Defect(
+        label: "missing tensor", bytes: (try? F.valid(dropping: ["fc.bias"])) ?? [], status: .missingTensor,
         detail: "missing tensor 'fc.bias'"),
-      Defect(label: "extra tensor",
-        bytes: (try? F.valid(extra: [NamedTensor("fc2.weight", .f32(Tensor(zeros: [1])))])) ?? [], status: .unexpectedTensor,
+      Defect(
+        label: "extra tensor",
+        bytes: (try? F.valid(extra: [NamedTensor("fc2.weight", .f32(Tensor(zeros: [1])))])) ?? [],
+        status: .unexpectedTensor,
         detail: "unexpected tensor 'fc2.weight': the network has no parameter of that name"),
-      Defect(label: "counter of an unknown layer",
-        bytes: (try? F.valid(extra: [NamedTensor("bn9.num_batches_tracked", .i64(IntTensor(shape: [], data: [1])))])) ?? [],
-        status: .unexpectedTensor, detail: "unexpected tensor 'bn9.num_batches_tracked': the network has no parameter of that name"),
-      Defect(label: "wrong dtype",
-        bytes: F.file(F.converted("F32").entries.map { e in e.name == "c1.bias" ? F.Entry(name: e.name, dtype: "I32", shape: e.shape, data: e.data) : e }),
+      Defect(
+        label: "counter of an unknown layer",
+        bytes: (try? F.valid(extra: [NamedTensor("bn9.num_batches_tracked", .i64(IntTensor(shape: [], data: [1])))]))
+          ?? [],
+        status: .unexpectedTensor,
+        detail: "unexpected tensor 'bn9.num_batches_tracked': the network has no parameter of that name"),
+      Defect(
+        label: "wrong dtype",
+        bytes: F.file(
+          F.converted("F32").entries.map { e in
+            e.name == "c1.bias" ? F.Entry(name: e.name, dtype: "I32", shape: e.shape, data: e.data) : e
+          }),
         status: .dtype, detail: "tensor 'c1.bias' has dtype I32, expected F32, F16, BF16 or F64"),
-      Defect(label: "wrong shape",
-        bytes: F.file(F.converted("F32").entries.map { e in e.name == "c1.weight" ? F.Entry(name: e.name, dtype: "F32", shape: [2, 1, 1, 9], data: e.data) : e }),
+      Defect(
+        label: "wrong shape",
+        bytes: F.file(
+          F.converted("F32").entries.map { e in
+            e.name == "c1.weight" ? F.Entry(name: e.name, dtype: "F32", shape: [2, 1, 1, 9], data: e.data) : e
+          }),
         status: .shapeMismatch, detail: "tensor 'c1.weight' has shape [2,1,1,9], expected [2,1,3,3]"),
-      Defect(label: "rank above what is stored",
+      Defect(
+        label: "rank above what is stored",
         bytes: F.file([F.Entry(name: "w", dtype: "F32", shape: [1, 1, 1, 1, 1, 1, 1, 1, 1, 2], data: one)]),
         status: .shapeMismatch, detail: "tensor 'w' has shape [1,1,1,1,1,1,1,1,...], expected [2]", table: [("w", [2])]),
     ]

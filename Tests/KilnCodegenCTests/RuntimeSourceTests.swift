@@ -19,7 +19,8 @@ import Testing
     for file in try RuntimeSource.all {
       for line in file.text.split(separator: "\n") where line.hasPrefix("KILN_RT_MAYBE_UNUSED") {
         #expect(line.contains(" static "), "\(file.name): not static: \(line)")
-        #expect(line.contains(" kiln_rt_") || line.contains(" *kiln_rt_"), "\(file.name): not prefixed kiln_rt_: \(line)")
+        #expect(
+          line.contains(" kiln_rt_") || line.contains(" *kiln_rt_"), "\(file.name): not prefixed kiln_rt_: \(line)")
       }
       let topLevel = file.text.split(separator: "\n").filter {
         guard let first = $0.first else { return false }
@@ -44,7 +45,9 @@ import Testing
 
   @Test func misuseIsReportedNotCrashed() throws {
     let output = try RuntimeDriver.sanitized.get().run(["api", "/nonexistent/kiln-runtime-test"])
-    let lines = output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    let lines = output.split(separator: "\n").map {
+      $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+    }
     var messages: [Int32: String] = [:]
     for line in lines where line[0] == "strerror" { messages[Int32(line[1]) ?? 99] = line[2] }
     for status in RuntimeStatus.allCases {
@@ -52,7 +55,8 @@ import Testing
     }
     #expect(Set(RuntimeStatus.allCases.compactMap { messages[$0.rawValue] }).count == RuntimeStatus.allCases.count)
     #expect(messages[1] == "unknown status code" && messages[-15] == "unknown status code")
-    let results = Dictionary(lines.filter { $0.count == 2 }.map { ($0[0], Int32($0[1]) ?? 99) }, uniquingKeysWith: { a, _ in a })
+    let results = Dictionary(
+      lines.filter { $0.count == 2 }.map { ($0[0], Int32($0[1]) ?? 99) }, uniquingKeysWith: { a, _ in a })
     let expected: [String: RuntimeStatus] = [
       "st-null-path": .nullArgument, "st-null-params": .nullArgument, "st-null-table": .nullArgument,
       "st-negative-count": .invalidArgument, "st-duplicate-name": .invalidArgument, "st-bad-rank": .invalidArgument,
@@ -61,7 +65,14 @@ import Testing
     ]
     #expect(results == expected.mapValues(\.rawValue))
     // An 8-byte buffer receives 7 characters and a NUL; the byte after it is untouched.
-    #expect(lines.first { $0[0] == "small-detail" } == ["small-detail", "\(RuntimeStatus.io.rawValue)", "cannot ", "x"])
+    #expect(
+      lines.first { $0[0] == "small-detail" } == ["small-detail", "\(RuntimeStatus.io.rawValue)", "cannot ", "x"])
+  }
+
+  @Test func theSanitizedDriverFailsOnALeak() throws {
+    // Every other runtime test relies on a leak or a sanitizer report making `run` throw.
+    #expect(throws: BenchError.self) { try RuntimeDriver.sanitized.get().run(["leak"]) }
+    #expect(try RuntimeDriver.plain.get().run(["leak"]) == "")
   }
 
   @Test func headerLengthAboveTheLimitIsRefused() throws {
@@ -75,8 +86,9 @@ import Testing
     try handle.close()
     let result = try #require(try RuntimeDriver.sanitized.get().loadSafeTensors([("w", [1])], files: [url.path]).first)
     #expect(result.status == .format)
-    #expect(result.detail == "header length 100000001 is beyond the end of the file (100000092 bytes follow it) "
-      + "or above the limit of 100000000 bytes")
+    #expect(
+      result.detail == "header length 100000001 is beyond the end of the file (100000092 bytes follow it) "
+        + "or above the limit of 100000000 bytes")
   }
 
   @Test func buildsCleanWithEveryCompilerAndWithoutSanitizers() throws {
@@ -85,12 +97,17 @@ import Testing
     #expect(try plain.run(["api", "/nonexistent/kiln-runtime-test"]).contains("st-null-path\t-1\n"))
     var built = 0
     for name in CCompiler.defaultCandidates {
-      guard case .success(let compiler) = CCompiler.probe(command: name, searchPath: ProcessInfo.processInfo.environment["PATH"]) else {
+      guard
+        case .success(let compiler) = CCompiler.probe(
+          command: name, searchPath: ProcessInfo.processInfo.environment["PATH"])
+      else {
         continue
       }
       let builder = CBuilder(compiler: compiler, cacheDirectory: try KernelBench.builder.get().cache.directory)
       let driver = try RuntimeDriver(
-        builder: builder, options: BuildOptions(openMP: false, warningsAsErrors: true, extraFlags: ["-Wpedantic", "-Wshadow", "-Wconversion"]))
+        builder: builder,
+        options: BuildOptions(
+          openMP: false, warningsAsErrors: true, extraFlags: ["-Wpedantic", "-Wshadow", "-Wconversion"]))
       let (entries, bits) = SafeTensorsFixtures.converted("F16")
       let dir = try PackagePaths.temporaryDirectory("kiln-runtime-cc")
       defer { try? FileManager.default.removeItem(at: dir) }

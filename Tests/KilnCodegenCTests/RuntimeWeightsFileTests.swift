@@ -10,7 +10,9 @@ import Testing
   static let params: [Float] = [1.5, -0, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, 3.25, -7e-3]
   static let fingerprint: UInt64 = 0x0123_4567_89AB_CDEF
 
-  static var good: [UInt8] { (try? WeightsFile.encode(network: network, fingerprint: fingerprint, params: params)) ?? [] }
+  static var good: [UInt8] {
+    (try? WeightsFile.encode(network: network, fingerprint: fingerprint, params: params)) ?? []
+  }
 
   /// Loads `files` with the sanitized driver as the network `lenet` of `params.count` floats.
   static func load(_ files: [[UInt8]], count: Int = params.count) throws -> [LoadResult] {
@@ -94,25 +96,43 @@ import Testing
     let checksumHex = String(FNV1a64.hash(good[45...]), radix: 16)
     let flippedHex = String(FNV1a64.hash(flipped[45...]), radix: 16)
     return [
-      Defect(label: "empty file", bytes: [], status: .format, detail: "not a Kiln weights file (it does not start with KILNWTS1)"),
-      Defect(label: "bad magic", bytes: badMagic, status: .format, detail: "not a Kiln weights file (it does not start with KILNWTS1)"),
-      Defect(label: "cut in the header size", bytes: Array(good.prefix(10)), status: .size,
+      Defect(
+        label: "empty file", bytes: [], status: .format,
+        detail: "not a Kiln weights file (it does not start with KILNWTS1)"),
+      Defect(
+        label: "bad magic", bytes: badMagic, status: .format,
+        detail: "not a Kiln weights file (it does not start with KILNWTS1)"),
+      Defect(
+        label: "cut in the header size", bytes: Array(good.prefix(10)), status: .size,
         detail: "file is 10 bytes, truncated inside its header"),
-      Defect(label: "cut in the header", bytes: Array(good.prefix(30)), status: .size,
+      Defect(
+        label: "cut in the header", bytes: Array(good.prefix(30)), status: .size,
         detail: "file is 30 bytes, truncated inside its header"),
-      Defect(label: "header size out of range", bytes: hugeHeader, status: .format, detail: "header size 65535 is outside 28...4124"),
-      Defect(label: "name length disagrees", bytes: shortName, status: .format,
+      Defect(
+        label: "header size out of range", bytes: hugeHeader, status: .format,
+        detail: "header size 65535 is outside 28...4124"),
+      Defect(
+        label: "name length disagrees", bytes: shortName, status: .format,
         detail: "network name of 4 bytes does not fill the 33-byte header, or holds a NUL"),
-      Defect(label: "NUL in the name", bytes: nulName, status: .format,
+      Defect(
+        label: "NUL in the name", bytes: nulName, status: .format,
         detail: "network name of 5 bytes does not fill the 33-byte header, or holds a NUL"),
-      Defect(label: "other network", bytes: other, status: .wrongNetwork,
-        detail: "weights file is for network 'resnet' (fingerprint 000000000000feed), not 'lenet' (fingerprint 0123456789abcdef)"),
-      Defect(label: "other float count", bytes: fewer, status: .size, detail: "weights file holds 3 floats, network 'lenet' has 8"),
-      Defect(label: "data cut short", bytes: Array(good.dropLast(3)), status: .size,
+      Defect(
+        label: "other network", bytes: other, status: .wrongNetwork,
+        detail:
+          "weights file is for network 'resnet' (fingerprint 000000000000feed), not 'lenet' (fingerprint 0123456789abcdef)"
+      ),
+      Defect(
+        label: "other float count", bytes: fewer, status: .size,
+        detail: "weights file holds 3 floats, network 'lenet' has 8"),
+      Defect(
+        label: "data cut short", bytes: Array(good.dropLast(3)), status: .size,
         detail: "file is \(size - 3) bytes, expected \(size) (a 45-byte header and 8 floats)"),
-      Defect(label: "a byte too many", bytes: good + [0], status: .size,
+      Defect(
+        label: "a byte too many", bytes: good + [0], status: .size,
         detail: "file is \(size + 1) bytes, expected \(size) (a 45-byte header and 8 floats)"),
-      Defect(label: "flipped data bit", bytes: flipped, status: .checksum,
+      Defect(
+        label: "flipped data bit", bytes: flipped, status: .checksum,
         detail: "data checksum \(String(repeating: "0", count: 16 - flippedHex.count) + flippedHex) does not match "
           + "the header's \(String(repeating: "0", count: 16 - checksumHex.count) + checksumHex): the file is corrupt",
         writes: true),
