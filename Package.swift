@@ -62,7 +62,12 @@ let package = Package(
     .testTarget(
       name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
-    .testTarget(name: "KilnCodegenCTests", dependencies: ["KilnCodegenC", "KilnReference", "KilnTestSupport"]),
+    .testTarget(
+      name: "KilnCodegenCTests",
+      dependencies: ["KilnCodegenC", "KilnReference", "KilnTestSupport", "KilnData", "KilnIR", "KilnHarness"]),
+    .testTarget(
+      name: "KilnCompileTests",
+      dependencies: ["KilnDriver", "KilnCodegenC", "KilnHarness", "KilnReference", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDriverTests", dependencies: ["KilnDriver", "KilnTestSupport"]),
     .testTarget(name: "KilnHarnessTests", dependencies: ["KilnHarness", "KilnTestSupport"]),
     .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport", "KilnData", "KilnHarness"]),

@@ -3,7 +3,7 @@ import KilnIR
 import KilnPasses
 
 enum HeaderWriter {
-  static func write(_ l: ModuleLayout) -> String {
+  static func write(_ l: ModuleLayout) throws -> String {
     let p = l.program
     let n = l.names
     var c = CPrinter()
@@ -36,9 +36,8 @@ enum HeaderWriter {
     c.define(n.m("THREAD_SLOTS"), "\(l.threadSlots) /* kernels with scratch split work this many ways */")
     c.define(n.m("EMBEDDED_WEIGHTS"), l.placement == .embedded ? "1" : "0")
     c.line()
-    c.comment("Error codes: 0 is success, every failure is negative; \(n.fn("strerror")) describes one.")
-    c.define(n.m("OK"), "0")
-    for e in moduleErrorCodes { c.define(n.m("ERR_\(e.suffix)"), "(\(e.value)) /* \(e.meaning) */") }
+    c.comment("Status codes, shared by every Kiln module: KILN_OK is 0, every failure is negative; \(n.fn("strerror")) describes one.")
+    c.text(try RuntimeSource.text("kiln_status.h"))
     c.line()
     c.comment(
       """

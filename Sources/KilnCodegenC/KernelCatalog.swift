@@ -14,21 +14,21 @@ public enum KernelCatalog {
     case .conv2d(let c):
       return Conv2DKernel.make(name: name, layer: step.layer, conv: c, input: x, options: options)
     case .maxPool(let p):
-      return PoolKernel.make(name: name, max: true, pool: p, input: x)
+      return try PoolKernel.make(name: name, max: true, pool: p, input: x)
     case .avgPool(let p):
-      return PoolKernel.make(name: name, max: false, pool: p, input: x)
+      return try PoolKernel.make(name: name, max: false, pool: p, input: x)
     case .globalAvgPool:
-      return GlobalAvgPoolKernel.make(name: name, input: x)
+      return try GlobalAvgPoolKernel.make(name: name, input: x)
     case .batchNorm(let b):
-      return BatchNormKernel.make(name: name, layer: step.layer, batchNorm: b, input: x, activation: .identity)
+      return try BatchNormKernel.make(name: name, layer: step.layer, batchNorm: b, input: x, activation: .identity)
     case .lrn(let l):
-      return LRNKernel.make(name: name, lrn: l, input: x)
+      return try LRNKernel.make(name: name, lrn: l, input: x)
     case .activation(let a) where a.isElementwise:
-      return ActivationKernel.make(name: name, activation: a, perSample: x.elementCount)
+      return try ActivationKernel.make(name: name, activation: a, perSample: x.elementCount)
     case .activation(let a):
-      return SoftmaxKernel.make(name: name, log: a == .logSoftmax, input: x)
+      return try SoftmaxKernel.make(name: name, log: a == .logSoftmax, input: x)
     case .concat:
-      return ConcatKernel.make(name: name, inputs: step.inputTypes)
+      return try ConcatKernel.make(name: name, inputs: step.inputTypes)
     case .add, .mul:
       return ElementwiseBinaryKernel.make(name: name, op: step.op, perSample: x.elementCount)
     case .input, .flatten, .reshape, .dropout, .loss:

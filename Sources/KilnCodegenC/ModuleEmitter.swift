@@ -73,10 +73,10 @@ public enum ModuleEmitter {
     let layout = ModuleLayout(
       program: program, names: names, kernels: kernels, scratchOffset: scratchOffset, arenaFloats: arenaFloats,
       placement: placement, usesBLAS: usesBLAS, threadSlots: options.kernels.threadSlots, specName: options.specName)
-    let header = HeaderWriter.write(layout)
-    let source = SourceWriter.write(layout, embedded: placement == .embedded ? params : nil)
+    let header = try HeaderWriter.write(layout)
+    let source = try SourceWriter.write(layout, embedded: placement == .embedded ? params : nil)
     let weightsFile = placement == .external && options.writeWeightsFile
-      ? WeightsFile.encode(
+      ? try WeightsFile.encode(
         network: program.name, fingerprint: WeightsFile.fingerprint(of: program.parameters.map(\.spec)),
         params: params ?? [])
       : nil

@@ -58,6 +58,7 @@ public enum RuntimeStatus: Int32, CaseIterable, Sendable {
   case size = -12
   case checksum = -13
   case outOfMemory = -14
+  case noWeights = -15
 
   /// The C enumerator, e.g. `KILN_ERR_MISSING_TENSOR`.
   public var cName: String {
@@ -77,6 +78,7 @@ public enum RuntimeStatus: Int32, CaseIterable, Sendable {
     case .size: return "KILN_ERR_SIZE"
     case .checksum: return "KILN_ERR_CHECKSUM"
     case .outOfMemory: return "KILN_ERR_OUT_OF_MEMORY"
+    case .noWeights: return "KILN_ERR_NO_WEIGHTS"
     }
   }
 }

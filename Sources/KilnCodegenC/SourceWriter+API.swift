@@ -61,20 +61,21 @@ extension SourceWriter {
     c.function(
       "int \(n.fn("infer_all"))(\(ctx) *ctx, const float *const inputs[\(p.inputs.count)], int n, float *const outputs[\(p.outputs.count)])"
     ) { c in
-      c.line("if (!ctx) return \(n.m("ERR_NULL_ARGUMENT"));")
+      c.line("if (!ctx) return KILN_ERR_NULL_ARGUMENT;")
       c.block("if (!ctx->params)") { c in
         c.line("snprintf(ctx->detail, sizeof ctx->detail, \"no weights are loaded: call \(n.fn("load_weights_file")) or \(n.fn("load_weights")) first\");")
-        c.line("return \(n.m("ERR_NO_WEIGHTS"));")
+        c.line("return KILN_ERR_NO_WEIGHTS;")
       }
       c.directive("#ifdef _OPENMP")
       c.line("if (ctx->threads > 0) omp_set_num_threads(ctx->threads);")
       c.directive("#endif")
       c.line("int rc = \(n.fn("forward_all"))(ctx->params, ctx->arena, inputs, outputs, n);")
-      c.block("if (rc == \(n.m("ERR_BAD_BATCH")))") { c in
-        c.line("snprintf(ctx->detail, sizeof ctx->detail, \"batch %d is outside 1...%d, the compiled maximum\", n, \(n.m("MAX_BATCH")));")
-      }
-      c.line("else if (rc == \(n.m("ERR_NULL_ARGUMENT"))) snprintf(ctx->detail, sizeof ctx->detail, \"an input or output pointer is NULL\");")
-      c.line("else ctx->detail[0] = '\\0';")
+      c.line("if (rc == KILN_ERR_BAD_BATCH || rc == KILN_ERR_BATCH_TOO_LARGE)")
+      c.line("  snprintf(ctx->detail, sizeof ctx->detail, \"batch %d is outside 1...%d, the compiled maximum\", n, \(n.m("MAX_BATCH")));")
+      c.line("else if (rc == KILN_ERR_NULL_ARGUMENT)")
+      c.line("  snprintf(ctx->detail, sizeof ctx->detail, \"an input or output pointer is NULL\");")
+      c.line("else")
+      c.line("  ctx->detail[0] = '\\0';")
       c.line("return rc;")
     }
     if p.inputs.count == 1 && p.outputs.count == 1 {
@@ -85,17 +86,13 @@ extension SourceWriter {
       }
     }
     c.function("int \(n.fn("set_threads"))(\(ctx) *ctx, int threads)") { c in
-      c.line("if (!ctx) return \(n.m("ERR_NULL_ARGUMENT"));")
-      c.line("if (threads < 1) return \(n.m("ERR_BAD_THREADS"));")
+      c.line("if (!ctx) return KILN_ERR_NULL_ARGUMENT;")
+      c.line("if (threads < 1) return KILN_ERR_INVALID_ARGUMENT;")
       c.line("ctx->threads = threads;")
-      c.line("return \(n.m("OK"));")
+      c.line("return KILN_OK;")
     }
     c.function("const char *\(n.fn("strerror"))(int code)") { c in
-      c.block("switch (code)") { c in
-        c.line("case \(n.m("OK")): return \"success\";")
-        for e in moduleErrorCodes { c.line("case \(n.m("ERR_\(e.suffix)")): return \"\(e.meaning)\";") }
-        c.line("default: return \"unknown error code\";")
-      }
+      c.line("return kiln_rt_strerror(code);")
     }
     c.function("const char *\(n.fn("last_error"))(const \(ctx) *ctx)") { c in
       c.line("return ctx ? ctx->detail : \"no context\";")
@@ -106,15 +103,15 @@ extension SourceWriter {
   static func writeLoader(_ c: inout CPrinter, _ l: ModuleLayout, function: String, argument: String, call: String) {
     let n = l.names
     c.function("int \(n.fn(function))(\(n.fn("ctx")) *ctx, const char *\(argument))") { c in
-      c.line("if (!ctx || !\(argument)) return \(n.m("ERR_NULL_ARGUMENT"));")
+      c.line("if (!ctx || !\(argument)) return KILN_ERR_NULL_ARGUMENT;")
       c.line("float *staging = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES"))));")
       c.block("if (!staging)") { c in
-        c.line("snprintf(ctx->detail, sizeof ctx->detail, \"cannot allocate %d bytes for weights\", \(n.m("PARAMS_BYTES")));")
-        c.line("return \(n.m("ERR_OUT_OF_MEMORY"));")
+        c.line("snprintf(ctx->detail, sizeof ctx->detail, \"cannot allocate %ld bytes for weights\", (long)\(n.m("PARAMS_BYTES")));")
+        c.line("return KILN_ERR_OUT_OF_MEMORY;")
       }
       c.line("memset(staging, 0, \(n.fn("round64"))(\(n.m("PARAMS_BYTES"))));")
       c.line("int rc = \(call);")
-      c.block("if (rc != \(n.m("OK")))") { c in
+      c.block("if (rc != KILN_OK)") { c in
         c.line("free(staging);")
         c.line("return rc;")
       }
@@ -122,7 +119,7 @@ extension SourceWriter {
       c.line("ctx->owned_params = staging;")
       c.line("ctx->params = staging;")
       c.line("ctx->detail[0] = '\\0';")
-      c.line("return \(n.m("OK"));")
+      c.line("return KILN_OK;")
     }
   }
 }

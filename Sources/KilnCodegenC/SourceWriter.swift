@@ -3,7 +3,7 @@ import KilnIR
 import KilnPasses
 
 enum SourceWriter {
-  static func write(_ l: ModuleLayout, embedded params: [Float]?) -> String {
+  static func write(_ l: ModuleLayout, embedded params: [Float]?) throws -> String {
     let p = l.program
     let n = l.names
     var c = CPrinter()
@@ -20,11 +20,7 @@ enum SourceWriter {
     c.directive("#endif")
     c.line()
     c.comment("The Kiln C runtime (Templates/runtime), shared by every generated module; all static.")
-    for file in RuntimeSource.all { c.text(file) }
-    c.line()
-    for e in moduleErrorCodes where e.inRuntime {
-      c.line("_Static_assert(\(n.m("ERR_\(e.suffix)")) == KILN_RT_ERR_\(e.suffix), \"error codes agree with the runtime\");")
-    }
+    for file in try RuntimeSource.all { c.text(file.text) }
     c.line()
     writeTensorTable(&c, l)
     if let params {
@@ -64,14 +60,15 @@ enum SourceWriter {
       "int \(n.fn("forward_all"))(const float *params, void *arena_memory, const float *const inputs[\(p.inputs.count)], float *const outputs[\(p.outputs.count)], int n)"
     c.function(signature) { c in
       if p.parameterFloats > 0 {
-        c.line("if (!params || !arena_memory || !inputs || !outputs) return \(n.m("ERR_NULL_ARGUMENT"));")
+        c.line("if (!params || !arena_memory || !inputs || !outputs) return KILN_ERR_NULL_ARGUMENT;")
       } else {
         c.line("(void)params;")
-        c.line("if (!arena_memory || !inputs || !outputs) return \(n.m("ERR_NULL_ARGUMENT"));")
+        c.line("if (!arena_memory || !inputs || !outputs) return KILN_ERR_NULL_ARGUMENT;")
       }
-      for i in p.inputs.indices { c.line("if (!inputs[\(i)]) return \(n.m("ERR_NULL_ARGUMENT"));") }
-      for i in p.outputs.indices { c.line("if (!outputs[\(i)]) return \(n.m("ERR_NULL_ARGUMENT"));") }
-      c.line("if (n < 1 || n > \(n.m("MAX_BATCH"))) return \(n.m("ERR_BAD_BATCH"));")
+      for i in p.inputs.indices { c.line("if (!inputs[\(i)]) return KILN_ERR_NULL_ARGUMENT;") }
+      for i in p.outputs.indices { c.line("if (!outputs[\(i)]) return KILN_ERR_NULL_ARGUMENT;") }
+      c.line("if (n < 1) return KILN_ERR_BAD_BATCH;")
+      c.line("if (n > \(n.m("MAX_BATCH"))) return KILN_ERR_BATCH_TOO_LARGE;")
       c.line("float *arena = (float *)arena_memory;")
       let used = Set(l.program.steps.flatMap { $0.inputs + [$0.output] })
       if !l.program.buffers.contains(where: { $0.storage == .arena && used.contains($0.id) })
@@ -99,7 +96,7 @@ enum SourceWriter {
         }
         c.line("\(k.name)(\(args.joined(separator: ", ")));")
       }
-      c.line("return \(n.m("OK"));")
+      c.line("return KILN_OK;")
     }
     if p.inputs.count == 1 && p.outputs.count == 1 {
       c.function("int \(n.fn("forward"))(const float *params, void *arena, const float *input, float *output, int n)") { c in

@@ -37,6 +37,7 @@ KILN_RT_MAYBE_UNUSED static const char *kiln_rt_strerror(int code) {
   case KILN_ERR_SIZE: return "the file has the wrong size";
   case KILN_ERR_CHECKSUM: return "the weights file's data does not match its checksum";
   case KILN_ERR_OUT_OF_MEMORY: return "out of memory";
+  case KILN_ERR_NO_WEIGHTS: return "no weights are loaded";
   default: return "unknown status code";
   }
 }

@@ -32,6 +32,8 @@ enum kiln_status {
   /* A weights file whose data does not match its checksum. */
   KILN_ERR_CHECKSUM = -13,
   /* A memory allocation failed. */
-  KILN_ERR_OUT_OF_MEMORY = -14
+  KILN_ERR_OUT_OF_MEMORY = -14,
+  /* No weights are loaded: a module whose weights live in a file needs one loaded before it can run. */
+  KILN_ERR_NO_WEIGHTS = -15
 };
 #endif
