@@ -19,6 +19,10 @@ public struct KernelOptions: Hashable, Sendable {
 /// Add a new context here when adding a template.
 public enum KernelContexts {
   public static let all: [any KernelContext.Type] = [
-    ElementwiseBinaryContext.self
+    ElementwiseBinaryContext.self,
+    DenseBLASContext.self,
+    DenseLoopsContext.self,
+    Conv2DGemmContext.self,
+    Conv2DDirectContext.self,
   ]
 }
