@@ -3,10 +3,15 @@ import KilnIR
 
 /// The sizes of one convolution that both conv templates spell as literal constants.
 public struct Conv2DGeometry: Hashable, Sendable {
+  /// The per-sample input [C, H, W].
   public var channels: Int, inH: Int, inW: Int
+  /// The per-sample output [F, OH, OW].
   public var filters: Int, outH: Int, outW: Int
+  /// The window, along (height, width).
   public var kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
+  /// The leading pads; the trailing ones are implied by the output size.
   public var padTop: Int, padLeft: Int
+  /// 1 for an ordinary convolution; C for depthwise.
   public var groups: Int
   /// Input channels and filters per group.
   public var groupChannels: Int, groupFilters: Int
