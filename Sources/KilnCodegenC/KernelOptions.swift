@@ -28,5 +28,9 @@ public enum KernelContexts {
     ActivationContext.self,
     SoftmaxContext.self,
     ConcatContext.self,
+    DenseBLASContext.self,
+    DenseLoopsContext.self,
+    Conv2DGemmContext.self,
+    Conv2DDirectContext.self,
   ]
 }

@@ -1,0 +1,190 @@
+// The 2-D convolution kernels: im2col + OpenBLAS GEMM, or Kiln's own direct loops; bias and activation fused.
+import KilnIR
+
+/// The sizes of one convolution that both conv templates spell as literal constants.
+public struct Conv2DGeometry: Hashable, Sendable {
+  /// The per-sample input [C, H, W].
+  public var channels: Int, inH: Int, inW: Int
+  /// The per-sample output [F, OH, OW].
+  public var filters: Int, outH: Int, outW: Int
+  /// The window, along (height, width).
+  public var kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
+  /// The leading pads; the trailing ones are implied by the output size.
+  public var padTop: Int, padLeft: Int
+  /// 1 for an ordinary convolution; C for depthwise.
+  public var groups: Int
+  /// Input channels and filters per group.
+  public var groupChannels: Int, groupFilters: Int
+
+  /// The geometry of `conv` on a per-sample input of type [C, H, W]; nil when the window does not apply.
+  public init?(conv: Conv2D, input: TensorType) {
+    guard input.dtype == .f32, input.dims.count == 3, conv.groups >= 1, conv.filters >= 1 else { return nil }
+    let (c, h, w) = (input.dims[0], input.dims[1], input.dims[2])
+    guard c % conv.groups == 0, conv.filters % conv.groups == 0,
+      case .success(let out) = conv.window.outputSize(inputH: h, inputW: w), out.h > 0, out.w > 0
+    else { return nil }
+    let pads = conv.window.pads(inputH: h, inputW: w)
+    (channels, inH, inW) = (c, h, w)
+    (filters, outH, outW) = (conv.filters, out.h, out.w)
+    (kernelH, kernelW) = (conv.kernel.h, conv.kernel.w)
+    (strideH, strideW) = (conv.stride.h, conv.stride.w)
+    (dilationH, dilationW) = (conv.dilation.h, conv.dilation.w)
+    (padTop, padLeft) = (pads.top, pads.left)
+    groups = conv.groups
+    (groupChannels, groupFilters) = (c / conv.groups, conv.filters / conv.groups)
+  }
+
+  /// Cg·kh·kw: the length of each output's dot product (the GEMM's inner dimension).
+  public var depth: Int { groupChannels * kernelH * kernelW }
+  /// OH·OW.
+  public var outPlane: Int { outH * outW }
+  /// Multiply-adds per sample.
+  public var macsPerSample: Int { filters * outPlane * depth }
+  /// A 1×1 kernel at stride 1 with no padding: the input planes already are the im2col columns.
+  public var readsInputAsColumns: Bool {
+    kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0
+      && outH == inH && outW == inW
+  }
+}
+
+/// Context of `conv2d_gemm.c.mustache`: per image and group, im2col into a scratch slot and one `cblas_sgemm`.
+public struct Conv2DGemmContext: KernelContext {
+  public static let template = "conv2d_gemm"
+  public var name: String
+  public var comment: String
+  public var channels: Int, inH: Int, inW: Int
+  public var filters: Int, outH: Int, outW: Int
+  public var kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
+  public var padTop: Int, padLeft: Int
+  public var groups: Int, groupChannels: Int, groupFilters: Int
+  public var depth: Int, outPlane: Int
+  /// Floats per sample of x and y, per group of x, y and W, and per slot of scratch.
+  public var inputFloats: Int, outputFloats: Int
+  public var groupInputFloats: Int, groupOutputFloats: Int, groupWeightFloats: Int
+  public var columnFloats: Int
+  public var slots: Int
+  public var macsPerSample: Int
+  public var parallelThreshold: Int
+  /// Whether the columns are built in scratch (false for a 1×1, stride-1, unpadded kernel).
+  public var im2col: Bool
+  public var bias: Bool
+  public var epilogue: Bool
+  public var activationOfResult: String
+
+  public static let sample = Conv2DGemmContext(
+    geometry: Conv2DGeometry(conv: Conv2D(filters: 4, kernel: Pair(3)), input: TensorType(.f32, [2, 6, 6]))!,
+    name: "k1_conv_c1", comment: "conv c1", slots: 2, im2col: true, bias: true, epilogue: true, activation: "v")
+
+  init(
+    geometry g: Conv2DGeometry, name: String, comment: String, slots: Int, im2col: Bool, bias: Bool,
+    epilogue: Bool, activation: String
+  ) {
+    self.name = name
+    self.comment = comment
+    (channels, inH, inW, filters, outH, outW) = (g.channels, g.inH, g.inW, g.filters, g.outH, g.outW)
+    (kernelH, kernelW, strideH, strideW) = (g.kernelH, g.kernelW, g.strideH, g.strideW)
+    (dilationH, dilationW, padTop, padLeft) = (g.dilationH, g.dilationW, g.padTop, g.padLeft)
+    (groups, groupChannels, groupFilters) = (g.groups, g.groupChannels, g.groupFilters)
+    (depth, outPlane) = (g.depth, g.outPlane)
+    (inputFloats, outputFloats) = (g.channels * g.inH * g.inW, g.filters * g.outPlane)
+    (groupInputFloats, groupOutputFloats) = (g.groupChannels * g.inH * g.inW, g.groupFilters * g.outPlane)
+    groupWeightFloats = g.groupFilters * g.depth
+    columnFloats = g.depth * g.outPlane
+    self.slots = slots
+    macsPerSample = g.macsPerSample
+    parallelThreshold = denseParallelThreshold
+    self.im2col = im2col
+    self.bias = bias
+    self.epilogue = epilogue
+    activationOfResult = activation
+  }
+}
+
+/// Context of `conv2d_direct.c.mustache`: the row-order direct loops.
+public struct Conv2DDirectContext: KernelContext {
+  public static let template = "conv2d_direct"
+  public var name: String
+  public var comment: String
+  public var channels: Int, inH: Int, inW: Int
+  public var filters: Int, outH: Int, outW: Int
+  public var kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
+  public var padTop: Int, padLeft: Int
+  public var groups: Int, groupChannels: Int, groupFilters: Int
+  public var depth: Int, outPlane: Int
+  public var inputFloats: Int, groupInputFloats: Int
+  public var macsPerSample: Int
+  public var parallelThreshold: Int
+  public var bias: Bool
+  public var activationOfResult: String
+
+  public static let sample = Conv2DDirectContext(
+    geometry: Conv2DGeometry(conv: Conv2D(filters: 4, kernel: Pair(3)), input: TensorType(.f32, [2, 6, 6]))!,
+    name: "k1_conv_c1", comment: "conv c1", bias: true, activation: "v")
+
+  init(geometry g: Conv2DGeometry, name: String, comment: String, bias: Bool, activation: String) {
+    self.name = name
+    self.comment = comment
+    (channels, inH, inW, filters, outH, outW) = (g.channels, g.inH, g.inW, g.filters, g.outH, g.outW)
+    (kernelH, kernelW, strideH, strideW) = (g.kernelH, g.kernelW, g.strideH, g.strideW)
+    (dilationH, dilationW, padTop, padLeft) = (g.dilationH, g.dilationW, g.padTop, g.padLeft)
+    (groups, groupChannels, groupFilters) = (g.groups, g.groupChannels, g.groupFilters)
+    (depth, outPlane) = (g.depth, g.outPlane)
+    (inputFloats, groupInputFloats) = (g.channels * g.inH * g.inW, g.groupChannels * g.inH * g.inW)
+    macsPerSample = g.macsPerSample
+    parallelThreshold = denseParallelThreshold
+    self.bias = bias
+    activationOfResult = activation
+  }
+}
+
+/// The kernels of `Op.conv2d`.
+public enum Conv2DKernel {
+  /// `y[n, F, OH, OW] = act(conv(x[n, C, H, W], W) + b)` with W in PyTorch's [F, C/groups, kh, kw] layout.
+  ///
+  /// Parameters: `x` (input, C·H·W per sample), `weight` (`<layer>.weight`), `bias` (`<layer>.bias`, only
+  /// when `conv.bias`), `y` (output, F·OH·OW per sample), and `scratch` (`options.threadSlots` im2col
+  /// buffers of Cg·kh·kw·OH·OW floats) when the kernel builds columns.
+  ///
+  /// With `options.blas`: im2col + `cblas_sgemm` per image and group (no im2col for a 1×1 stride-1 unpadded
+  /// kernel), OpenMP over images, OpenBLAS kept single-threaded by the module (MACHINE-NOTES §2–3: 165–177
+  /// GFLOP/s on 2 threads this way against 108–119 with OpenBLAS threading). Depthwise convolutions
+  /// (groups > 1 with one input channel per group) use the direct loops even then: their GEMMs would have
+  /// M = the depth multiplier (usually 1) and K = kh·kw, all overhead, after an im2col that copies the input
+  /// kh·kw times. Without `options.blas`: the direct loops, parallel over (image, filter).
+  ///
+  /// The graph is verified before lowering (shape inference checked the window, the group divisibility and
+  /// the [C, H, W] input), and softmax-like activations get their own kernel; anything else is a compiler
+  /// defect and traps.
+  public static func make(name: String, layer: String, conv: Conv2D, input: TensorType, options: KernelOptions)
+    -> KernelFunction
+  {
+    precondition(conv.activation.isElementwise, "conv \(layer): \(conv.activation) needs its own kernel")
+    guard let g = Conv2DGeometry(conv: conv, input: input) else {
+      preconditionFailure("conv \(layer): \(conv) does not apply to an input of \(input); shape inference rejects it")
+    }
+    let comment = "conv \(layer)"
+    let activation = cActivation(conv.activation, "v")
+    let depthwise = g.groups > 1 && g.groupChannels == 1
+    let useGemm = options.blas && !depthwise
+    let im2col = useGemm && !g.readsInputAsColumns
+    let slots = max(options.threadSlots, 1)
+    let definition: String
+    if useGemm {
+      definition = TemplateRenderer.shared.render(
+        Conv2DGemmContext(
+          geometry: g, name: name, comment: comment, slots: slots, im2col: im2col, bias: conv.bias,
+          epilogue: conv.bias || conv.activation != .identity, activation: activation))
+    } else {
+      definition = TemplateRenderer.shared.render(
+        Conv2DDirectContext(geometry: g, name: name, comment: comment, bias: conv.bias, activation: activation))
+    }
+    var parameters = [
+      KernelParameter("x", .input, floats: g.channels * g.inH * g.inW),
+      KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: g.filters * g.depth),
+    ]
+    if conv.bias { parameters.append(KernelParameter("bias", .parameter, tensor: "\(layer).bias", floats: g.filters)) }
+    parameters.append(KernelParameter("y", .output, floats: g.filters * g.outPlane))
+    if im2col { parameters.append(KernelParameter("scratch", .scratch, floats: slots * g.depth * g.outPlane)) }
+    return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: useGemm)
+  }
+}
