@@ -2,6 +2,10 @@
 // Kiln: a compile-ahead neural-network compiler that emits plain, fast C.
 import PackageDescription
 
+// The interpreter, tensor files and weight emission loop over millions of values; unoptimized they make the
+// debug test suite minutes slower (AlexNet's 62M initial weights took 170 s), so they build with -O always.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
   name: "Kiln",
   platforms: [.macOS(.v13)],
@@ -25,11 +29,11 @@ let package = Package(
     // Graph passes: shape inference, summaries, (later) folding, fusion, autodiff, planning.
     .target(name: "KilnPasses", dependencies: ["KilnIR"]),
     // The reference interpreter: the op specification every generated kernel is checked against.
-    .target(name: "KilnReference", dependencies: ["KilnIR"]),
+    .target(name: "KilnReference", dependencies: ["KilnIR"], swiftSettings: optimizedInDebug),
     // zlib, for the gzip'd IDX files of the Debian dataset packages.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     // Tensor files (safetensors, .npy, IDX), weight stores and initializers.
-    .target(name: "KilnData", dependencies: ["KilnIR", "CZlib"]),
+    .target(name: "KilnData", dependencies: ["KilnIR", "CZlib"], swiftSettings: optimizedInDebug),
     // The C compiler driver: find a compiler that builds OpenMP code, build and cache by content hash, dlopen.
     .target(name: "KilnHarness", dependencies: ["KilnIR"]),
     // The top-level Templates/ folder (C kernel bodies and the C runtime) as resources.
@@ -37,7 +41,8 @@ let package = Package(
     // C emission: the CPrinter for structure and glue, typed template contexts for kernel bodies.
     .target(
       name: "KilnCodegenC",
-      dependencies: ["KilnIR", "KilnPasses", "KilnTemplates", .product(name: "Mustache", package: "swift-mustache")]),
+      dependencies: ["KilnIR", "KilnPasses", "KilnTemplates", .product(name: "Mustache", package: "swift-mustache")],
+      swiftSettings: optimizedInDebug),
     // What the commands do, as a library: load and check a network, resolve its weights, run it.
     .target(
       name: "KilnDriver",

@@ -143,9 +143,35 @@ func example(_ name: String) -> String { PackagePaths.examples.appendingPathComp
     #expect(r.stdout.range(of: #"accuracy: \d+\.\d\d% \(\d+/50\)"#, options: .regularExpression) != nil)
   }
 
-  @Test func withoutInterpretItSaysWhatToDo() throws {
-    let r = try kiln("run", example("lenet5.kiln"), "--fashion-mnist", "test")
-    #expect(r.status != 0)
-    #expect(r.stderr.contains("--interpret"))
+  @Test func generatedCIsTheDefaultAndAgreesWithTheInterpreter() throws {
+    let dir = try courseSetup()
+    let c = try kiln("run", "net.kiln", "--weights", "w.safetensors", "--input", "x.npy", "--batch", "2",
+      "--output", "pooled=c.npy", in: dir)
+    #expect(c.status == 0, "\(c.stderr)")
+    #expect(c.stdout.contains("with generated C"))
+    guard case .f32(let pooled) = try Npy.read(from: dir.appendingPathComponent("c.npy").path) else {
+      Issue.record("not float32")
+      return
+    }
+    #expect(pooled.data == [3, 0, 3, 1, -1, 1, 0, 3])
+  }
+
+  @Test func generatedCNamesAMisshapedTensor() throws {
+    let dir = try courseSetup()
+    let w = try Weights([NamedTensor("conv.weight", .f32(Tensor(zeros: [2, 1, 5, 5])))])
+    try w.save(to: dir.appendingPathComponent("bad.safetensors").path)
+    let r = try kiln("run", "net.kiln", "--weights", "bad.safetensors", "--input", "x.npy", "--batch", "1", in: dir)
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("conv.weight"), "\(r.stderr)")
+    #expect(r.stderr.contains("shape"), "\(r.stderr)")
+  }
+
+  @Test func fashionMNISTAccuracyIsTheSameWithCAndTheInterpreter() throws {
+    let c = try kiln("run", example("lenet5.kiln"), "--fashion-mnist", "test", "--limit", "100", "--seed", "1")
+    let i = try kiln("run", example("lenet5.kiln"), "--interpret", "--fashion-mnist", "test", "--limit", "100", "--seed", "1")
+    #expect(c.status == 0 && i.status == 0, "\(c.stderr)\(i.stderr)")
+    let accuracy = { (s: String) in s.split(separator: "\n").first { $0.hasPrefix("accuracy:") } }
+    #expect(accuracy(c.stdout) != nil)
+    #expect(accuracy(c.stdout) == accuracy(i.stdout))
   }
 }

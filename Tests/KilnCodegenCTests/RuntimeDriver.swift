@@ -189,7 +189,7 @@ final class RuntimeDriver: Sendable {
 
     /* Every status string, then the misuses: NULL and out-of-range arguments, small and absent detail buffers. */
     static int run_api(const char *missing_path) {
-      for (int code = 1; code >= -16; code--) printf("strerror\t%d\t%s\n", code, kiln_rt_strerror(code));
+      for (int code = 1; code >= -17; code--) printf("strerror\t%d\t%s\n", code, kiln_rt_strerror(code));
       float params[4];
       char detail[256];
       kiln_rt_tensor table[2] = {{"a", 0, 1, {2, 0, 0, 0}}, {"a", 2, 1, {2, 0, 0, 0}}};

@@ -54,7 +54,7 @@ import Testing
       #expect(messages[status.rawValue].map { !$0.isEmpty && $0 != "unknown status code" } == true, "\(status)")
     }
     #expect(Set(RuntimeStatus.allCases.compactMap { messages[$0.rawValue] }).count == RuntimeStatus.allCases.count)
-    #expect(messages[1] == "unknown status code" && messages[-15] == "unknown status code")
+    #expect(messages[1] == "unknown status code" && messages[-16] == "unknown status code")
     let results = Dictionary(
       lines.filter { $0.count == 2 }.map { ($0[0], Int32($0[1]) ?? 99) }, uniquingKeysWith: { a, _ in a })
     let expected: [String: RuntimeStatus] = [

@@ -101,7 +101,7 @@ let kitchenSinkSpec = """
   @Test func badCallsGetErrorCodesNotCrashes() throws {
     let f = try Self.sink.get()
     let m = f.model
-    let x = randomInputs(f.graph, n: 5, seed: 1).map(\.data)
+    let x = randomInputs(f.graph, n: 6, seed: 1).map(\.data)
     #expect(throws: ModelError.self) { try m.infer(x, n: 6) }
     do { _ = try m.infer(x, n: 6) } catch let e as ModelError {
       #expect(e.code == RuntimeStatus.batchTooLarge.rawValue)

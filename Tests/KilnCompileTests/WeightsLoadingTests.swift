@@ -5,6 +5,7 @@ import KilnData
 import KilnDriver
 import KilnHarness
 import KilnIR
+import KilnReference
 import KilnTestSupport
 import Testing
 
@@ -44,6 +45,7 @@ import Testing
     let good = try Data(contentsOf: file)
     let dir = try PackagePaths.temporaryDirectory()
     func refused(_ bytes: Data, _ status: RuntimeStatus, _ text: String) throws {
+      // (String.contains("") is false, so every case names a word its message must hold.)
       let path = dir.appendingPathComponent("w-\(status).weights")
       try bytes.write(to: path)
       do {
@@ -54,10 +56,10 @@ import Testing
         #expect(e.message.contains(text), "\(e)")
       }
     }
-    try refused(good.dropLast(4), .size, "")
+    try refused(good.dropLast(4), .size, "wrong size")
     var flipped = good
     flipped[flipped.count - 1] ^= 0x40
-    try refused(flipped, .checksum, "")
+    try refused(flipped, .checksum, "checksum")
     // The weights file of another network.
     var o = CompileOptions()
     o.maxBatch = 1

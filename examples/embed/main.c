@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
   }
   if (argc > 1) {
     int rc = lenet5_load_weights(ctx, argv[1]);
-    if (rc != LENET5_OK) {
+    if (rc != KILN_OK) {
       fprintf(stderr, "%s: %s: %s\n", argv[1], lenet5_strerror(rc), lenet5_last_error(ctx));
       lenet5_destroy(ctx);
       return 1;
@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
 
   static float logits[N * LENET5_OUTPUT_SIZE];
   int rc = lenet5_infer(ctx, images, N, logits);
-  if (rc != LENET5_OK) {
+  if (rc != KILN_OK) {
     fprintf(stderr, "lenet5_infer: %s: %s\n", lenet5_strerror(rc), lenet5_last_error(ctx));
     lenet5_destroy(ctx);
     return 1;
