@@ -160,3 +160,35 @@ func withMutablePointers<R>(
   for i in arrays.indices { arrays[i] = Array(UnsafeBufferPointer(start: buffers[i], count: arrays[i].count)) }
   return result
 }
+
+extension CompiledModel {
+  /// Times `reps` calls of `<name>_infer_all` on batch `n` after `warmup` calls, with buffers allocated once
+  /// (so only the generated code is timed). Returns each call's seconds.
+  public func timeInference(n: Int, reps: Int, warmup: Int = 3) throws -> [Double] {
+    let ins = interface.inputs.map { v -> UnsafeMutablePointer<Float> in
+      let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n * v.size, 1))
+      for i in 0..<(n * v.size) { p[i] = Float((i * 7919) % 200 - 100) / 50 }
+      return p
+    }
+    let outs = interface.outputs.map { UnsafeMutablePointer<Float>.allocate(capacity: max(n * $0.size, 1)) }
+    defer {
+      ins.forEach { $0.deallocate() }
+      outs.forEach { $0.deallocate() }
+    }
+    let inputPointers: [UnsafePointer<Float>?] = ins.map { UnsafePointer($0) }
+    let outputPointers: [UnsafeMutablePointer<Float>?] = outs
+    var times: [Double] = []
+    try inputPointers.withUnsafeBufferPointer { i in
+      try outputPointers.withUnsafeBufferPointer { o in
+        for r in 0..<(warmup + reps) {
+          let start = DispatchTime.now().uptimeNanoseconds
+          let rc = try inferRaw(inputs: i.baseAddress, n: Int32(n), outputs: o.baseAddress)
+          let end = DispatchTime.now().uptimeNanoseconds
+          guard rc == 0 else { throw ModelError(code: rc, message: "\(interface.name): \(describe(rc))") }
+          if r >= warmup { times.append(Double(end - start) / 1e9) }
+        }
+      }
+    }
+    return times
+  }
+}

@@ -65,7 +65,7 @@ public enum Lowering {
     func addStep(_ node: Node, op: Op, inputs: [NodeID], inputBuffers: [BufferID], output: BufferID, type: TensorType) {
       steps.append(
         Step(
-          index: steps.count + 1, node: node.id, kernelName: "k\(steps.count + 1)_\(op.name)_\(node.name)", op: op,
+          index: steps.count + 1, node: node.id, kernelName: "k\(steps.count + 1)_\(op == .activation(.identity) ? "copy" : op.name)_\(node.name)", op: op,
           layer: node.name, inputs: inputBuffers, inputTypes: inputs.map { g[$0].type! }, output: output,
           outputType: type))
     }
@@ -110,12 +110,8 @@ public enum Lowering {
       let node = g[source]
       let out = newBuffer(g.outputs[j].name, .output(j), node.type!)
       outputBuffers[j] = out
-      let copyNode = Node(id: node.id, name: g.outputs[j].name, op: .activation(.identity), inputs: [source], type: node.type)
-      steps.append(
-        Step(
-          index: steps.count + 1, node: node.id, kernelName: "k\(steps.count + 1)_copy_\(copyNode.name)",
-          op: .activation(.identity), layer: copyNode.name, inputs: [valueBuffer[root(source)]!],
-          inputTypes: [node.type!], output: out, outputType: node.type!))
+      let copy = Node(id: node.id, name: g.outputs[j].name, op: .activation(.identity), inputs: [source], type: node.type)
+      addStep(copy, op: .activation(.identity), inputs: [source], inputBuffers: [valueBuffer[root(source)]!], output: out, type: node.type!)
     }
     let outputs = g.outputs.enumerated().map { j, o in
       ProgramValue(name: o.name, buffer: outputBuffers[j]!, type: g[o.node].type!)

@@ -129,3 +129,30 @@ let kitchenSinkSpec = """
     #expect(out.allSatisfy { $0.contains { $0.isNaN } })
   }
 }
+
+@Suite struct OutputCopyTests {
+  /// Outputs that cannot be written in place: a second output of the same value, an output that is an input,
+  /// and one reached through views (flatten, dropout) — each gets a copy step or the producer's own buffer.
+  @Test func outputsThatShareOrAreInputsAreCopied() throws {
+    let g = try graph(
+      source: """
+        network passthrough
+        input x: f32[3, 4, 4]
+        relu r
+        output a
+        output b <- r
+        output c <- x
+        flatten f <- r
+        dropout (rate: 0.3)
+        output d
+        """)
+    var options = CompileOptions()
+    options.maxBatch = 2
+    let f = try compileFixture(g, options: options)
+    #expect(f.module.source.contains("_copy_b("))
+    #expect(f.module.source.contains("_copy_c("))
+    for (i, (out, ref)) in try runBoth(f, randomInputs(g, n: 2, seed: 9)).enumerated() {
+      #expect(out.data == ref.data, "output \(g.outputs[i].name)")
+    }
+  }
+}
