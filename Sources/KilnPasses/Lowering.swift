@@ -18,6 +18,22 @@ public struct LoweringError: Error, CustomStringConvertible, Sendable {
 ///
 /// NOTE: every arena buffer gets its own region here; the memory planner replaces this with a shared plan.
 public enum Lowering {
+  /// A dense or conv layer with a softmax or log-softmax fused in, as the layer alone and that activation.
+  static func splitActivation(_ op: Op) -> (Op, Activation)? {
+    switch op {
+    case .dense(var d) where !d.activation.isElementwise:
+      let act = d.activation
+      d.activation = .identity
+      return (.dense(d), act)
+    case .conv2d(var c) where !c.activation.isElementwise:
+      let act = c.activation
+      c.activation = .identity
+      return (.conv2d(c), act)
+    default:
+      return nil
+    }
+  }
+
   public static func lower(_ g: Graph, maxBatch: Int) throws -> Program {
     guard maxBatch >= 1 else { throw LoweringError(description: "the batch must be at least 1, got \(maxBatch)") }
     for n in g.nodes where n.type == nil {
@@ -89,20 +105,11 @@ public enum Lowering {
         out = newBuffer(node.name, .arena, type)
       }
       valueBuffer[node.id] = out
-      switch node.op {
-      case .dense(var d) where !d.activation.isElementwise:
-        let act = d.activation
-        d.activation = .identity
+      if let (layer, act) = splitActivation(node.op) {
         let pre = newBuffer("\(node.name).pre", .arena, type)
-        addStep(node, op: .dense(d), inputs: node.inputs, inputBuffers: ins, output: pre, type: type)
+        addStep(node, op: layer, inputs: node.inputs, inputBuffers: ins, output: pre, type: type)
         addStep(node, op: .activation(act), inputs: [node.id], inputBuffers: [pre], output: out, type: type)
-      case .conv2d(var c) where !c.activation.isElementwise:
-        let act = c.activation
-        c.activation = .identity
-        let pre = newBuffer("\(node.name).pre", .arena, type)
-        addStep(node, op: .conv2d(c), inputs: node.inputs, inputBuffers: ins, output: pre, type: type)
-        addStep(node, op: .activation(act), inputs: [node.id], inputBuffers: [pre], output: out, type: type)
-      default:
+      } else {
         addStep(node, op: node.op, inputs: node.inputs, inputBuffers: ins, output: out, type: type)
       }
     }
