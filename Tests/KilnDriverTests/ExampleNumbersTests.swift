@@ -41,6 +41,17 @@ import Testing
     Expected(
       file: "resnet_block.kiln", parameters: 19_994,
       shapes: ["b1_add": [16, 32, 32], "b2_conv1": [32, 16, 16], "b2_proj": [32, 16, 16], "fc": [10]], buffers: 288),
+    // He et al.'s ResNet-20 with projection shortcuts: 0.27M parameters, about 41M multiply-accumulates.
+    Expected(
+      file: "resnet20.kiln", parameters: 272_474,
+      shapes: ["s1b3_out": [16, 32, 32], "s2b1_conv1": [32, 16, 16], "s2b1_proj": [32, 16, 16], "s3b3_out": [64, 8, 8],
+        "pool": [64], "fc": [10]],
+      macs: 40_813_184, buffers: 1_568),
+    Expected(
+      file: "vgg_bn.kiln", parameters: 2_197_706,
+      shapes: ["conv1_2": [64, 32, 32], "pool1": [64, 16, 16], "pool2": [128, 8, 8], "pool3": [256, 4, 4],
+        "flatten_1": [4096], "fc1": [256], "fc2": [10]],
+      macs: 153_815_552, buffers: 1_792),
     Expected(
       file: "inception_block.kiln", parameters: 7_206,
       shapes: ["mixed": [56, 32, 32], "b4_pool": [32, 32, 32], "probs": [10]]),
