@@ -139,13 +139,15 @@ public enum MemoryPlanner {
       return MemoryPlan.Allocation(
         buffer: id, lifetime: span, offset: chosen.offsets[s], floats: floats(id), inPlaceOf: inPlaceOf[id])
     }
-    let lowerBound = program.steps.map { step in
-      slots.filter { $0.lifetime.contains(step.index) }.map(\.floats).reduce(0, +)
-    }.max() ?? 0
+    let lowerBound =
+      program.steps.map { step in
+        slots.filter { $0.lifetime.contains(step.index) }.map(\.floats).reduce(0, +)
+      }.max() ?? 0
     return MemoryPlan(
       allocations: allocations, inPlaceSteps: inPlaceSteps, arenaFloats: chosen.arena,
       lowerBoundFloats: lowerBound, noSharingFloats: allocations.map(\.floats).reduce(0, +),
-      heuristic: chosen.heuristic, trials: tried.map { MemoryPlan.Trial(heuristic: $0.heuristic, arenaFloats: $0.arena) })
+      heuristic: chosen.heuristic,
+      trials: tried.map { MemoryPlan.Trial(heuristic: $0.heuristic, arenaFloats: $0.arena) })
   }
 
   /// The slot indices in the order `heuristic` places them.

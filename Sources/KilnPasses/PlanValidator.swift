@@ -59,7 +59,9 @@ public enum PlanValidator {
         continue
       }
       let end = offset + b.floatsPerSample * program.maxBatch
-      if offset < 0 || offset % 16 != 0 { problems.append("\(label(b)) offset \(offset) floats is not 64-byte aligned") }
+      if offset < 0 || offset % 16 != 0 {
+        problems.append("\(label(b)) offset \(offset) floats is not 64-byte aligned")
+      }
       if end > program.activationFloats {
         problems.append("\(label(b)) spans floats \(offset)..<\(end), past the arena of \(program.activationFloats)")
       }
@@ -86,12 +88,14 @@ public enum PlanValidator {
     // In-place marks.
     for step in program.steps where step.inPlace {
       guard readsAndWritesAtOneIndex(step.op) else {
-        problems.append("step \(step.index) (\(step.kernelName)) is marked in place but \(step.op.name) is not elementwise")
+        problems.append(
+          "step \(step.index) (\(step.kernelName)) is marked in place but \(step.op.name) is not elementwise")
         continue
       }
       let out = program.arenaOffsets[step.output]
       guard out != nil, step.inputs.contains(where: { program.arenaOffsets[$0] == out }) else {
-        problems.append("step \(step.index) (\(step.kernelName)) is marked in place but its output shares no input's region")
+        problems.append(
+          "step \(step.index) (\(step.kernelName)) is marked in place but its output shares no input's region")
         continue
       }
     }

@@ -10,7 +10,9 @@ import Testing
   static func randomGraph(seed: UInt64) -> Graph {
     var rng = SeededRandom(seed: seed)
     var g = Graph(name: "random\(seed)")
-    let image = [Int.random(in: 1...4, using: &rng), Int.random(in: 2...9, using: &rng), Int.random(in: 2...9, using: &rng)]
+    let image = [
+      Int.random(in: 1...4, using: &rng), Int.random(in: 2...9, using: &rng), Int.random(in: 2...9, using: &rng),
+    ]
     let x = g.add("x", .input(Input(type: TensorType(.f32, image))))
     var shapes: [(id: NodeID, dims: [Int])] = [(x, image)]
     for k in 0..<Int.random(in: 1...14, using: &rng) {
@@ -24,7 +26,10 @@ import Testing
         let filters = Int.random(in: 1...6, using: &rng)
         let act = [Activation.identity, .relu, .tanh, .softmax].randomElement(using: &rng)!
         let kernel = Pair([1, 3].randomElement(using: &rng)!)
-        node = (.conv2d(Conv2D(filters: filters, kernel: kernel, padding: .same, activation: act)), [src], [filters] + dims.dropFirst())
+        node = (
+          .conv2d(Conv2D(filters: filters, kernel: kernel, padding: .same, activation: act)), [src],
+          [filters] + dims.dropFirst()
+        )
       case 2 where !partners.isEmpty:
         node = (.add, [src, partners.randomElement(using: &rng)!.id], dims)
       case 3 where !partners.isEmpty || Bool.random(using: &rng):
@@ -77,7 +82,9 @@ import Testing
         var broken = p
         broken.arenaOffsets[b] = p.arenaOffsets[a]
         broken.activationFloats = max(p.activationFloats, (p.arenaOffsets[a] ?? 0) + p[b].floatsPerSample * p.maxBatch)
-        if !PlanValidator.violations(in: broken).isEmpty { caught += 1 } else {
+        if !PlanValidator.violations(in: broken).isEmpty {
+          caught += 1
+        } else {
           Issue.record("seed \(seed): \(b) moved onto \(a) was not caught")
         }
       }

@@ -1,7 +1,8 @@
 // The memory planner on small hand-made programs, and the validator catching layouts that are wrong.
 import KilnIR
-@testable import KilnPasses
 import Testing
+
+@testable import KilnPasses
 
 @Suite struct MemoryPlannerTests {
   func lowered(_ g: Graph, batch: Int = 1) throws -> Program {
