@@ -63,7 +63,7 @@ let package = Package(
       path: "Sources/KilnTestSupport"),
     .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
     .testTarget(name: "KilnFrontendTests", dependencies: ["KilnFrontend", "KilnPasses", "KilnTestSupport"]),
-    .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnFrontend", "KilnTestSupport"]),
+    .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnFrontend", "KilnDriver", "KilnTestSupport"]),
     .testTarget(
       name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),

@@ -16,7 +16,8 @@ public struct LoweringError: Error, CustomStringConvertible, Sendable {
 ///   that is a graph input, or a second output naming the same value, gets a copy step;
 /// - the loss and training targets are left out (training is another lowering).
 ///
-/// NOTE: every arena buffer gets its own region here; the memory planner replaces this with a shared plan.
+/// The arena is then laid out by `MemoryPlanner`: buffers whose lifetimes do not overlap share space, and
+/// elementwise steps work in place over inputs that die there.
 public enum Lowering {
   /// A dense or conv layer with a softmax or log-softmax fused in, as the layer alone and that activation.
   static func splitActivation(_ op: Op) -> (Op, Activation)? {
@@ -124,21 +125,16 @@ public enum Lowering {
       ProgramValue(name: o.name, buffer: outputBuffers[j]!, type: g[o.node].type!)
     }
 
-    var arenaOffsets: [BufferID: Int] = [:]
-    var arena = 0
-    for b in buffers where b.storage == .arena {
-      arenaOffsets[b.id] = arena
-      arena += alignedFloats(b.floatsPerSample * maxBatch)
-    }
     var slots: [ParameterSlot] = []
     var paramFloats = 0
     for spec in g.parameters() {
       slots.append(ParameterSlot(spec: spec, offset: paramFloats))
       paramFloats += alignedFloats(spec.elementCount)
     }
-    return Program(
+    var program = Program(
       name: g.name, maxBatch: maxBatch, buffers: buffers, steps: steps, parameters: slots,
-      parameterFloats: paramFloats, inputs: inputs, outputs: outputs, arenaOffsets: arenaOffsets,
-      activationFloats: arena)
+      parameterFloats: paramFloats, inputs: inputs, outputs: outputs, arenaOffsets: [:], activationFloats: 0)
+    program.adopt(MemoryPlanner.plan(program))
+    return program
   }
 }

@@ -41,6 +41,8 @@ public struct Step: Hashable, Sendable {
   public var inputTypes: [TensorType]
   public var output: BufferID
   public var outputType: TensorType
+  /// Whether the memory plan puts the output in the region of an input that dies here (elementwise steps only).
+  public var inPlace: Bool = false
 }
 
 /// Where a parameter tensor lives in the params array.
@@ -70,9 +72,9 @@ public struct Program: Hashable, Sendable {
   public var inputs: [ProgramValue]
   /// The outputs, in declaration order.
   public var outputs: [ProgramValue]
-  /// Offsets in floats of the arena buffers, 64-byte aligned.
+  /// Offsets in floats of the arena buffers, 64-byte aligned, as the memory planner assigned them.
   public var arenaOffsets: [BufferID: Int]
-  /// Floats of arena the activations need at the maximum batch (kernels' scratch comes after).
+  /// Floats of arena the planned activations need at the maximum batch (kernels' scratch comes after).
   public var activationFloats: Int
 
   public subscript(id: BufferID) -> Buffer { buffers[id.index] }

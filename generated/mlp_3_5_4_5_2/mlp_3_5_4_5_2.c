@@ -1173,7 +1173,7 @@ int mlp_3_5_4_5_2_forward_all(const float *params, void *arena_memory, const flo
   const float *t0 = inputs[0]; /* x */
   float *t1 = arena + 0; /* l1 */
   float *t2 = arena + 320; /* l2 */
-  float *t3 = arena + 576; /* l3 */
+  float *t3 = arena + 0; /* l3 */
   float *t4 = outputs[0]; /* y */
   k1_dense_l1(n, t0, params + 0, params + 16, t1);
   k2_dense_l2(n, t1, params + 32, params + 64, t2);

@@ -16,7 +16,7 @@ extern "C" {
 #define MLP_3_5_4_5_2_OUTPUT_Y_SIZE 2 /* f32[2] per sample */
 #define MLP_3_5_4_5_2_MAX_BATCH 64
 #define MLP_3_5_4_5_2_PARAMS_BYTES 640
-#define MLP_3_5_4_5_2_ARENA_BYTES 3584
+#define MLP_3_5_4_5_2_ARENA_BYTES 2304
 #define MLP_3_5_4_5_2_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define MLP_3_5_4_5_2_EMBEDDED_WEIGHTS 1
 

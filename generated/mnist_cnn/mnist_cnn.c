@@ -18548,14 +18548,14 @@ int mnist_cnn_forward_all(const float *params, void *arena_memory, const float *
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* conv1 */
   float *t2 = arena + 1081600; /* maxpool_1 */
-  float *t3 = arena + 1352000; /* conv2 */
-  float *t4 = arena + 1739200; /* maxpool_2 */
-  float *t5 = arena + 1819200; /* fc1 */
+  float *t3 = arena + 0; /* conv2 */
+  float *t4 = arena + 387200; /* maxpool_2 */
+  float *t5 = arena + 0; /* fc1 */
   float *t6 = outputs[0]; /* probabilities */
-  float *t7 = arena + 1825600; /* fc2.pre */
-  k1_conv_conv1(n, t0, params + 0, params + 240, t1, arena + 1826240);
+  float *t7 = arena + 6400; /* fc2.pre */
+  k1_conv_conv1(n, t0, params + 0, params + 240, t1, arena + 1352000);
   k2_maxpool_maxpool_1(n, t1, t2);
-  k3_conv_conv2(n, t2, params + 272, params + 11536, t3, arena + 1826240);
+  k3_conv_conv2(n, t2, params + 272, params + 11536, t3, arena + 1352000);
   k4_maxpool_maxpool_2(n, t3, t4);
   k5_dense_fc1(n, t4, params + 11600, params + 136608, t5);
   k6_dense_fc2(n, t5, params + 136720, params + 137728, t7);

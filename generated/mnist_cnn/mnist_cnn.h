@@ -16,7 +16,7 @@ extern "C" {
 #define MNIST_CNN_OUTPUT_PROBABILITIES_SIZE 10 /* f32[10] per sample */
 #define MNIST_CNN_MAX_BATCH 64
 #define MNIST_CNN_PARAMS_BYTES 550976
-#define MNIST_CNN_ARENA_BYTES 8176192
+#define MNIST_CNN_ARENA_BYTES 6279232
 #define MNIST_CNN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define MNIST_CNN_EMBEDDED_WEIGHTS 1
 

@@ -3682,9 +3682,10 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
 
 /* batchnorm stem_bn: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k2_batchnorm_stem_bn(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k2_batchnorm_stem_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -3702,8 +3703,9 @@ static void k2_batchnorm_stem_bn(int n, const float *restrict x, const float *re
   }
 }
 
-/* relu k3_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k3_relu_stem_relu(int n, const float *restrict x, float *restrict y) {
+/* relu k3_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k3_relu_stem_relu(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3777,9 +3779,10 @@ static void k4_conv_b1_conv1(int n, const float *restrict x, const float *restri
 
 /* batchnorm b1_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k5_batchnorm_b1_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k5_batchnorm_b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -3797,8 +3800,9 @@ static void k5_batchnorm_b1_bn1(int n, const float *restrict x, const float *res
   }
 }
 
-/* relu k6_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k6_relu_relu_1(int n, const float *restrict x, float *restrict y) {
+/* relu k6_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k6_relu_relu_1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3872,9 +3876,10 @@ static void k7_conv_b1_conv2(int n, const float *restrict x, const float *restri
 
 /* batchnorm b1_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k8_batchnorm_b1_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k8_batchnorm_b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -3892,8 +3897,9 @@ static void k8_batchnorm_b1_bn2(int n, const float *restrict x, const float *res
   }
 }
 
-/* add: y = v with v = a + b, 16384 values per sample. */
-static void k9_add_b1_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 16384 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k9_add_b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3904,8 +3910,9 @@ static void k9_add_b1_add(int n, const float *restrict a, const float *restrict 
   }
 }
 
-/* relu k10_relu_b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k10_relu_b1_out(int n, const float *restrict x, float *restrict y) {
+/* relu k10_relu_b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k10_relu_b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3979,9 +3986,10 @@ static void k11_conv_b2_conv1(int n, const float *restrict x, const float *restr
 
 /* batchnorm b2_bn1: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k12_batchnorm_b2_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k12_batchnorm_b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -3999,8 +4007,9 @@ static void k12_batchnorm_b2_bn1(int n, const float *restrict x, const float *re
   }
 }
 
-/* relu k13_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k13_relu_relu_2(int n, const float *restrict x, float *restrict y) {
+/* relu k13_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k13_relu_relu_2(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -4074,9 +4083,10 @@ static void k14_conv_b2_conv2(int n, const float *restrict x, const float *restr
 
 /* batchnorm b2_bn2: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k15_batchnorm_b2_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k15_batchnorm_b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -4157,9 +4167,10 @@ static void k16_conv_b2_proj(int n, const float *restrict x, const float *restri
 
 /* batchnorm b2_proj_bn: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k17_batchnorm_b2_proj_bn(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k17_batchnorm_b2_proj_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -4177,8 +4188,9 @@ static void k17_batchnorm_b2_proj_bn(int n, const float *restrict x, const float
   }
 }
 
-/* add: y = v with v = a + b, 8192 values per sample. */
-static void k18_add_b2_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 8192 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k18_add_b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -4189,8 +4201,9 @@ static void k18_add_b2_add(int n, const float *restrict a, const float *restrict
   }
 }
 
-/* relu k19_relu_b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k19_relu_b2_out(int n, const float *restrict x, float *restrict y) {
+/* relu k19_relu_b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k19_relu_b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -4253,42 +4266,42 @@ int resnet_block_forward_all(const float *params, void *arena_memory, const floa
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* stem */
-  float *t2 = arena + 1048576; /* stem_bn */
-  float *t3 = arena + 2097152; /* stem_relu */
-  float *t4 = arena + 3145728; /* b1_conv1 */
-  float *t5 = arena + 4194304; /* b1_bn1 */
-  float *t6 = arena + 5242880; /* relu_1 */
-  float *t7 = arena + 6291456; /* b1_conv2 */
-  float *t8 = arena + 7340032; /* b1_bn2 */
-  float *t9 = arena + 8388608; /* b1_add */
-  float *t10 = arena + 9437184; /* b1_out */
-  float *t11 = arena + 10485760; /* b2_conv1 */
-  float *t12 = arena + 11010048; /* b2_bn1 */
-  float *t13 = arena + 11534336; /* relu_2 */
-  float *t14 = arena + 12058624; /* b2_conv2 */
-  float *t15 = arena + 12582912; /* b2_bn2 */
-  float *t16 = arena + 13107200; /* b2_proj */
-  float *t17 = arena + 13631488; /* b2_proj_bn */
-  float *t18 = arena + 14155776; /* b2_add */
-  float *t19 = arena + 14680064; /* b2_out */
-  float *t20 = arena + 15204352; /* global_avgpool_1 */
+  float *t2 = arena + 0; /* stem_bn */
+  float *t3 = arena + 0; /* stem_relu */
+  float *t4 = arena + 1048576; /* b1_conv1 */
+  float *t5 = arena + 1048576; /* b1_bn1 */
+  float *t6 = arena + 1048576; /* relu_1 */
+  float *t7 = arena + 2097152; /* b1_conv2 */
+  float *t8 = arena + 2097152; /* b1_bn2 */
+  float *t9 = arena + 2097152; /* b1_add */
+  float *t10 = arena + 2097152; /* b1_out */
+  float *t11 = arena + 0; /* b2_conv1 */
+  float *t12 = arena + 0; /* b2_bn1 */
+  float *t13 = arena + 0; /* relu_2 */
+  float *t14 = arena + 524288; /* b2_conv2 */
+  float *t15 = arena + 524288; /* b2_bn2 */
+  float *t16 = arena + 0; /* b2_proj */
+  float *t17 = arena + 0; /* b2_proj_bn */
+  float *t18 = arena + 524288; /* b2_add */
+  float *t19 = arena + 524288; /* b2_out */
+  float *t20 = arena + 0; /* global_avgpool_1 */
   float *t21 = outputs[0]; /* logits */
-  k1_conv_stem(n, t0, params + 0, t1, arena + 15206400);
+  k1_conv_stem(n, t0, params + 0, t1, arena + 3145728);
   k2_batchnorm_stem_bn(n, t1, params + 432, params + 448, params + 464, params + 480, t2);
   k3_relu_stem_relu(n, t2, t3);
-  k4_conv_b1_conv1(n, t3, params + 496, t4, arena + 15206400);
+  k4_conv_b1_conv1(n, t3, params + 496, t4, arena + 3145728);
   k5_batchnorm_b1_bn1(n, t4, params + 2800, params + 2816, params + 2832, params + 2848, t5);
   k6_relu_relu_1(n, t5, t6);
-  k7_conv_b1_conv2(n, t6, params + 2864, t7, arena + 15206400);
+  k7_conv_b1_conv2(n, t6, params + 2864, t7, arena + 3145728);
   k8_batchnorm_b1_bn2(n, t7, params + 5168, params + 5184, params + 5200, params + 5216, t8);
   k9_add_b1_add(n, t8, t3, t9);
   k10_relu_b1_out(n, t9, t10);
-  k11_conv_b2_conv1(n, t10, params + 5232, t11, arena + 15206400);
+  k11_conv_b2_conv1(n, t10, params + 5232, t11, arena + 3145728);
   k12_batchnorm_b2_bn1(n, t11, params + 9840, params + 9872, params + 9904, params + 9936, t12);
   k13_relu_relu_2(n, t12, t13);
-  k14_conv_b2_conv2(n, t13, params + 9968, t14, arena + 15206400);
+  k14_conv_b2_conv2(n, t13, params + 9968, t14, arena + 3145728);
   k15_batchnorm_b2_bn2(n, t14, params + 19184, params + 19216, params + 19248, params + 19280, t15);
-  k16_conv_b2_proj(n, t10, params + 19312, t16, arena + 15206400);
+  k16_conv_b2_proj(n, t10, params + 19312, t16, arena + 3145728);
   k17_batchnorm_b2_proj_bn(n, t16, params + 19824, params + 19856, params + 19888, params + 19920, t17);
   k18_add_b2_add(n, t15, t17, t18);
   k19_relu_b2_out(n, t18, t19);

@@ -16,7 +16,7 @@ extern "C" {
 #define RESNET_BLOCK_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define RESNET_BLOCK_MAX_BATCH 64
 #define RESNET_BLOCK_PARAMS_BYTES 81152
-#define RESNET_BLOCK_ARENA_BYTES 65544192
+#define RESNET_BLOCK_ARENA_BYTES 17301504
 #define RESNET_BLOCK_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define RESNET_BLOCK_EMBEDDED_WEIGHTS 1
 
