@@ -25,17 +25,10 @@ public struct KernelParameter: Hashable, Sendable {
     self.tensor = tensor
     self.floats = floats
   }
-
-  /// The C declaration, e.g. `const float *restrict x`.
-  public var declaration: String {
-    switch role {
-    case .input, .parameter: return "const float *restrict \(name)"
-    case .output, .scratch: return "float *restrict \(name)"
-    }
-  }
 }
 
-/// A kernel ready to emit: `static void name(int n, <parameters>)` and its body.
+/// A kernel ready to emit: `static void name(int n, <parameters>)` and its body. The template owns the C
+/// declaration of each parameter (whether it is `restrict` depends on whether the kernel may run in place).
 public struct KernelFunction: Hashable, Sendable {
   /// The C function name, e.g. `k3_conv_c1`.
   public var name: String
@@ -51,10 +44,5 @@ public struct KernelFunction: Hashable, Sendable {
     self.definition = definition
     self.parameters = parameters
     self.usesBLAS = usesBLAS
-  }
-
-  /// The C signature, e.g. `static void k1_add_s(int n, const float *restrict a, …)`.
-  public var signature: String {
-    "static void \(name)(\(( ["int n"] + parameters.map(\.declaration)).joined(separator: ", ")))"
   }
 }

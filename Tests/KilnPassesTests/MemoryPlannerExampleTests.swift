@@ -49,6 +49,10 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
     PlanCase("mnist_cnn", batch: 64, lowerBound: 5_408_000, arena: 5_408_000, noSharing: 7_304_960),
     PlanCase("resnet_block", batch: 1, lowerBound: 196_608, arena: 196_608, noSharing: 950_400),
     PlanCase("resnet_block", batch: 64, lowerBound: 12_582_912, arena: 12_582_912, noSharing: 60_825_600),
+    PlanCase("resnet20", batch: 1, lowerBound: 196_608, arena: 196_608, noSharing: 2_703_616),
+    PlanCase("resnet20", batch: 64, lowerBound: 12_582_912, arena: 12_582_912, noSharing: 173_031_424),
+    PlanCase("vgg_bn", batch: 1, lowerBound: 524_288, arena: 524_288, noSharing: 2_868_224),
+    PlanCase("vgg_bn", batch: 64, lowerBound: 33_554_432, arena: 33_554_432, noSharing: 183_566_336),
   ]
 
   static func program(_ network: String, batch: Int) throws -> Program {

@@ -1185,9 +1185,10 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
 
 /* batchnorm stem_bn: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k2_batchnorm_stem_bn(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k2_batchnorm_stem_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1205,8 +1206,9 @@ static void k2_batchnorm_stem_bn(int n, const float *restrict x, const float *re
   }
 }
 
-/* relu k3_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k3_relu_stem_relu(int n, const float *restrict x, float *restrict y) {
+/* relu k3_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k3_relu_stem_relu(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1280,9 +1282,10 @@ static void k4_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
 
 /* batchnorm s1b1_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k5_batchnorm_s1b1_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k5_batchnorm_s1b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1300,8 +1303,9 @@ static void k5_batchnorm_s1b1_bn1(int n, const float *restrict x, const float *r
   }
 }
 
-/* relu k6_relu_s1b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k6_relu_s1b1_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k6_relu_s1b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k6_relu_s1b1_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1375,9 +1379,10 @@ static void k7_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
 
 /* batchnorm s1b1_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k8_batchnorm_s1b1_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k8_batchnorm_s1b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1395,8 +1400,9 @@ static void k8_batchnorm_s1b1_bn2(int n, const float *restrict x, const float *r
   }
 }
 
-/* add: y = v with v = a + b, 16384 values per sample. */
-static void k9_add_s1b1_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 16384 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k9_add_s1b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1407,8 +1413,9 @@ static void k9_add_s1b1_add(int n, const float *restrict a, const float *restric
   }
 }
 
-/* relu k10_relu_s1b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k10_relu_s1b1_out(int n, const float *restrict x, float *restrict y) {
+/* relu k10_relu_s1b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k10_relu_s1b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1482,9 +1489,10 @@ static void k11_conv_s1b2_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s1b2_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k12_batchnorm_s1b2_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k12_batchnorm_s1b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1502,8 +1510,9 @@ static void k12_batchnorm_s1b2_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k13_relu_s1b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k13_relu_s1b2_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k13_relu_s1b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k13_relu_s1b2_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1577,9 +1586,10 @@ static void k14_conv_s1b2_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s1b2_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k15_batchnorm_s1b2_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k15_batchnorm_s1b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1597,8 +1607,9 @@ static void k15_batchnorm_s1b2_bn2(int n, const float *restrict x, const float *
   }
 }
 
-/* add: y = v with v = a + b, 16384 values per sample. */
-static void k16_add_s1b2_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 16384 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k16_add_s1b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1609,8 +1620,9 @@ static void k16_add_s1b2_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k17_relu_s1b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k17_relu_s1b2_out(int n, const float *restrict x, float *restrict y) {
+/* relu k17_relu_s1b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k17_relu_s1b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1684,9 +1696,10 @@ static void k18_conv_s1b3_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s1b3_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k19_batchnorm_s1b3_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k19_batchnorm_s1b3_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1704,8 +1717,9 @@ static void k19_batchnorm_s1b3_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k20_relu_s1b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k20_relu_s1b3_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k20_relu_s1b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k20_relu_s1b3_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1779,9 +1793,10 @@ static void k21_conv_s1b3_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s1b3_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k22_batchnorm_s1b3_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k22_batchnorm_s1b3_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1799,8 +1814,9 @@ static void k22_batchnorm_s1b3_bn2(int n, const float *restrict x, const float *
   }
 }
 
-/* add: y = v with v = a + b, 16384 values per sample. */
-static void k23_add_s1b3_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 16384 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k23_add_s1b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1811,8 +1827,9 @@ static void k23_add_s1b3_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k24_relu_s1b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k24_relu_s1b3_out(int n, const float *restrict x, float *restrict y) {
+/* relu k24_relu_s1b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k24_relu_s1b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1886,9 +1903,10 @@ static void k25_conv_s2b1_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s2b1_bn1: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k26_batchnorm_s2b1_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k26_batchnorm_s2b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -1906,8 +1924,9 @@ static void k26_batchnorm_s2b1_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k27_relu_s2b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k27_relu_s2b1_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k27_relu_s2b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k27_relu_s2b1_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1981,9 +2000,10 @@ static void k28_conv_s2b1_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s2b1_bn2: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k29_batchnorm_s2b1_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k29_batchnorm_s2b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -2064,9 +2084,10 @@ static void k30_conv_s2b1_proj(int n, const float *restrict x, const float *rest
 
 /* batchnorm s2b1_proj_bn: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k31_batchnorm_s2b1_proj_bn(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k31_batchnorm_s2b1_proj_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -2084,8 +2105,9 @@ static void k31_batchnorm_s2b1_proj_bn(int n, const float *restrict x, const flo
   }
 }
 
-/* add: y = v with v = a + b, 8192 values per sample. */
-static void k32_add_s2b1_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 8192 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k32_add_s2b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2096,8 +2118,9 @@ static void k32_add_s2b1_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k33_relu_s2b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k33_relu_s2b1_out(int n, const float *restrict x, float *restrict y) {
+/* relu k33_relu_s2b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k33_relu_s2b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2171,9 +2194,10 @@ static void k34_conv_s2b2_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s2b2_bn1: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k35_batchnorm_s2b2_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k35_batchnorm_s2b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -2191,8 +2215,9 @@ static void k35_batchnorm_s2b2_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k36_relu_s2b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k36_relu_s2b2_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k36_relu_s2b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k36_relu_s2b2_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2266,9 +2291,10 @@ static void k37_conv_s2b2_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s2b2_bn2: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k38_batchnorm_s2b2_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k38_batchnorm_s2b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -2286,8 +2312,9 @@ static void k38_batchnorm_s2b2_bn2(int n, const float *restrict x, const float *
   }
 }
 
-/* add: y = v with v = a + b, 8192 values per sample. */
-static void k39_add_s2b2_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 8192 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k39_add_s2b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2298,8 +2325,9 @@ static void k39_add_s2b2_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k40_relu_s2b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k40_relu_s2b2_out(int n, const float *restrict x, float *restrict y) {
+/* relu k40_relu_s2b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k40_relu_s2b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2373,9 +2401,10 @@ static void k41_conv_s2b3_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s2b3_bn1: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k42_batchnorm_s2b3_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k42_batchnorm_s2b3_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -2393,8 +2422,9 @@ static void k42_batchnorm_s2b3_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k43_relu_s2b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k43_relu_s2b3_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k43_relu_s2b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k43_relu_s2b3_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2468,9 +2498,10 @@ static void k44_conv_s2b3_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s2b3_bn2: batch norm (inference) over 32 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k45_batchnorm_s2b3_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k45_batchnorm_s2b3_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -2488,8 +2519,9 @@ static void k45_batchnorm_s2b3_bn2(int n, const float *restrict x, const float *
   }
 }
 
-/* add: y = v with v = a + b, 8192 values per sample. */
-static void k46_add_s2b3_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 8192 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k46_add_s2b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2500,8 +2532,9 @@ static void k46_add_s2b3_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k47_relu_s2b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample. */
-static void k47_relu_s2b3_out(int n, const float *restrict x, float *restrict y) {
+/* relu k47_relu_s2b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k47_relu_s2b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2575,9 +2608,10 @@ static void k48_conv_s3b1_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s3b1_bn1: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k49_batchnorm_s3b1_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k49_batchnorm_s3b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -2595,8 +2629,9 @@ static void k49_batchnorm_s3b1_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k50_relu_s3b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample. */
-static void k50_relu_s3b1_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k50_relu_s3b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k50_relu_s3b1_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2670,9 +2705,10 @@ static void k51_conv_s3b1_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s3b1_bn2: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k52_batchnorm_s3b1_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k52_batchnorm_s3b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -2753,9 +2789,10 @@ static void k53_conv_s3b1_proj(int n, const float *restrict x, const float *rest
 
 /* batchnorm s3b1_proj_bn: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k54_batchnorm_s3b1_proj_bn(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k54_batchnorm_s3b1_proj_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -2773,8 +2810,9 @@ static void k54_batchnorm_s3b1_proj_bn(int n, const float *restrict x, const flo
   }
 }
 
-/* add: y = v with v = a + b, 4096 values per sample. */
-static void k55_add_s3b1_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 4096 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k55_add_s3b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2785,8 +2823,9 @@ static void k55_add_s3b1_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k56_relu_s3b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample. */
-static void k56_relu_s3b1_out(int n, const float *restrict x, float *restrict y) {
+/* relu k56_relu_s3b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k56_relu_s3b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2860,9 +2899,10 @@ static void k57_conv_s3b2_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s3b2_bn1: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k58_batchnorm_s3b2_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k58_batchnorm_s3b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -2880,8 +2920,9 @@ static void k58_batchnorm_s3b2_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k59_relu_s3b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample. */
-static void k59_relu_s3b2_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k59_relu_s3b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k59_relu_s3b2_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2955,9 +2996,10 @@ static void k60_conv_s3b2_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s3b2_bn2: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k61_batchnorm_s3b2_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k61_batchnorm_s3b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -2975,8 +3017,9 @@ static void k61_batchnorm_s3b2_bn2(int n, const float *restrict x, const float *
   }
 }
 
-/* add: y = v with v = a + b, 4096 values per sample. */
-static void k62_add_s3b2_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 4096 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k62_add_s3b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2987,8 +3030,9 @@ static void k62_add_s3b2_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k63_relu_s3b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample. */
-static void k63_relu_s3b2_out(int n, const float *restrict x, float *restrict y) {
+/* relu k63_relu_s3b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k63_relu_s3b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3062,9 +3106,10 @@ static void k64_conv_s3b3_conv1(int n, const float *restrict x, const float *res
 
 /* batchnorm s3b3_bn1: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k65_batchnorm_s3b3_bn1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k65_batchnorm_s3b3_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -3082,8 +3127,9 @@ static void k65_batchnorm_s3b3_bn1(int n, const float *restrict x, const float *
   }
 }
 
-/* relu k66_relu_s3b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample. */
-static void k66_relu_s3b3_relu1(int n, const float *restrict x, float *restrict y) {
+/* relu k66_relu_s3b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k66_relu_s3b3_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3157,9 +3203,10 @@ static void k67_conv_s3b3_conv2(int n, const float *restrict x, const float *res
 
 /* batchnorm s3b3_bn2: batch norm (inference) over 64 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k68_batchnorm_s3b3_bn2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k68_batchnorm_s3b3_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -3177,8 +3224,9 @@ static void k68_batchnorm_s3b3_bn2(int n, const float *restrict x, const float *
   }
 }
 
-/* add: y = v with v = a + b, 4096 values per sample. */
-static void k69_add_s3b3_add(int n, const float *restrict a, const float *restrict b, float *restrict y) {
+/* add: y = v with v = a + b, 4096 values per sample.
+   y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k69_add_s3b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3189,8 +3237,9 @@ static void k69_add_s3b3_add(int n, const float *restrict a, const float *restri
   }
 }
 
-/* relu k70_relu_s3b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample. */
-static void k70_relu_s3b3_out(int n, const float *restrict x, float *restrict y) {
+/* relu k70_relu_s3b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k70_relu_s3b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3253,144 +3302,144 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* stem */
-  float *t2 = arena + 1048576; /* stem_bn */
-  float *t3 = arena + 2097152; /* stem_relu */
-  float *t4 = arena + 3145728; /* s1b1_conv1 */
-  float *t5 = arena + 4194304; /* s1b1_bn1 */
-  float *t6 = arena + 5242880; /* s1b1_relu1 */
-  float *t7 = arena + 6291456; /* s1b1_conv2 */
-  float *t8 = arena + 7340032; /* s1b1_bn2 */
-  float *t9 = arena + 8388608; /* s1b1_add */
-  float *t10 = arena + 9437184; /* s1b1_out */
-  float *t11 = arena + 10485760; /* s1b2_conv1 */
-  float *t12 = arena + 11534336; /* s1b2_bn1 */
-  float *t13 = arena + 12582912; /* s1b2_relu1 */
-  float *t14 = arena + 13631488; /* s1b2_conv2 */
-  float *t15 = arena + 14680064; /* s1b2_bn2 */
-  float *t16 = arena + 15728640; /* s1b2_add */
-  float *t17 = arena + 16777216; /* s1b2_out */
-  float *t18 = arena + 17825792; /* s1b3_conv1 */
-  float *t19 = arena + 18874368; /* s1b3_bn1 */
-  float *t20 = arena + 19922944; /* s1b3_relu1 */
-  float *t21 = arena + 20971520; /* s1b3_conv2 */
-  float *t22 = arena + 22020096; /* s1b3_bn2 */
-  float *t23 = arena + 23068672; /* s1b3_add */
-  float *t24 = arena + 24117248; /* s1b3_out */
-  float *t25 = arena + 25165824; /* s2b1_conv1 */
-  float *t26 = arena + 25690112; /* s2b1_bn1 */
-  float *t27 = arena + 26214400; /* s2b1_relu1 */
-  float *t28 = arena + 26738688; /* s2b1_conv2 */
-  float *t29 = arena + 27262976; /* s2b1_bn2 */
-  float *t30 = arena + 27787264; /* s2b1_proj */
-  float *t31 = arena + 28311552; /* s2b1_proj_bn */
-  float *t32 = arena + 28835840; /* s2b1_add */
-  float *t33 = arena + 29360128; /* s2b1_out */
-  float *t34 = arena + 29884416; /* s2b2_conv1 */
-  float *t35 = arena + 30408704; /* s2b2_bn1 */
-  float *t36 = arena + 30932992; /* s2b2_relu1 */
-  float *t37 = arena + 31457280; /* s2b2_conv2 */
-  float *t38 = arena + 31981568; /* s2b2_bn2 */
-  float *t39 = arena + 32505856; /* s2b2_add */
-  float *t40 = arena + 33030144; /* s2b2_out */
-  float *t41 = arena + 33554432; /* s2b3_conv1 */
-  float *t42 = arena + 34078720; /* s2b3_bn1 */
-  float *t43 = arena + 34603008; /* s2b3_relu1 */
-  float *t44 = arena + 35127296; /* s2b3_conv2 */
-  float *t45 = arena + 35651584; /* s2b3_bn2 */
-  float *t46 = arena + 36175872; /* s2b3_add */
-  float *t47 = arena + 36700160; /* s2b3_out */
-  float *t48 = arena + 37224448; /* s3b1_conv1 */
-  float *t49 = arena + 37486592; /* s3b1_bn1 */
-  float *t50 = arena + 37748736; /* s3b1_relu1 */
-  float *t51 = arena + 38010880; /* s3b1_conv2 */
-  float *t52 = arena + 38273024; /* s3b1_bn2 */
-  float *t53 = arena + 38535168; /* s3b1_proj */
-  float *t54 = arena + 38797312; /* s3b1_proj_bn */
-  float *t55 = arena + 39059456; /* s3b1_add */
-  float *t56 = arena + 39321600; /* s3b1_out */
-  float *t57 = arena + 39583744; /* s3b2_conv1 */
-  float *t58 = arena + 39845888; /* s3b2_bn1 */
-  float *t59 = arena + 40108032; /* s3b2_relu1 */
-  float *t60 = arena + 40370176; /* s3b2_conv2 */
-  float *t61 = arena + 40632320; /* s3b2_bn2 */
-  float *t62 = arena + 40894464; /* s3b2_add */
-  float *t63 = arena + 41156608; /* s3b2_out */
-  float *t64 = arena + 41418752; /* s3b3_conv1 */
-  float *t65 = arena + 41680896; /* s3b3_bn1 */
-  float *t66 = arena + 41943040; /* s3b3_relu1 */
-  float *t67 = arena + 42205184; /* s3b3_conv2 */
-  float *t68 = arena + 42467328; /* s3b3_bn2 */
-  float *t69 = arena + 42729472; /* s3b3_add */
-  float *t70 = arena + 42991616; /* s3b3_out */
-  float *t71 = arena + 43253760; /* pool */
+  float *t2 = arena + 0; /* stem_bn */
+  float *t3 = arena + 0; /* stem_relu */
+  float *t4 = arena + 1048576; /* s1b1_conv1 */
+  float *t5 = arena + 1048576; /* s1b1_bn1 */
+  float *t6 = arena + 1048576; /* s1b1_relu1 */
+  float *t7 = arena + 2097152; /* s1b1_conv2 */
+  float *t8 = arena + 2097152; /* s1b1_bn2 */
+  float *t9 = arena + 2097152; /* s1b1_add */
+  float *t10 = arena + 2097152; /* s1b1_out */
+  float *t11 = arena + 0; /* s1b2_conv1 */
+  float *t12 = arena + 0; /* s1b2_bn1 */
+  float *t13 = arena + 0; /* s1b2_relu1 */
+  float *t14 = arena + 1048576; /* s1b2_conv2 */
+  float *t15 = arena + 1048576; /* s1b2_bn2 */
+  float *t16 = arena + 1048576; /* s1b2_add */
+  float *t17 = arena + 1048576; /* s1b2_out */
+  float *t18 = arena + 0; /* s1b3_conv1 */
+  float *t19 = arena + 0; /* s1b3_bn1 */
+  float *t20 = arena + 0; /* s1b3_relu1 */
+  float *t21 = arena + 2097152; /* s1b3_conv2 */
+  float *t22 = arena + 2097152; /* s1b3_bn2 */
+  float *t23 = arena + 2097152; /* s1b3_add */
+  float *t24 = arena + 2097152; /* s1b3_out */
+  float *t25 = arena + 0; /* s2b1_conv1 */
+  float *t26 = arena + 0; /* s2b1_bn1 */
+  float *t27 = arena + 0; /* s2b1_relu1 */
+  float *t28 = arena + 524288; /* s2b1_conv2 */
+  float *t29 = arena + 524288; /* s2b1_bn2 */
+  float *t30 = arena + 0; /* s2b1_proj */
+  float *t31 = arena + 0; /* s2b1_proj_bn */
+  float *t32 = arena + 524288; /* s2b1_add */
+  float *t33 = arena + 524288; /* s2b1_out */
+  float *t34 = arena + 0; /* s2b2_conv1 */
+  float *t35 = arena + 0; /* s2b2_bn1 */
+  float *t36 = arena + 0; /* s2b2_relu1 */
+  float *t37 = arena + 1048576; /* s2b2_conv2 */
+  float *t38 = arena + 1048576; /* s2b2_bn2 */
+  float *t39 = arena + 1048576; /* s2b2_add */
+  float *t40 = arena + 1048576; /* s2b2_out */
+  float *t41 = arena + 0; /* s2b3_conv1 */
+  float *t42 = arena + 0; /* s2b3_bn1 */
+  float *t43 = arena + 0; /* s2b3_relu1 */
+  float *t44 = arena + 524288; /* s2b3_conv2 */
+  float *t45 = arena + 524288; /* s2b3_bn2 */
+  float *t46 = arena + 524288; /* s2b3_add */
+  float *t47 = arena + 524288; /* s2b3_out */
+  float *t48 = arena + 0; /* s3b1_conv1 */
+  float *t49 = arena + 0; /* s3b1_bn1 */
+  float *t50 = arena + 0; /* s3b1_relu1 */
+  float *t51 = arena + 262144; /* s3b1_conv2 */
+  float *t52 = arena + 262144; /* s3b1_bn2 */
+  float *t53 = arena + 0; /* s3b1_proj */
+  float *t54 = arena + 0; /* s3b1_proj_bn */
+  float *t55 = arena + 262144; /* s3b1_add */
+  float *t56 = arena + 262144; /* s3b1_out */
+  float *t57 = arena + 0; /* s3b2_conv1 */
+  float *t58 = arena + 0; /* s3b2_bn1 */
+  float *t59 = arena + 0; /* s3b2_relu1 */
+  float *t60 = arena + 524288; /* s3b2_conv2 */
+  float *t61 = arena + 524288; /* s3b2_bn2 */
+  float *t62 = arena + 524288; /* s3b2_add */
+  float *t63 = arena + 524288; /* s3b2_out */
+  float *t64 = arena + 0; /* s3b3_conv1 */
+  float *t65 = arena + 0; /* s3b3_bn1 */
+  float *t66 = arena + 0; /* s3b3_relu1 */
+  float *t67 = arena + 262144; /* s3b3_conv2 */
+  float *t68 = arena + 262144; /* s3b3_bn2 */
+  float *t69 = arena + 262144; /* s3b3_add */
+  float *t70 = arena + 262144; /* s3b3_out */
+  float *t71 = arena + 0; /* pool */
   float *t72 = outputs[0]; /* logits */
-  k1_conv_stem(n, t0, params + 0, t1, arena + 43257856);
+  k1_conv_stem(n, t0, params + 0, t1, arena + 3145728);
   k2_batchnorm_stem_bn(n, t1, params + 432, params + 448, params + 464, params + 480, t2);
   k3_relu_stem_relu(n, t2, t3);
-  k4_conv_s1b1_conv1(n, t3, params + 496, t4, arena + 43257856);
+  k4_conv_s1b1_conv1(n, t3, params + 496, t4, arena + 3145728);
   k5_batchnorm_s1b1_bn1(n, t4, params + 2800, params + 2816, params + 2832, params + 2848, t5);
   k6_relu_s1b1_relu1(n, t5, t6);
-  k7_conv_s1b1_conv2(n, t6, params + 2864, t7, arena + 43257856);
+  k7_conv_s1b1_conv2(n, t6, params + 2864, t7, arena + 3145728);
   k8_batchnorm_s1b1_bn2(n, t7, params + 5168, params + 5184, params + 5200, params + 5216, t8);
   k9_add_s1b1_add(n, t8, t3, t9);
   k10_relu_s1b1_out(n, t9, t10);
-  k11_conv_s1b2_conv1(n, t10, params + 5232, t11, arena + 43257856);
+  k11_conv_s1b2_conv1(n, t10, params + 5232, t11, arena + 3145728);
   k12_batchnorm_s1b2_bn1(n, t11, params + 7536, params + 7552, params + 7568, params + 7584, t12);
   k13_relu_s1b2_relu1(n, t12, t13);
-  k14_conv_s1b2_conv2(n, t13, params + 7600, t14, arena + 43257856);
+  k14_conv_s1b2_conv2(n, t13, params + 7600, t14, arena + 3145728);
   k15_batchnorm_s1b2_bn2(n, t14, params + 9904, params + 9920, params + 9936, params + 9952, t15);
   k16_add_s1b2_add(n, t15, t10, t16);
   k17_relu_s1b2_out(n, t16, t17);
-  k18_conv_s1b3_conv1(n, t17, params + 9968, t18, arena + 43257856);
+  k18_conv_s1b3_conv1(n, t17, params + 9968, t18, arena + 3145728);
   k19_batchnorm_s1b3_bn1(n, t18, params + 12272, params + 12288, params + 12304, params + 12320, t19);
   k20_relu_s1b3_relu1(n, t19, t20);
-  k21_conv_s1b3_conv2(n, t20, params + 12336, t21, arena + 43257856);
+  k21_conv_s1b3_conv2(n, t20, params + 12336, t21, arena + 3145728);
   k22_batchnorm_s1b3_bn2(n, t21, params + 14640, params + 14656, params + 14672, params + 14688, t22);
   k23_add_s1b3_add(n, t22, t17, t23);
   k24_relu_s1b3_out(n, t23, t24);
-  k25_conv_s2b1_conv1(n, t24, params + 14704, t25, arena + 43257856);
+  k25_conv_s2b1_conv1(n, t24, params + 14704, t25, arena + 3145728);
   k26_batchnorm_s2b1_bn1(n, t25, params + 19312, params + 19344, params + 19376, params + 19408, t26);
   k27_relu_s2b1_relu1(n, t26, t27);
-  k28_conv_s2b1_conv2(n, t27, params + 19440, t28, arena + 43257856);
+  k28_conv_s2b1_conv2(n, t27, params + 19440, t28, arena + 3145728);
   k29_batchnorm_s2b1_bn2(n, t28, params + 28656, params + 28688, params + 28720, params + 28752, t29);
-  k30_conv_s2b1_proj(n, t24, params + 28784, t30, arena + 43257856);
+  k30_conv_s2b1_proj(n, t24, params + 28784, t30, arena + 3145728);
   k31_batchnorm_s2b1_proj_bn(n, t30, params + 29296, params + 29328, params + 29360, params + 29392, t31);
   k32_add_s2b1_add(n, t29, t31, t32);
   k33_relu_s2b1_out(n, t32, t33);
-  k34_conv_s2b2_conv1(n, t33, params + 29424, t34, arena + 43257856);
+  k34_conv_s2b2_conv1(n, t33, params + 29424, t34, arena + 3145728);
   k35_batchnorm_s2b2_bn1(n, t34, params + 38640, params + 38672, params + 38704, params + 38736, t35);
   k36_relu_s2b2_relu1(n, t35, t36);
-  k37_conv_s2b2_conv2(n, t36, params + 38768, t37, arena + 43257856);
+  k37_conv_s2b2_conv2(n, t36, params + 38768, t37, arena + 3145728);
   k38_batchnorm_s2b2_bn2(n, t37, params + 47984, params + 48016, params + 48048, params + 48080, t38);
   k39_add_s2b2_add(n, t38, t33, t39);
   k40_relu_s2b2_out(n, t39, t40);
-  k41_conv_s2b3_conv1(n, t40, params + 48112, t41, arena + 43257856);
+  k41_conv_s2b3_conv1(n, t40, params + 48112, t41, arena + 3145728);
   k42_batchnorm_s2b3_bn1(n, t41, params + 57328, params + 57360, params + 57392, params + 57424, t42);
   k43_relu_s2b3_relu1(n, t42, t43);
-  k44_conv_s2b3_conv2(n, t43, params + 57456, t44, arena + 43257856);
+  k44_conv_s2b3_conv2(n, t43, params + 57456, t44, arena + 3145728);
   k45_batchnorm_s2b3_bn2(n, t44, params + 66672, params + 66704, params + 66736, params + 66768, t45);
   k46_add_s2b3_add(n, t45, t40, t46);
   k47_relu_s2b3_out(n, t46, t47);
-  k48_conv_s3b1_conv1(n, t47, params + 66800, t48, arena + 43257856);
+  k48_conv_s3b1_conv1(n, t47, params + 66800, t48, arena + 3145728);
   k49_batchnorm_s3b1_bn1(n, t48, params + 85232, params + 85296, params + 85360, params + 85424, t49);
   k50_relu_s3b1_relu1(n, t49, t50);
-  k51_conv_s3b1_conv2(n, t50, params + 85488, t51, arena + 43257856);
+  k51_conv_s3b1_conv2(n, t50, params + 85488, t51, arena + 3145728);
   k52_batchnorm_s3b1_bn2(n, t51, params + 122352, params + 122416, params + 122480, params + 122544, t52);
-  k53_conv_s3b1_proj(n, t47, params + 122608, t53, arena + 43257856);
+  k53_conv_s3b1_proj(n, t47, params + 122608, t53, arena + 3145728);
   k54_batchnorm_s3b1_proj_bn(n, t53, params + 124656, params + 124720, params + 124784, params + 124848, t54);
   k55_add_s3b1_add(n, t52, t54, t55);
   k56_relu_s3b1_out(n, t55, t56);
-  k57_conv_s3b2_conv1(n, t56, params + 124912, t57, arena + 43257856);
+  k57_conv_s3b2_conv1(n, t56, params + 124912, t57, arena + 3145728);
   k58_batchnorm_s3b2_bn1(n, t57, params + 161776, params + 161840, params + 161904, params + 161968, t58);
   k59_relu_s3b2_relu1(n, t58, t59);
-  k60_conv_s3b2_conv2(n, t59, params + 162032, t60, arena + 43257856);
+  k60_conv_s3b2_conv2(n, t59, params + 162032, t60, arena + 3145728);
   k61_batchnorm_s3b2_bn2(n, t60, params + 198896, params + 198960, params + 199024, params + 199088, t61);
   k62_add_s3b2_add(n, t61, t56, t62);
   k63_relu_s3b2_out(n, t62, t63);
-  k64_conv_s3b3_conv1(n, t63, params + 199152, t64, arena + 43257856);
+  k64_conv_s3b3_conv1(n, t63, params + 199152, t64, arena + 3145728);
   k65_batchnorm_s3b3_bn1(n, t64, params + 236016, params + 236080, params + 236144, params + 236208, t65);
   k66_relu_s3b3_relu1(n, t65, t66);
-  k67_conv_s3b3_conv2(n, t66, params + 236272, t67, arena + 43257856);
+  k67_conv_s3b3_conv2(n, t66, params + 236272, t67, arena + 3145728);
   k68_batchnorm_s3b3_bn2(n, t67, params + 273136, params + 273200, params + 273264, params + 273328, t68);
   k69_add_s3b3_add(n, t68, t63, t69);
   k70_relu_s3b3_out(n, t69, t70);

@@ -16,7 +16,7 @@ extern "C" {
 #define RESNET20_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define RESNET20_MAX_BATCH 64
 #define RESNET20_PARAMS_BYTES 1096192
-#define RESNET20_ARENA_BYTES 177750016
+#define RESNET20_ARENA_BYTES 17301504
 #define RESNET20_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define RESNET20_EMBEDDED_WEIGHTS 0
 

@@ -1112,9 +1112,10 @@ static void k1_conv_conv1_1(int n, const float *restrict x, const float *restric
 
 /* batchnorm bn1_1: batch norm (inference) over 64 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k2_batchnorm_bn1_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k2_batchnorm_bn1_1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 65536L >= 32768L)
 #endif
@@ -1132,8 +1133,9 @@ static void k2_batchnorm_bn1_1(int n, const float *restrict x, const float *rest
   }
 }
 
-/* relu k3_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample. */
-static void k3_relu_relu_1(int n, const float *restrict x, float *restrict y) {
+/* relu k3_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k3_relu_relu_1(int n, const float *x, float *y) {
   const long total = (long)n * 65536L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1207,9 +1209,10 @@ static void k4_conv_conv1_2(int n, const float *restrict x, const float *restric
 
 /* batchnorm bn1_2: batch norm (inference) over 64 channels of 1024 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k5_batchnorm_bn1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k5_batchnorm_bn1_2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 65536L >= 32768L)
 #endif
@@ -1227,8 +1230,9 @@ static void k5_batchnorm_bn1_2(int n, const float *restrict x, const float *rest
   }
 }
 
-/* relu k6_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample. */
-static void k6_relu_relu_2(int n, const float *restrict x, float *restrict y) {
+/* relu k6_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k6_relu_relu_2(int n, const float *x, float *y) {
   const long total = (long)n * 65536L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1335,9 +1339,10 @@ static void k8_conv_conv2_1(int n, const float *restrict x, const float *restric
 
 /* batchnorm bn2_1: batch norm (inference) over 128 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k9_batchnorm_bn2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k9_batchnorm_bn2_1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 32768L >= 32768L)
 #endif
@@ -1355,8 +1360,9 @@ static void k9_batchnorm_bn2_1(int n, const float *restrict x, const float *rest
   }
 }
 
-/* relu k10_relu_relu_3: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample. */
-static void k10_relu_relu_3(int n, const float *restrict x, float *restrict y) {
+/* relu k10_relu_relu_3: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k10_relu_relu_3(int n, const float *x, float *y) {
   const long total = (long)n * 32768L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1430,9 +1436,10 @@ static void k11_conv_conv2_2(int n, const float *restrict x, const float *restri
 
 /* batchnorm bn2_2: batch norm (inference) over 128 channels of 256 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k12_batchnorm_bn2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k12_batchnorm_bn2_2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 32768L >= 32768L)
 #endif
@@ -1450,8 +1457,9 @@ static void k12_batchnorm_bn2_2(int n, const float *restrict x, const float *res
   }
 }
 
-/* relu k13_relu_relu_4: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample. */
-static void k13_relu_relu_4(int n, const float *restrict x, float *restrict y) {
+/* relu k13_relu_relu_4: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k13_relu_relu_4(int n, const float *x, float *y) {
   const long total = (long)n * 32768L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1558,9 +1566,10 @@ static void k15_conv_conv3_1(int n, const float *restrict x, const float *restri
 
 /* batchnorm bn3_1: batch norm (inference) over 256 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k16_batchnorm_bn3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k16_batchnorm_bn3_1(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1578,8 +1587,9 @@ static void k16_batchnorm_bn3_1(int n, const float *restrict x, const float *res
   }
 }
 
-/* relu k17_relu_relu_5: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k17_relu_relu_5(int n, const float *restrict x, float *restrict y) {
+/* relu k17_relu_relu_5: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k17_relu_relu_5(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1653,9 +1663,10 @@ static void k18_conv_conv3_2(int n, const float *restrict x, const float *restri
 
 /* batchnorm bn3_2: batch norm (inference) over 256 channels of 64 values per sample;
    y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). */
-static void k19_batchnorm_bn3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y) {
+   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
+   runs it in place): element i is read, then written, at index i only. */
+static void k19_batchnorm_bn3_2(int n, const float *x, const float *restrict weight, const float *restrict bias,
+    const float *restrict running_mean, const float *restrict running_var, float *y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1673,8 +1684,9 @@ static void k19_batchnorm_bn3_2(int n, const float *restrict x, const float *res
   }
 }
 
-/* relu k20_relu_relu_6: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample. */
-static void k20_relu_relu_6(int n, const float *restrict x, float *restrict y) {
+/* relu k20_relu_relu_6: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
+static void k20_relu_relu_6(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1781,46 +1793,46 @@ int vgg_bn_forward_all(const float *params, void *arena_memory, const float *con
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* conv1_1 */
-  float *t2 = arena + 4194304; /* bn1_1 */
-  float *t3 = arena + 8388608; /* relu_1 */
-  float *t4 = arena + 12582912; /* conv1_2 */
-  float *t5 = arena + 16777216; /* bn1_2 */
-  float *t6 = arena + 20971520; /* relu_2 */
-  float *t7 = arena + 25165824; /* pool1 */
-  float *t8 = arena + 26214400; /* conv2_1 */
-  float *t9 = arena + 28311552; /* bn2_1 */
-  float *t10 = arena + 30408704; /* relu_3 */
-  float *t11 = arena + 32505856; /* conv2_2 */
-  float *t12 = arena + 34603008; /* bn2_2 */
-  float *t13 = arena + 36700160; /* relu_4 */
-  float *t14 = arena + 38797312; /* pool2 */
-  float *t15 = arena + 39321600; /* conv3_1 */
-  float *t16 = arena + 40370176; /* bn3_1 */
-  float *t17 = arena + 41418752; /* relu_5 */
-  float *t18 = arena + 42467328; /* conv3_2 */
-  float *t19 = arena + 43515904; /* bn3_2 */
-  float *t20 = arena + 44564480; /* relu_6 */
-  float *t21 = arena + 45613056; /* pool3 */
-  float *t22 = arena + 45875200; /* fc1 */
+  float *t2 = arena + 0; /* bn1_1 */
+  float *t3 = arena + 0; /* relu_1 */
+  float *t4 = arena + 4194304; /* conv1_2 */
+  float *t5 = arena + 4194304; /* bn1_2 */
+  float *t6 = arena + 4194304; /* relu_2 */
+  float *t7 = arena + 2097152; /* pool1 */
+  float *t8 = arena + 0; /* conv2_1 */
+  float *t9 = arena + 0; /* bn2_1 */
+  float *t10 = arena + 0; /* relu_3 */
+  float *t11 = arena + 2097152; /* conv2_2 */
+  float *t12 = arena + 2097152; /* bn2_2 */
+  float *t13 = arena + 2097152; /* relu_4 */
+  float *t14 = arena + 1048576; /* pool2 */
+  float *t15 = arena + 0; /* conv3_1 */
+  float *t16 = arena + 0; /* bn3_1 */
+  float *t17 = arena + 0; /* relu_5 */
+  float *t18 = arena + 1048576; /* conv3_2 */
+  float *t19 = arena + 1048576; /* bn3_2 */
+  float *t20 = arena + 1048576; /* relu_6 */
+  float *t21 = arena + 0; /* pool3 */
+  float *t22 = arena + 262144; /* fc1 */
   float *t23 = outputs[0]; /* logits */
-  k1_conv_conv1_1(n, t0, params + 0, t1, arena + 45891584);
+  k1_conv_conv1_1(n, t0, params + 0, t1, arena + 8388608);
   k2_batchnorm_bn1_1(n, t1, params + 1728, params + 1792, params + 1856, params + 1920, t2);
   k3_relu_relu_1(n, t2, t3);
-  k4_conv_conv1_2(n, t3, params + 1984, t4, arena + 45891584);
+  k4_conv_conv1_2(n, t3, params + 1984, t4, arena + 8388608);
   k5_batchnorm_bn1_2(n, t4, params + 38848, params + 38912, params + 38976, params + 39040, t5);
   k6_relu_relu_2(n, t5, t6);
   k7_maxpool_pool1(n, t6, t7);
-  k8_conv_conv2_1(n, t7, params + 39104, t8, arena + 45891584);
+  k8_conv_conv2_1(n, t7, params + 39104, t8, arena + 8388608);
   k9_batchnorm_bn2_1(n, t8, params + 112832, params + 112960, params + 113088, params + 113216, t9);
   k10_relu_relu_3(n, t9, t10);
-  k11_conv_conv2_2(n, t10, params + 113344, t11, arena + 45891584);
+  k11_conv_conv2_2(n, t10, params + 113344, t11, arena + 8388608);
   k12_batchnorm_bn2_2(n, t11, params + 260800, params + 260928, params + 261056, params + 261184, t12);
   k13_relu_relu_4(n, t12, t13);
   k14_maxpool_pool2(n, t13, t14);
-  k15_conv_conv3_1(n, t14, params + 261312, t15, arena + 45891584);
+  k15_conv_conv3_1(n, t14, params + 261312, t15, arena + 8388608);
   k16_batchnorm_bn3_1(n, t15, params + 556224, params + 556480, params + 556736, params + 556992, t16);
   k17_relu_relu_5(n, t16, t17);
-  k18_conv_conv3_2(n, t17, params + 557248, t18, arena + 45891584);
+  k18_conv_conv3_2(n, t17, params + 557248, t18, arena + 8388608);
   k19_batchnorm_bn3_2(n, t18, params + 1147072, params + 1147328, params + 1147584, params + 1147840, t19);
   k20_relu_relu_6(n, t19, t20);
   k21_maxpool_pool3(n, t20, t21);

@@ -16,7 +16,7 @@ extern "C" {
 #define VGG_BN_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define VGG_BN_MAX_BATCH 64
 #define VGG_BN_PARAMS_BYTES 8798016
-#define VGG_BN_ARENA_BYTES 202440704
+#define VGG_BN_ARENA_BYTES 52428800
 #define VGG_BN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define VGG_BN_EMBEDDED_WEIGHTS 0
 
