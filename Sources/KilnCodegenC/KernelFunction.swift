@@ -3,13 +3,13 @@
 /// One pointer parameter of a kernel, after the leading `int n` (the runtime batch).
 public struct KernelParameter: Hashable, Sendable {
   public enum Role: String, Hashable, Sendable {
-    /// A value the kernel reads (`const float *restrict`).
+    /// A value the kernel reads.
     case input
-    /// A parameter tensor it reads, e.g. `c1.weight` (`const float *restrict`).
+    /// A parameter tensor it reads, e.g. `c1.weight`.
     case parameter
-    /// The value it writes (`float *restrict`).
+    /// The value it writes.
     case output
-    /// Working memory it may overwrite, `floats` long (`float *restrict`).
+    /// Working memory it may overwrite, `floats` long.
     case scratch
   }
   public var name: String
