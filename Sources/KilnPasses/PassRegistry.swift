@@ -3,7 +3,10 @@ import KilnIR
 
 /// Whether a graph is being prepared for inference or for training.
 public enum PipelineMode: String, Hashable, Sendable, CaseIterable {
-  case inference, training
+  /// Running a trained network: dropout is the identity, batch norm uses running statistics.
+  case inference
+  /// Training: dropout is random, batch norm uses batch statistics, the losses are live.
+  case training
 }
 
 /// One registered pass: its stable name, why it is in the pipeline, and where it may run.
@@ -36,6 +39,10 @@ public struct RegisteredPass: Sendable {
 }
 
 /// The one list of passes. Its order is the pipeline order; each mode runs the entries legal in it.
+///
+/// NOTE: passes that remove nodes renumber the rest, and the reference interpreter keys a training-mode
+/// dropout's random stream by its node index; so in training mode a renumbered dropout draws a different
+/// (equally valid) mask. Inference, which is all that compiles today, is bit for bit unchanged.
 public enum PassRegistry {
   /// Every pass, in the order the pipelines run them.
   public static let passes: [RegisteredPass] = [

@@ -25,6 +25,7 @@ public struct PassOptions: Sendable {
 
 /// Why a pipeline cannot be built from the options given.
 public struct PipelineError: Error, Sendable, CustomStringConvertible {
+  /// What is wrong and what the known passes are.
   public var description: String
 }
 

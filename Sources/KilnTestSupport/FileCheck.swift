@@ -14,6 +14,7 @@ public enum FileCheck {
       case next = "CHECK-NEXT"
       case not = "CHECK-NOT"
     }
+    /// Which directive this is.
     public var kind: Kind
     /// The text to look for, trimmed of surrounding spaces.
     public var pattern: String
