@@ -63,7 +63,11 @@ let package = Package(
       path: "Sources/KilnTestSupport"),
     .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
     .testTarget(name: "KilnFrontendTests", dependencies: ["KilnFrontend", "KilnPasses", "KilnTestSupport"]),
-    .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnFrontend", "KilnDriver", "KilnTestSupport"]),
+    // Fixtures/ holds lit-style pass fixtures, found from the tests' #filePath.
+    .testTarget(
+      name: "KilnPassesTests",
+      dependencies: ["KilnPasses", "KilnFrontend", "KilnReference", "KilnData", "KilnDriver", "KilnTestSupport"],
+      exclude: ["Fixtures"]),
     .testTarget(
       name: "KilnReferenceTests", dependencies: ["KilnReference", "KilnFrontend", "KilnPasses", "KilnData", "KilnTestSupport"]),
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),

@@ -1,4 +1,4 @@
-// Compiling a network: lower, emit C, write the files, build the shared library, load it.
+// Compiling a network: run the pass pipeline, lower, emit C, write the files, build the shared library, load it.
 import Foundation
 import KilnCodegenC
 import KilnData
@@ -22,6 +22,8 @@ public struct CompileOptions: Sendable {
   public var threadSlots: Int = 8
   /// Embed weights up to this many bytes.
   public var embedThreshold: Int = defaultEmbedThreshold
+  /// The pass pipeline's options (`--disable-pass`, `--print-after`, `--no-fuse`).
+  public var passes = PassOptions()
   public init() {}
 
   var kernelOptions: KernelOptions { KernelOptions(blas: blas, threadSlots: threadSlots) }
@@ -33,12 +35,26 @@ public struct CompileOptions: Sendable {
 
 /// The compile pipeline as a library, for the CLI, the tests and the benchmarks.
 public enum Compilation {
-  /// Lowers and emits `graph`; `weights` is asked for values only when the module needs them.
+  /// Runs the pipeline `options` select on a loaded graph (shape inference runs again: it is cheap and
+  /// idempotent, and it keeps `--print-after shape-inference` meaningful).
+  /// - Throws: `PipelineError` for bad pass options, `DiagnosticError` when a pass reports an error.
+  public static func optimize(_ graph: Graph, options: PassOptions) throws -> Graph {
+    let pipeline = try Pipeline(options: options)
+    var g = graph
+    let diagnostics = pipeline.run(&g)
+    if diagnostics.contains(where: { $0.severity == .error }) { throw DiagnosticError(diagnostics) }
+    return g
+  }
+
+  /// Runs the inference pipeline on `graph`, then lowers and emits it; `weights` (resolved against the graph
+  /// as written, so removed layers never change which tensors a weights file must hold) is asked for values
+  /// only when the module needs them.
   public static func generate(
     _ graph: Graph, specName: String, options: CompileOptions, writeWeightsFile: Bool = true,
     weights: () throws -> Weights
   ) throws -> GeneratedModule {
-    let program = try Lowering.lower(graph, maxBatch: options.maxBatch)
+    let optimized = try optimize(graph, options: options.passes)
+    let program = try Lowering.lower(optimized, maxBatch: options.maxBatch)
     let emit = EmitOptions(
       kernels: options.kernelOptions, embedThreshold: options.embedThreshold, specName: specName,
       writeWeightsFile: writeWeightsFile)

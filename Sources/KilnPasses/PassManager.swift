@@ -1,4 +1,4 @@
-// The pass protocol, the pass registry and the pipeline that runs passes in order with the verifier after each.
+// The pass protocol and the manager that runs passes in order with the verifier after each.
 import KilnIR
 
 /// A transformation or analysis of a graph. Each pass lives in its own file.
@@ -31,10 +31,11 @@ public struct PassManager: Sendable {
     #endif
   }
 
-  /// The passes every network goes through before it is checked or run.
-  ///
-  /// - shape-inference: every later pass and the interpreter rely on inferred types.
-  public static let checking: [any GraphPass] = [ShapeInference()]
+  /// The passes every network goes through before it is checked or run: the registry's required
+  /// passes (shape-inference), which no option can turn off.
+  public static var checking: [any GraphPass] {
+    PassRegistry.passes.filter(\.isRequired).map { $0.make(.inference) }
+  }
 
   /// Runs the pipeline; returns all diagnostics (errors stop the pipeline after the failing pass).
   public func run(_ graph: inout Graph) -> [Diagnostic] {

@@ -26,11 +26,15 @@ struct Compile: ParsableCommand {
 
   @OptionGroup var build: BuildFlags
 
+  @OptionGroup var passes: PassFlags
+
   func run() throws {
     try failingClearly {
       let graph = try NetworkLoader.graph(path: spec)
       let started = Date()
-      let module = try Compilation.generate(graph, specName: URL(fileURLWithPath: spec).lastPathComponent, options: build.options) {
+      var options = build.options
+      options.passes = passes.options
+      let module = try Compilation.generate(graph, specName: URL(fileURLWithPath: spec).lastPathComponent, options: options) {
         try ParameterSource.parameters(for: graph, weightsPath: weights, seed: seed ?? ParameterSource.defaultSeed(for: graph))
       }
       let dir = URL(fileURLWithPath: output)
@@ -38,7 +42,7 @@ struct Compile: ParsableCommand {
       for f in files { print("wrote \(f.path) (\(grouped(fileSize(f))) bytes)") }
       print("arena \(grouped(module.arenaBytes)) bytes at batch \(module.program.maxBatch); weights \(module.placement == .embedded ? "embedded" : "in \(module.name).weights")")
       guard !noBuild else { return }
-      let result = try Compilation.build(module, in: dir, options: build.options)
+      let result = try Compilation.build(module, in: dir, options: options)
       let library = dir.appendingPathComponent("lib\(module.name).so")
       try AtomicFile.write(try Data(contentsOf: result.url), to: library.path)
       let how = result.cacheHit ? "cached build" : "compiled in \(String(format: "%.2f", result.compileSeconds)) s"

@@ -43,6 +43,8 @@ struct Run: ParsableCommand {
 
   @OptionGroup var build: BuildFlags
 
+  @OptionGroup var passes: PassFlags
+
   func validate() throws {
     guard (input == nil) != (fashionMNIST == nil) else {
       throw ValidationError("give exactly one of --input X.npy and --fashion-mnist test|train")
@@ -57,14 +59,18 @@ struct Run: ParsableCommand {
       let evaluation: ChunkedEvaluation
       let engine: String
       if interpret {
+        // Weights are resolved against the graph as written; the optimized graph needs a subset of them.
         let params = try ParameterSource.parameters(for: graph, weightsPath: weights, seed: seed)
-        evaluation = ChunkedEvaluation(interpreter: try Interpreter(graph: graph, parameters: ParameterSource.tensors(params)))
+        let optimized = try Compilation.optimize(graph, options: passes.options)
+        evaluation = ChunkedEvaluation(interpreter: try Interpreter(graph: optimized, parameters: ParameterSource.tensors(params)))
         engine = "the reference interpreter"
       } else {
         // The module is compiled with initialized weights, so a weights file never forces a rebuild;
         // --weights is then loaded by the generated C's own safetensors reader.
         let specName = URL(fileURLWithPath: spec).lastPathComponent
-        let (model, _, result) = try Compilation.load(graph, specName: specName, options: build.options) {
+        var options = build.options
+        options.passes = passes.options
+        let (model, _, result) = try Compilation.load(graph, specName: specName, options: options) {
           try ParameterSource.parameters(for: graph, weightsPath: nil, seed: seed)
         }
         if let weights { try model.loadWeights(safetensors: weights) }

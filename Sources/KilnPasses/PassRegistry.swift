@@ -1,0 +1,73 @@
+// The pass registry: every pass Kiln has, in pipeline order, with why it runs and where it is legal.
+import KilnIR
+
+/// Whether a graph is being prepared for inference or for training.
+public enum PipelineMode: String, Hashable, Sendable, CaseIterable {
+  /// Running a trained network: dropout is the identity, batch norm uses running statistics.
+  case inference
+  /// Training: dropout is random, batch norm uses batch statistics, the losses are live.
+  case training
+}
+
+/// One registered pass: its stable name, why it is in the pipeline, and where it may run.
+public struct RegisteredPass: Sendable {
+  /// Stable kebab-case name, as `--disable-pass` and `--print-after` take it.
+  public let name: String
+  /// One line: why the pipeline runs this pass.
+  public let why: String
+  /// The modes in which the pass is legal; it is left out of the other modes' pipelines.
+  public let modes: Set<PipelineMode>
+  /// A fusion pass: `--no-fuse` disables every one of these.
+  public let isFusion: Bool
+  /// A pass the rest of the pipeline cannot do without; it cannot be disabled.
+  public let isRequired: Bool
+  /// Makes the pass for a mode.
+  public let make: @Sendable (PipelineMode) -> any GraphPass
+
+  /// Registers a pass.
+  public init(
+    name: String, why: String, modes: Set<PipelineMode>, isFusion: Bool = false, isRequired: Bool = false,
+    make: @escaping @Sendable (PipelineMode) -> any GraphPass
+  ) {
+    self.name = name
+    self.why = why
+    self.modes = modes
+    self.isFusion = isFusion
+    self.isRequired = isRequired
+    self.make = make
+  }
+}
+
+/// The one list of passes. Its order is the pipeline order; each mode runs the entries legal in it.
+///
+/// NOTE: passes that remove nodes renumber the rest, and the reference interpreter keys a training-mode
+/// dropout's random stream by its node index; so in training mode a renumbered dropout draws a different
+/// (equally valid) mask. Inference, which is all that compiles today, is bit for bit unchanged.
+public enum PassRegistry {
+  /// Every pass, in the order the pipelines run them.
+  public static let passes: [RegisteredPass] = [
+    RegisteredPass(
+      name: "shape-inference", why: "every later pass, lowering and the interpreter rely on inferred types",
+      modes: [.inference, .training], isRequired: true
+    ) { _ in ShapeInference() },
+    RegisteredPass(
+      name: EliminateDead.passName, why: "values no output (or, in training, no loss) needs cost time and memory",
+      modes: [.inference, .training]
+    ) { EliminateDead(mode: $0) },
+    RegisteredPass(
+      name: RemoveIdentities.passName,
+      why: "inference dropout, identity activations and no-op reshapes are copies; readers can read the input",
+      modes: [.inference, .training]
+    ) { RemoveIdentities(mode: $0) },
+    // ── Later passes of issue 4 go here, in this order: ─────────────────────────────────────────────
+    //   fold-batchnorm  (inference only: training needs batch statistics)
+    //   fuse-epilogues  (isFusion: true, so --no-fuse turns it off)
+    //   eliminate-dead again after fusion, if fusion leaves dead producers behind.
+  ]
+
+  /// The registered names, in pipeline order.
+  public static var names: [String] { passes.map(\.name) }
+
+  /// The registered pass called `name`, if any.
+  public static func pass(named name: String) -> RegisteredPass? { passes.first { $0.name == name } }
+}
