@@ -175,3 +175,25 @@ func example(_ name: String) -> String { PackagePaths.examples.appendingPathComp
     #expect(accuracy(c.stdout) == accuracy(i.stdout))
   }
 }
+
+@Suite struct PassFlagTests {
+  @Test func printAfterShowsTheIRAndDisablePassKeepsTheNode() throws {
+    let after = try kiln("check", example("alexnet.kiln"), "--print-after", "remove-identities")
+    #expect(after.status == 0, "\(after.stderr)")
+    #expect(after.stdout.contains("graph alexnet {"))
+    #expect(!after.stdout.contains("= dropout dropout_1"))
+    let kept = try kiln("check", example("alexnet.kiln"), "--print-after", "eliminate-dead", "--disable-pass", "remove-identities")
+    #expect(kept.status == 0, "\(kept.stderr)")
+    #expect(kept.stdout.contains("= dropout dropout_1"))
+  }
+
+  @Test func unknownPassNamesAreClearErrors() throws {
+    let r = try kiln("check", example("lenet5.kiln"), "--disable-pass", "fold-everything")
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("fold-everything"))
+    #expect(r.stderr.contains("eliminate-dead"))
+    let s = try kiln("check", example("lenet5.kiln"), "--disable-pass", "shape-inference")
+    #expect(s.status != 0)
+    #expect(s.stderr.contains("shape-inference"))
+  }
+}
