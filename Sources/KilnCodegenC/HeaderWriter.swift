@@ -32,7 +32,7 @@ enum HeaderWriter {
     }
     c.define(n.m("MAX_BATCH"), "\(p.maxBatch)")
     c.define(n.m("PARAMS_BYTES"), "\(p.parameterFloats * 4)")
-    c.define(n.m("ARENA_BYTES"), "\(l.arenaFloats * 4)")
+    c.define(n.m("ARENA_BYTES"), "\(p.arenaFloats * 4) /* activations and kernel scratch, planned together */")
     c.define(n.m("THREAD_SLOTS"), "\(l.threadSlots) /* kernels with scratch split work this many ways */")
     c.define(n.m("EMBEDDED_WEIGHTS"), l.placement == .embedded ? "1" : "0")
     c.line()
@@ -44,7 +44,7 @@ enum HeaderWriter {
       The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
       so two calls with different arenas may run in two threads at once.
         params: PARAMS_BYTES, 64-byte aligned (\(n.fn("embedded_params"))() or weights you loaded);
-        arena:  ARENA_BYTES of scratch, 64-byte aligned;
+        arena:  ARENA_BYTES of working memory, 64-byte aligned;
         n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
       """)
     if p.inputs.count == 1 && p.outputs.count == 1 {

@@ -12,7 +12,7 @@ public struct GeneratedModule: Sendable {
   public var program: Program
   public var placement: WeightsPlacement
   public var usesBLAS: Bool
-  /// Bytes of arena the module needs (activations and kernel scratch), the header's ARENA_BYTES.
+  /// Bytes of arena the module needs (activations and kernel scratch, planned together), the header's ARENA_BYTES.
   public var arenaBytes: Int
 }
 
@@ -44,16 +44,31 @@ public enum ModuleEmitter {
     program.parameterFloats * 4 <= options.embedThreshold ? .embedded : .external
   }
 
+  /// Renders every step's kernel, records the scratch each one needs in its step (`Step.scratchFloats`) and plans
+  /// the arena again, so each step's scratch shares the arena with the activations not live at that step.
+  /// `emit` goes through here, and so does `kiln plan`, so both show one plan. A kernel with several scratch
+  /// parameters gets them one after another, each 64-byte aligned, in its step's region.
+  public static func planScratch(
+    _ program: Program, options: KernelOptions
+  ) throws -> (program: Program, kernels: [KernelFunction]) {
+    let kernels = try program.steps.map { try KernelCatalog.kernel(for: $0, program: program, options: options) }
+    var planned = program
+    try planned.planMemory(scratchFloats: kernels.map(scratchFloats(of:)))
+    return (planned, kernels)
+  }
+
+  /// Floats of the kernel's scratch parameters, each rounded up to 64 bytes.
+  static func scratchFloats(of kernel: KernelFunction) -> Int {
+    kernel.parameters.filter { $0.role == .scratch }.map { alignedFloats($0.floats) }.reduce(0, +)
+  }
+
   /// Emits the module. `parameters` gives each tensor's values by name; it is called only when the weights
   /// are embedded or written to the weights file, so large models can pass their values lazily.
   public static func emit(
     _ program: Program, options: EmitOptions, parameters: () throws -> [String: [Float]]
   ) throws -> GeneratedModule {
-    let kernels = try program.steps.map { try KernelCatalog.kernel(for: $0, program: program, options: options.kernels) }
+    let (program, kernels) = try planScratch(program, options: options.kernels)
     let usesBLAS = kernels.contains { $0.usesBLAS }
-    let scratchFloats = kernels.flatMap(\.parameters).filter { $0.role == .scratch }.map(\.floats).max() ?? 0
-    let scratchOffset = program.activationFloats
-    let arenaFloats = scratchOffset + alignedFloats(scratchFloats)
     let placement = placement(for: program, options: options)
     let names = CNames(program.name)
 
@@ -71,7 +86,7 @@ public enum ModuleEmitter {
     }
 
     let layout = ModuleLayout(
-      program: program, names: names, kernels: kernels, scratchOffset: scratchOffset, arenaFloats: arenaFloats,
+      program: program, names: names, kernels: kernels,
       placement: placement, usesBLAS: usesBLAS, threadSlots: options.kernels.threadSlots, specName: options.specName)
     let header = try HeaderWriter.write(layout)
     let source = try SourceWriter.write(layout, embedded: placement == .embedded ? params : nil)
@@ -82,7 +97,7 @@ public enum ModuleEmitter {
       : nil
     return GeneratedModule(
       name: program.name, header: header, source: source, weightsFile: weightsFile, program: program,
-      placement: placement, usesBLAS: usesBLAS, arenaBytes: arenaFloats * 4)
+      placement: placement, usesBLAS: usesBLAS, arenaBytes: program.arenaFloats * 4)
   }
 }
 
@@ -97,8 +112,6 @@ struct ModuleLayout {
   var program: Program
   var names: CNames
   var kernels: [KernelFunction]
-  var scratchOffset: Int
-  var arenaFloats: Int
   var placement: WeightsPlacement
   var usesBLAS: Bool
   var threadSlots: Int

@@ -33,7 +33,7 @@ enum SourceWriter {
       c.text(k.definition)
       c.line()
     }
-    writeForward(&c, l)
+    try writeForward(&c, l)
     writeAPI(&c, l)
     return c.text
   }
@@ -53,11 +53,32 @@ enum SourceWriter {
     c.line()
   }
 
-  static func writeForward(_ c: inout CPrinter, _ l: ModuleLayout) {
+  static func writeForward(_ c: inout CPrinter, _ l: ModuleLayout) throws {
     let p = l.program
     let n = l.names
     let signature =
       "int \(n.fn("forward_all"))(const float *params, void *arena_memory, const float *const inputs[\(p.inputs.count)], float *const outputs[\(p.outputs.count)], int n)"
+    var calls: [String] = []
+    for (step, k) in zip(p.steps, l.kernels) {
+      var args = ["n"]
+      var inputs = step.inputs.makeIterator()
+      // The step's scratch parameters, one after another in the region the plan gave the step.
+      var scratch = step.scratchOffset
+      for param in k.parameters {
+        switch param.role {
+        case .input: args.append("\(inputs.next()!)")
+        case .parameter: args.append("params + \(p.parameter(param.tensor ?? "")?.offset ?? 0)")
+        case .output: args.append("\(step.output)")
+        case .scratch:
+          guard let offset = scratch else {
+            throw EmitError("step \(step.kernelName) needs scratch but the memory plan gave it none")
+          }
+          args.append("arena + \(offset)")
+          scratch = offset + alignedFloats(param.floats)
+        }
+      }
+      calls.append("\(k.name)(\(args.joined(separator: ", ")));")
+    }
     c.function(signature) { c in
       if p.parameterFloats > 0 {
         c.line("if (!params || !arena_memory || !inputs || !outputs) return KILN_ERR_NULL_ARGUMENT;")
@@ -83,19 +104,7 @@ enum SourceWriter {
         case .arena: c.line("float *\(b.id) = arena + \(p.arenaOffsets[b.id]!); /* \(b.name) */")
         }
       }
-      for (step, k) in zip(p.steps, l.kernels) {
-        var args = ["n"]
-        var inputs = step.inputs.makeIterator()
-        for param in k.parameters {
-          switch param.role {
-          case .input: args.append("\(inputs.next()!)")
-          case .parameter: args.append("params + \(p.parameter(param.tensor ?? "")?.offset ?? 0)")
-          case .output: args.append("\(step.output)")
-          case .scratch: args.append("arena + \(l.scratchOffset)")
-          }
-        }
-        c.line("\(k.name)(\(args.joined(separator: ", ")));")
-      }
+      for call in calls { c.line(call) }
       c.line("return KILN_OK;")
     }
     if p.inputs.count == 1 && p.outputs.count == 1 {

@@ -17,7 +17,8 @@ public struct LoweringError: Error, CustomStringConvertible, Sendable {
 /// - the loss and training targets are left out (training is another lowering).
 ///
 /// The arena is then laid out by `MemoryPlanner`: buffers whose lifetimes do not overlap share space, and
-/// elementwise steps work in place over inputs that die there.
+/// elementwise steps work in place over inputs that die there. Kernel scratch is unknown here (it depends on the
+/// kernels); the code generator records it in the steps and plans again (`Program.planMemory(scratchFloats:)`).
 public enum Lowering {
   /// A dense or conv layer with a softmax or log-softmax fused in, as the layer alone and that activation.
   static func splitActivation(_ op: Op) -> (Op, Activation)? {
@@ -133,8 +134,8 @@ public enum Lowering {
     }
     var program = Program(
       name: g.name, maxBatch: maxBatch, buffers: buffers, steps: steps, parameters: slots,
-      parameterFloats: paramFloats, inputs: inputs, outputs: outputs, arenaOffsets: [:], activationFloats: 0)
-    program.adopt(MemoryPlanner.plan(program))
+      parameterFloats: paramFloats, inputs: inputs, outputs: outputs, arenaOffsets: [:], arenaFloats: 0)
+    program.planMemory()
     return program
   }
 }

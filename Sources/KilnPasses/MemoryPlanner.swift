@@ -16,6 +16,16 @@ public struct MemoryPlan: Hashable, Sendable {
     public var inPlaceOf: BufferID?
   }
 
+  /// One step's scratch region: working memory live at that step alone.
+  public struct ScratchAllocation: Hashable, Sendable {
+    /// The step whose kernel uses it (`Step.index`).
+    public var step: Int
+    /// Offset in floats from the start of the arena; a multiple of 16 (64 bytes).
+    public var offset: Int
+    /// Floats reserved: the step's `scratchFloats`, rounded up to 16.
+    public var floats: Int
+  }
+
   /// The size an ordering heuristic reached.
   public struct Trial: Hashable, Sendable {
     public var heuristic: MemoryPlanner.Heuristic
@@ -24,13 +34,16 @@ public struct MemoryPlan: Hashable, Sendable {
 
   /// One allocation per planned buffer, in buffer order.
   public var allocations: [Allocation]
+  /// One region per step that needs scratch, in step order.
+  public var scratch: [ScratchAllocation]
   /// The steps that write their output over a dying input (`Step.index`).
   public var inPlaceSteps: Set<Int>
   /// Floats of arena the plan needs.
   public var arenaFloats: Int
-  /// The largest number of floats live at any one step, in-place pairs counted once: no plan can be smaller.
+  /// The largest number of floats live at any one step (buffers and that step's scratch), in-place pairs counted
+  /// once: no plan can be smaller.
   public var lowerBoundFloats: Int
-  /// Floats a layout giving every buffer its own region needs.
+  /// Floats a layout giving every buffer and every step's scratch its own region needs.
   public var noSharingFloats: Int
   /// The heuristic whose result was kept (the first of the smallest).
   public var heuristic: MemoryPlanner.Heuristic
@@ -42,6 +55,9 @@ public struct MemoryPlan: Hashable, Sendable {
 
   /// The allocation of `buffer`, if it is planned.
   public func allocation(of buffer: BufferID) -> Allocation? { allocations.first { $0.buffer == buffer } }
+
+  /// The scratch region of step `index`, if it needs one.
+  public func scratch(ofStep index: Int) -> ScratchAllocation? { scratch.first { $0.step == index } }
 }
 
 /// Plans the arena of a lowered program.
@@ -51,6 +67,8 @@ public struct MemoryPlan: Hashable, Sendable {
 ///    dies at that step, and is the same size as its output, writes its output into that input's region. Every
 ///    such kernel reads and writes element `i` at the same index only, so `y == x` is legal (its template has no
 ///    `restrict` on that pair). A chain of such steps shares one region: a *slot* spanning the whole chain.
+///    A step's scratch (`Step.scratchFloats`) is a slot of its own, live at that step alone: it may share bytes
+///    with anything not live there, but never with the step's inputs or output.
 /// 3. Offsets: each heuristic orders the slots, then places them one by one at the best fit, the smallest gap
 ///    among the already-placed slots whose lifetimes overlap it that still holds it (else above them all). The
 ///    smallest arena wins; ties go to the earlier heuristic, and every ordering breaks ties by buffer index, so
@@ -69,13 +87,14 @@ public enum MemoryPlanner {
     case greedyByBreadth = "greedy-by-breadth"
   }
 
-  /// A run of buffers that share one region: the first, and each later one written in place over the one before.
+  /// A run of buffers that share one region (the first, and each later one written in place over the one
+  /// before), or one step's scratch (no members).
   struct Slot {
     var members: [BufferID]
     var lifetime: Lifetime
     var floats: Int
-    /// The first member's index, for tie-breaking.
-    var key: Int { members[0].index }
+    /// For tie-breaking: the first member's index; scratch slots come after every buffer, in step order.
+    var key: Int
   }
 
   /// Whether the step's kernel reads and writes each element at one index only, so its output may overwrite
@@ -102,7 +121,7 @@ public enum MemoryPlanner {
     func open(_ id: BufferID) {
       guard slotOf[id] == nil, let span = lifetimes[id] else { return }
       slotOf[id] = slots.count
-      slots.append(Slot(members: [id], lifetime: span, floats: floats(id)))
+      slots.append(Slot(members: [id], lifetime: span, floats: floats(id), key: id.index))
     }
     for step in program.steps {
       step.inputs.forEach(open)
@@ -126,6 +145,16 @@ public enum MemoryPlanner {
       }
     }
 
+    // Scratch: one slot per step that needs it, live at that step alone.
+    var scratchSlots: [(step: Int, slot: Int)] = []
+    for step in program.steps where step.scratchFloats > 0 {
+      scratchSlots.append((step.index, slots.count))
+      slots.append(
+        Slot(
+          members: [], lifetime: Lifetime(first: step.index, last: step.index),
+          floats: alignedFloats(step.scratchFloats), key: program.buffers.count + step.index))
+    }
+
     // Offsets: every heuristic, keeping the first smallest.
     let steps = program.steps.map(\.index)
     let tried = (heuristics.isEmpty ? Heuristic.allCases : heuristics).map { heuristic in
@@ -139,13 +168,17 @@ public enum MemoryPlanner {
       return MemoryPlan.Allocation(
         buffer: id, lifetime: span, offset: chosen.offsets[s], floats: floats(id), inPlaceOf: inPlaceOf[id])
     }
+    let scratch = scratchSlots.map { step, s in
+      MemoryPlan.ScratchAllocation(step: step, offset: chosen.offsets[s], floats: slots[s].floats)
+    }
     let lowerBound =
       program.steps.map { step in
         slots.filter { $0.lifetime.contains(step.index) }.map(\.floats).reduce(0, +)
       }.max() ?? 0
     return MemoryPlan(
-      allocations: allocations, inPlaceSteps: inPlaceSteps, arenaFloats: chosen.arena,
-      lowerBoundFloats: lowerBound, noSharingFloats: allocations.map(\.floats).reduce(0, +),
+      allocations: allocations, scratch: scratch, inPlaceSteps: inPlaceSteps, arenaFloats: chosen.arena,
+      lowerBoundFloats: lowerBound,
+      noSharingFloats: allocations.map(\.floats).reduce(0, +) + scratch.map(\.floats).reduce(0, +),
       heuristic: chosen.heuristic,
       trials: tried.map { MemoryPlan.Trial(heuristic: $0.heuristic, arenaFloats: $0.arena) })
   }
@@ -202,10 +235,32 @@ public enum MemoryPlanner {
 }
 
 extension Program {
-  /// Adopts `plan`: the arena offsets, the activation size and the in-place marks of the steps.
+  /// Adopts `plan`: the arena offsets, the arena size, and the steps' in-place marks and scratch offsets.
   public mutating func adopt(_ plan: MemoryPlan) {
     arenaOffsets = Dictionary(uniqueKeysWithValues: plan.allocations.map { ($0.buffer, $0.offset) })
-    activationFloats = plan.arenaFloats
-    for i in steps.indices { steps[i].inPlace = plan.inPlaceSteps.contains(steps[i].index) }
+    arenaFloats = plan.arenaFloats
+    let scratchOffsets = Dictionary(uniqueKeysWithValues: plan.scratch.map { ($0.step, $0.offset) })
+    for i in steps.indices {
+      steps[i].inPlace = plan.inPlaceSteps.contains(steps[i].index)
+      steps[i].scratchOffset = scratchOffsets[steps[i].index]
+    }
+  }
+
+  /// Plans the arena (buffers and the steps' `scratchFloats`) with every heuristic and adopts the smallest plan.
+  public mutating func planMemory() { adopt(MemoryPlanner.plan(self)) }
+
+  /// Sets each step's scratch requirement (`floats[i]` for `steps[i]`, in floats) and plans the arena again.
+  /// Throws when the counts disagree or a requirement is negative.
+  public mutating func planMemory(scratchFloats floats: [Int]) throws {
+    guard floats.count == steps.count else {
+      throw LoweringError(
+        description: "\(floats.count) scratch requirements given for the \(steps.count) steps of '\(name)'")
+    }
+    if let i = floats.firstIndex(where: { $0 < 0 }) {
+      throw LoweringError(
+        description: "step \(steps[i].kernelName) of '\(name)' asks for \(floats[i]) floats of scratch")
+    }
+    for i in steps.indices { steps[i].scratchFloats = floats[i] }
+    planMemory()
   }
 }

@@ -1,4 +1,4 @@
-// What `kiln plan` shows: each arena buffer's lifetime and region, then the plan's size against its bounds.
+// What `kiln plan` shows: each arena buffer's and step scratch's lifetime and region, then the plan's size.
 import KilnIR
 
 /// A memory plan in bytes, with buffer names, ready to print as a table or encode as JSON.
@@ -21,9 +21,11 @@ public struct PlanReport: Codable, Hashable, Sendable {
   public var network: String
   public var batch: Int
   public var buffers: [Row]
+  /// One row per step that needs scratch: buffer `s<step>`, value `scratch of <kernel>`, live at that step alone.
+  public var scratch: [Row]
   /// Peak bytes live at one step, in-place pairs counted once: what no plan can beat.
   public var lowerBoundBytes: Int
-  /// Bytes of the planned activation arena (the generated header adds the kernels' scratch after it).
+  /// Bytes of the planned arena, activations and scratch together: the generated header's ARENA_BYTES.
   public var arenaBytes: Int
   /// lower bound / arena.
   public var efficiency: Double
@@ -44,6 +46,12 @@ public struct PlanReport: Codable, Hashable, Sendable {
         lastStep: a.lifetime.last, offsetBytes: a.offset * 4, sizeBytes: a.floats * 4,
         inPlaceOf: a.inPlaceOf?.description)
     }
+    let kernels = Dictionary(uniqueKeysWithValues: program.steps.map { ($0.index, $0.kernelName) })
+    scratch = plan.scratch.map { a in
+      Row(
+        buffer: "s\(a.step)", name: "scratch of \(kernels[a.step] ?? "step \(a.step)")", firstStep: a.step,
+        lastStep: a.step, offsetBytes: a.offset * 4, sizeBytes: a.floats * 4, inPlaceOf: nil)
+    }
     lowerBoundBytes = plan.lowerBoundFloats * 4
     arenaBytes = plan.arenaFloats * 4
     efficiency = plan.efficiency
@@ -52,10 +60,10 @@ public struct PlanReport: Codable, Hashable, Sendable {
     heuristics = Dictionary(uniqueKeysWithValues: plan.trials.map { ($0.heuristic.rawValue, $0.arenaFloats * 4) })
   }
 
-  /// The table `kiln plan` prints: one row per buffer, then the lower bound, arena, efficiency and no-sharing size.
+  /// The table `kiln plan` prints: one row per buffer and per step's scratch, then the lower bound, arena, efficiency and no-sharing size.
   public func renderTable() -> String {
     let header = ["buffer", "value", "first", "last", "offset", "size", "in place"]
-    var rows = buffers.map { r in
+    var rows = (buffers + scratch).map { r in
       [
         r.buffer, r.name, "\(r.firstStep)", "\(r.lastStep)", grouped(r.offsetBytes), grouped(r.sizeBytes),
         r.inPlaceOf.map { "over \($0)" } ?? "",
@@ -71,14 +79,16 @@ public struct PlanReport: Codable, Hashable, Sendable {
       }.joined(separator: "  ").trimmingTrailingSpaces()
     }
     let rule = String(repeating: "─", count: widths.reduce(0, +) + 2 * (widths.count - 1))
-    var out = ["network \(network), batch \(batch): arena buffers (steps as in k<step>_…, bytes)", line(rows[0]), rule]
+    var out = [
+      "network \(network), batch \(batch): arena buffers and kernel scratch (steps as in k<step>_…, bytes)",
+      line(rows[0]), rule,
+    ]
     out += rows.dropFirst().map(line)
     out.append(rule)
     let percent = (efficiency * 1000).rounded() / 10
     out.append("lower bound (peak live): \(bytes(lowerBoundBytes))")
     out.append("arena:                   \(bytes(arenaBytes)) (\(heuristic)), efficiency \(percent)%")
     out.append("without sharing:         \(bytes(noSharingBytes))")
-    out.append("kernels' scratch is not included: the generated header's ARENA_BYTES adds it after the arena")
     return out.joined(separator: "\n") + "\n"
   }
 }

@@ -10,7 +10,8 @@ public struct PlanValidationError: Error, CustomStringConvertible, Sendable {
   }
 }
 
-/// Checks `Program.arenaOffsets`, `activationFloats` and the steps' in-place marks against the schedule alone.
+/// Checks `Program.arenaOffsets`, `arenaFloats`, the steps' in-place marks and their scratch offsets against the
+/// schedule alone.
 ///
 /// It shares nothing with `MemoryPlanner` but the `Program` (not its lifetimes, slots or op classification), so a
 /// planner bug cannot hide itself. It checks, for the bytes each buffer really holds (maxBatch × per-sample floats):
@@ -19,7 +20,10 @@ public struct PlanValidationError: Error, CustomStringConvertible, Sendable {
 /// - two buffers both in use at some step never share a byte, except a legal in-place pair: step `s` is marked
 ///   in place, reads and writes each element at one index only, its input dies at `s`, its output is born at `s`,
 ///   and the two occupy exactly the same range;
-/// - a step marked in place is such a step, and its output really sits on one of its inputs.
+/// - a step marked in place is such a step, and its output really sits on one of its inputs;
+/// - a step that needs scratch (`scratchFloats > 0`) has a 64-byte-aligned `scratchOffset` whose
+///   `scratchFloats` fit the arena and share no byte with any buffer in use at that step, its own inputs and
+///   output included.
 public enum PlanValidator {
   /// Throws `PlanValidationError` listing every violation, if there is any.
   public static func validate(_ program: Program) throws {
@@ -62,8 +66,8 @@ public enum PlanValidator {
       if offset < 0 || offset % 16 != 0 {
         problems.append("\(label(b)) offset \(offset) floats is not 64-byte aligned")
       }
-      if end > program.activationFloats {
-        problems.append("\(label(b)) spans floats \(offset)..<\(end), past the arena of \(program.activationFloats)")
+      if end > program.arenaFloats {
+        problems.append("\(label(b)) spans floats \(offset)..<\(end), past the arena of \(program.arenaFloats)")
       }
       ranges.append((b, offset, end, first, last))
     }
@@ -82,6 +86,25 @@ public enum PlanValidator {
         problems.append(
           "\(label(a.buffer)) (steps \(a.first)...\(a.last), floats \(a.start)..<\(a.end)) overlaps "
             + "\(label(b.buffer)) (steps \(b.first)...\(b.last), floats \(b.start)..<\(b.end)) while both are live")
+      }
+    }
+
+    // Scratch: live at its own step alone, beside every buffer in use there.
+    for step in program.steps where step.scratchFloats > 0 {
+      let what = "step \(step.index) (\(step.kernelName)) scratch"
+      guard let start = step.scratchOffset else {
+        problems.append("\(what) of \(step.scratchFloats) floats has no arena offset")
+        continue
+      }
+      let end = start + step.scratchFloats
+      if start < 0 || start % 16 != 0 { problems.append("\(what) offset \(start) floats is not 64-byte aligned") }
+      if end > program.arenaFloats {
+        problems.append("\(what) spans floats \(start)..<\(end), past the arena of \(program.arenaFloats)")
+      }
+      for r in ranges where r.first <= step.index && step.index <= r.last && r.start < end && start < r.end {
+        problems.append(
+          "\(what) (floats \(start)..<\(end)) overlaps \(label(r.buffer)) (steps \(r.first)...\(r.last), "
+            + "floats \(r.start)..<\(r.end)), which is live at that step")
       }
     }
 

@@ -43,6 +43,13 @@ public struct Step: Hashable, Sendable {
   public var outputType: TensorType
   /// Whether the memory plan puts the output in the region of an input that dies here (elementwise steps only).
   public var inPlace: Bool = false
+  /// Floats of working memory (e.g. im2col columns) the kernel needs during this step alone, whatever the
+  /// batch; 0 when it needs none. Lowering leaves it 0: the code generator, which knows the kernels, sets it
+  /// before planning (see `Program.planMemory`).
+  public var scratchFloats: Int = 0
+  /// Where the memory plan puts this step's scratch, in floats from the start of the arena (64-byte aligned);
+  /// nil when the step needs none.
+  public var scratchOffset: Int? = nil
 }
 
 /// Where a parameter tensor lives in the params array.
@@ -74,8 +81,8 @@ public struct Program: Hashable, Sendable {
   public var outputs: [ProgramValue]
   /// Offsets in floats of the arena buffers, 64-byte aligned, as the memory planner assigned them.
   public var arenaOffsets: [BufferID: Int]
-  /// Floats of arena the planned activations need at the maximum batch (kernels' scratch comes after).
-  public var activationFloats: Int
+  /// Floats of arena the plan needs at the maximum batch: activations and every step's scratch.
+  public var arenaFloats: Int
 
   public subscript(id: BufferID) -> Buffer { buffers[id.index] }
 

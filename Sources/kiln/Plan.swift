@@ -1,4 +1,4 @@
-// `kiln plan NET.kiln`: show the static memory plan: each arena buffer's lifetime, offset and size, and the totals.
+// `kiln plan NET.kiln`: show the static memory plan: each arena buffer's and kernel scratch's region, and the totals.
 import ArgumentParser
 import Foundation
 import KilnDriver
@@ -6,14 +6,18 @@ import KilnPasses
 
 struct Plan: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Show the memory plan: one row per arena buffer (first and last step, offset, size, in place), "
-      + "then the lower bound, the arena, its efficiency and the size without sharing.")
+    abstract: "Show the memory plan `kiln compile` uses: one row per arena buffer and per kernel's scratch "
+      + "(first and last step, offset, size, in place), then the lower bound, the arena, its efficiency and the "
+      + "size without sharing.")
 
   @Argument(help: "The network spec (.kiln).")
   var spec: String
 
   @Option(help: "The largest batch the plan is made for.")
   var batch: Int = 64
+
+  @Flag(name: .customLong("no-blas"), help: "Plan for Kiln's own loops instead of OpenBLAS (kernel scratch differs).")
+  var noBLAS = false
 
   @Flag(help: "Print the plan as JSON.")
   var json = false
@@ -25,7 +29,10 @@ struct Plan: ParsableCommand {
   func run() throws {
     try failingClearly {
       let graph = try NetworkLoader.graph(path: spec)
-      let program = try Lowering.lower(graph, maxBatch: batch)
+      var options = CompileOptions()
+      options.maxBatch = batch
+      options.blas = !noBLAS
+      let program = try Compilation.plannedProgram(graph, options: options)
       let report = PlanReport(program: program, plan: MemoryPlanner.plan(program))
       if json {
         let encoder = JSONEncoder()

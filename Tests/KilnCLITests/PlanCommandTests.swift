@@ -1,4 +1,4 @@
-// `kiln plan` as a user runs it: the table, the JSON, and a bad batch refused.
+// `kiln plan` as a user runs it: the table with kernel scratch, the JSON, --no-blas, and a bad batch refused.
 import Foundation
 import KilnTestSupport
 import Testing
@@ -8,9 +8,17 @@ import Testing
     let r = try kiln("plan", example("lenet5.kiln"), "--batch", "1")
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("network lenet5, batch 1"))
-    #expect(r.stdout.contains("lower bound (peak live): 23,552 B (23.0 KiB)"))
+    #expect(r.stdout.contains("s1      scratch of k1_conv_c1"))
+    #expect(r.stdout.contains("lower bound (peak live): 646,016 B (630.9 KiB)"))
+    #expect(r.stdout.contains("arena:                   646,016 B (630.9 KiB)"))
+    #expect(r.stdout.contains("without sharing:         1,139,648 B (1.1 MiB)"))
+  }
+
+  @Test func plansOwnLoopsWithoutScratch() throws {
+    let r = try kiln("plan", example("lenet5.kiln"), "--batch", "1", "--no-blas")
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(!r.stdout.contains("scratch of"))
     #expect(r.stdout.contains("arena:                   23,552 B (23.0 KiB)"))
-    #expect(r.stdout.contains("without sharing:         32,448 B (31.7 KiB)"))
   }
 
   @Test func printsJSONWithTheFigures() throws {
@@ -18,12 +26,14 @@ import Testing
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     #expect(json["batch"] as? Int == 64)
-    #expect(json["arenaBytes"] as? Int == 12_582_912)
-    #expect(json["lowerBoundBytes"] as? Int == 12_582_912)
-    #expect(json["noSharingBytes"] as? Int == 60_825_600)
+    #expect(json["arenaBytes"] as? Int == 17_301_504)
+    #expect(json["lowerBoundBytes"] as? Int == 17_301_504)
+    #expect(json["noSharingBytes"] as? Int == 74_817_536)
     let rows = try #require(json["buffers"] as? [[String: Any]])
     #expect(rows.count == 20)
     #expect(rows[1]["inPlaceOf"] as? String == "t1")
+    let scratch = try #require(json["scratch"] as? [[String: Any]])
+    #expect(scratch.map { $0["buffer"] as? String } == ["s1", "s4", "s7", "s11", "s14", "s16"])
   }
 
   @Test func refusesABatchBelowOne() throws {

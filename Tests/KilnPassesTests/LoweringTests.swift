@@ -26,7 +26,7 @@ import Testing
     #expect(p[p.steps[2].output].storage == .output(0))
     #expect(p.outputs.map(\.name) == ["probs"])
     // Arena buffers: the conv output and the pre-softmax values, each sized for the batch and 64-byte aligned.
-    #expect(p.activationFloats == alignedFloats(8 * 3 * 2 * 2) + alignedFloats(8 * 5))
+    #expect(p.arenaFloats == alignedFloats(8 * 3 * 2 * 2) + alignedFloats(8 * 5))
     #expect(p.parameters.map(\.offset) == [0, 64, 80, 144])  // 54, 3, 60 and 5 floats, each padded to 16
   }
 
@@ -40,7 +40,7 @@ import Testing
     let p = try Lowering.lower(typed(g), maxBatch: 1)
     #expect(p.steps.map(\.kernelName) == ["k1_relu_r", "k2_copy_b", "k3_copy_c"])
     #expect(p.steps.map { p[$0.output].storage } == [.output(0), .output(1), .output(2)])
-    #expect(p.activationFloats == 0)
+    #expect(p.arenaFloats == 0)
   }
 
   @Test func untypedGraphsAndBadBatchesAreRefused() {

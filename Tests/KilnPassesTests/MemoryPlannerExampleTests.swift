@@ -1,4 +1,4 @@
-// The memory plan of every example network: valid, within 5% of the lower bound, and its exact figures pinned.
+// The memory plan of every example network with its kernels' scratch: valid, within 5% of the bound, figures pinned.
 import Foundation
 import KilnDriver
 import KilnIR
@@ -24,40 +24,44 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct MemoryPlannerExampleTests {
-  // NOTE: conv_32x32x3 and conv_128x128x1 are one conv each, written straight into the caller's output, so they
-  // need no arena at all.
+  // NOTE: the plans are those the emitter uses (OpenBLAS kernels, 8 thread slots): each conv's im2col scratch is
+  // live at its own step and shares the arena with activations. conv_32x32x3 and conv_128x128x1 are one conv
+  // each, written straight into the caller's output, so their arena is that conv's scratch alone. Scratch does
+  // not grow with the batch (it is per thread slot), so at batch 1 it dominates.
   static let cases: [PlanCase] = [
-    PlanCase("alexnet", batch: 1, lowerBound: 1_441_536, arena: 1_441_536, noSharing: 3_575_936),
-    PlanCase("alexnet", batch: 64, lowerBound: 92_258_304, arena: 92_258_304, noSharing: 228_859_904),
-    PlanCase("conv_128x128x1", batch: 1, lowerBound: 0, arena: 0, noSharing: 0),
-    PlanCase("conv_128x128x1", batch: 64, lowerBound: 0, arena: 0, noSharing: 0),
-    PlanCase("conv_32x32x3", batch: 1, lowerBound: 0, arena: 0, noSharing: 0),
-    PlanCase("conv_32x32x3", batch: 64, lowerBound: 0, arena: 0, noSharing: 0),
-    PlanCase("conv_chain", batch: 1, lowerBound: 27_072, arena: 27_072, noSharing: 27_072),
-    PlanCase("conv_chain", batch: 64, lowerBound: 1_730_560, arena: 1_730_560, noSharing: 1_730_560),
-    PlanCase("inception_block", batch: 1, lowerBound: 458_752, arena: 458_752, noSharing: 573_696),
-    PlanCase("inception_block", batch: 64, lowerBound: 29_360_128, arena: 29_360_128, noSharing: 36_714_496),
-    PlanCase("lenet5", batch: 1, lowerBound: 23_552, arena: 23_552, noSharing: 32_448),
-    PlanCase("lenet5", batch: 64, lowerBound: 1_505_280, arena: 1_505_280, noSharing: 2_069_504),
+    PlanCase("alexnet", batch: 1, lowerBound: 57_013_632, arena: 57_013_632, noSharing: 144_541_696),
+    PlanCase("alexnet", batch: 64, lowerBound: 121_678_848, arena: 121_678_848, noSharing: 369_825_664),
+    PlanCase("conv_128x128x1", batch: 1, lowerBound: 4_572_288, arena: 4_572_288, noSharing: 4_572_288),
+    PlanCase("conv_128x128x1", batch: 64, lowerBound: 4_572_288, arena: 4_572_288, noSharing: 4_572_288),
+    PlanCase("conv_32x32x3", batch: 1, lowerBound: 2_457_600, arena: 2_457_600, noSharing: 2_457_600),
+    PlanCase("conv_32x32x3", batch: 64, lowerBound: 2_457_600, arena: 2_457_600, noSharing: 2_457_600),
+    PlanCase("conv_chain", batch: 1, lowerBound: 3_206_976, arena: 3_206_976, noSharing: 4_174_976),
+    PlanCase("conv_chain", batch: 64, lowerBound: 4_910_464, arena: 4_910_464, noSharing: 5_878_464),
+    PlanCase("inception_block", batch: 1, lowerBound: 5_079_040, arena: 5_079_040, noSharing: 9_453_824),
+    PlanCase("inception_block", batch: 64, lowerBound: 29_360_128, arena: 29_360_128, noSharing: 45_594_624),
+    PlanCase("lenet5", batch: 1, lowerBound: 646_016, arena: 646_016, noSharing: 1_139_648),
+    PlanCase("lenet5", batch: 64, lowerBound: 1_831_424, arena: 1_831_424, noSharing: 3_176_704),
     PlanCase("mlp", batch: 1, lowerBound: 448, arena: 448, noSharing: 448),
     PlanCase("mlp", batch: 64, lowerBound: 25_600, arena: 25_600, noSharing: 25_600),
     PlanCase("mlp_3_5_4_5_2", batch: 1, lowerBound: 128, arena: 128, noSharing: 192),
     PlanCase("mlp_3_5_4_5_2", batch: 64, lowerBound: 2_304, arena: 2_304, noSharing: 3_584),
     PlanCase("mlp_784_512_256_10", batch: 1, lowerBound: 3_072, arena: 3_072, noSharing: 3_072),
     PlanCase("mlp_784_512_256_10", batch: 64, lowerBound: 196_608, arena: 196_608, noSharing: 196_608),
-    PlanCase("mnist_cnn", batch: 1, lowerBound: 84_608, arena: 84_608, noSharing: 114_432),
-    PlanCase("mnist_cnn", batch: 64, lowerBound: 5_408_000, arena: 5_408_000, noSharing: 7_304_960),
-    PlanCase("resnet_block", batch: 1, lowerBound: 196_608, arena: 196_608, noSharing: 950_400),
-    PlanCase("resnet_block", batch: 64, lowerBound: 12_582_912, arena: 12_582_912, noSharing: 60_825_600),
-    PlanCase("resnet20", batch: 1, lowerBound: 196_608, arena: 196_608, noSharing: 2_703_616),
-    PlanCase("resnet20", batch: 64, lowerBound: 12_582_912, arena: 12_582_912, noSharing: 173_031_424),
-    PlanCase("vgg_bn", batch: 1, lowerBound: 524_288, arena: 524_288, noSharing: 2_868_224),
-    PlanCase("vgg_bn", batch: 64, lowerBound: 33_554_432, arena: 33_554_432, noSharing: 183_566_336),
+    PlanCase("mnist_cnn", batch: 1, lowerBound: 912_448, arena: 912_448, noSharing: 1_180_352),
+    PlanCase("mnist_cnn", batch: 64, lowerBound: 5_408_000, arena: 5_408_000, noSharing: 8_370_880),
+    PlanCase("resnet20", batch: 1, lowerBound: 4_915_200, arena: 4_915_200, noSharing: 51_560_704),
+    PlanCase("resnet20", batch: 64, lowerBound: 17_301_504, arena: 17_301_504, noSharing: 221_888_512),
+    PlanCase("resnet_block", batch: 1, lowerBound: 4_915_200, arena: 4_915_200, noSharing: 14_942_336),
+    PlanCase("resnet_block", batch: 64, lowerBound: 17_301_504, arena: 17_301_504, noSharing: 74_817_536),
+    PlanCase("vgg_bn", batch: 1, lowerBound: 19_398_656, arena: 19_398_656, noSharing: 43_860_992),
+    PlanCase("vgg_bn", batch: 64, lowerBound: 52_428_800, arena: 52_428_800, noSharing: 224_559_104),
   ]
 
   static func program(_ network: String, batch: Int) throws -> Program {
     let path = PackagePaths.examples.appendingPathComponent("\(network).kiln").path
-    return try Lowering.lower(NetworkLoader.graph(path: path), maxBatch: batch)
+    var options = CompileOptions()
+    options.maxBatch = batch
+    return try Compilation.plannedProgram(NetworkLoader.graph(path: path), options: options)
   }
 
   @Test func everyExampleHasPinnedFigures() {
@@ -70,29 +74,66 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
     let p = try Self.program(c.network, batch: c.batch)
     try PlanValidator.validate(p)
     let report = PlanReport(program: p, plan: MemoryPlanner.plan(p))
-    #expect(report.arenaBytes == p.activationFloats * 4)
+    #expect(report.arenaBytes == p.arenaFloats * 4)
     #expect(
       (report.lowerBoundBytes, report.arenaBytes, report.noSharingBytes) == (c.lowerBound, c.arena, c.noSharing),
       "kiln plan examples/\(c.network).kiln --batch \(c.batch)")
     // The issue's goal: within 5% of what no plan can beat.
     #expect(Double(report.arenaBytes) <= 1.05 * Double(report.lowerBoundBytes))
+    // The committed module (batch 64) allocates exactly this arena: nothing is added after the plan.
+    if c.batch == 64 {
+      let header = PackagePaths.root.appendingPathComponent("generated/\(c.network)/\(c.network).h")
+      let text = try String(contentsOf: header, encoding: .utf8)
+      #expect(
+        text.contains("#define \(c.network.uppercased())_ARENA_BYTES \(c.arena) "),
+        "regenerate: swift run kiln regenerate")
+    }
+  }
+
+  @Test func scratchSharesTheArenaButNeverWithItsStepsBuffers() throws {
+    let p = try Self.program("resnet_block", batch: 1)
+    let plan = MemoryPlanner.plan(p)
+    let lifetimes = Liveness.lifetimes(of: p)
+    var sharing = 0
+    for step in p.steps where step.scratchFloats > 0 {
+      let s = try #require(plan.scratch(ofStep: step.index))
+      #expect(step.scratchOffset == s.offset)
+      for a in plan.allocations where a.offset < s.offset + s.floats && s.offset < a.offset + a.floats {
+        // Bytes in common with a buffer are allowed only when that buffer is not in use at the step.
+        #expect(!lifetimes[a.buffer]!.contains(step.index), "\(step.kernelName) scratch over \(a.buffer)")
+        sharing += 1
+      }
+    }
+    #expect(sharing > 0, "some scratch reuses activation space")
+  }
+
+  @Test func withoutBLASNoKernelNeedsScratch() throws {
+    var options = CompileOptions()
+    options.maxBatch = 1
+    options.blas = false
+    let path = PackagePaths.examples.appendingPathComponent("lenet5.kiln").path
+    let p = try Compilation.plannedProgram(NetworkLoader.graph(path: path), options: options)
+    #expect(p.steps.allSatisfy { $0.scratchFloats == 0 && $0.scratchOffset == nil })
+    #expect(p.arenaFloats * 4 == 23_552)
   }
 
   @Test func reportListsEveryBufferAndEncodesWithSortedKeys() throws {
     let p = try Self.program("resnet_block", batch: 1)
     let report = PlanReport(program: p, plan: MemoryPlanner.plan(p))
     let table = report.renderTable()
-    #expect(table.contains("t2      stem_bn               2     3        0  65,536  over t1"))
-    #expect(table.contains("lower bound (peak live): 196,608 B (192.0 KiB)"))
-    #expect(table.contains("arena:                   196,608 B (192.0 KiB) (greedy-by-size), efficiency 100.0%"))
-    #expect(table.contains("without sharing:         950,400 B (928.1 KiB)"))
+    #expect(table.contains("t2      stem_bn                           2     3  4,718,592     65,536  over t1"))
+    #expect(table.contains("s4      scratch of k4_conv_b1_conv1       4     4          0  4,718,592"))
+    #expect(table.contains("lower bound (peak live): 4,915,200 B (4.7 MiB)"))
+    #expect(table.contains("arena:                   4,915,200 B (4.7 MiB) (greedy-by-size), efficiency 100.0%"))
+    #expect(table.contains("without sharing:         14,942,336 B (14.3 MiB)"))
     #expect(report.buffers.count == p.buffers.filter { $0.storage == .arena }.count)
+    #expect(report.scratch.map(\.firstStep) == p.steps.filter { $0.scratchFloats > 0 }.map(\.index))
 
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let decoded = try JSONDecoder().decode(PlanReport.self, from: encoder.encode(report))
     #expect(decoded == report)
     let json = String(decoding: try encoder.encode(report), as: UTF8.self)
-    #expect(json.hasPrefix(#"{"arenaBytes":196608,"batch":1,"buffers":[{"buffer":"t1","firstStep":1,"lastStep":2,"#))
+    #expect(json.hasPrefix(#"{"arenaBytes":4915200,"batch":1,"buffers":[{"buffer":"t1","firstStep":1,"lastStep":2,"#))
   }
 }

@@ -1,4 +1,4 @@
-// The planner over thousands of seeded random graphs, each plan checked by the independent validator.
+// The planner over thousands of seeded random graphs with random kernel scratch, each plan checked independently.
 import KilnIR
 import KilnPasses
 import KilnTestSupport
@@ -60,15 +60,20 @@ import Testing
     var inPlace = 0
     var shared = 0
     var caught = 0
+    var scratchCaught = 0
     for seed in UInt64(0)..<2500 {
       var g = Self.randomGraph(seed: seed)
       let diagnostics = ShapeInference().run(on: &g)
       try #require(diagnostics.isEmpty, "seed \(seed): \(diagnostics)")
-      let p = try Lowering.lower(g, maxBatch: Int(seed % 4) + 1)
+      var p = try Lowering.lower(g, maxBatch: Int(seed % 4) + 1)
+      // Random transient scratch, as kernels ask for it: about half the steps, 1 to 300 floats each.
+      var rng = SeededRandom(seed: seed &+ 0x5C7A)
+      let scratch = p.steps.map { _ in Bool.random(using: &rng) ? Int.random(in: 1...300, using: &rng) : 0 }
+      try p.planMemory(scratchFloats: scratch)
       let found = PlanValidator.violations(in: p)
       try #require(found.isEmpty, "seed \(seed): \(found)")
       let plan = MemoryPlanner.plan(p)
-      #expect(plan.arenaFloats == p.activationFloats)
+      #expect(plan.arenaFloats == p.arenaFloats)
       #expect(plan.lowerBoundFloats <= plan.arenaFloats && plan.arenaFloats <= plan.noSharingFloats, "seed \(seed)")
       inPlace += p.steps.filter(\.inPlace).count
       if plan.arenaFloats < plan.noSharingFloats { shared += 1 }
@@ -81,15 +86,30 @@ import Testing
       }) {
         var broken = p
         broken.arenaOffsets[b] = p.arenaOffsets[a]
-        broken.activationFloats = max(p.activationFloats, (p.arenaOffsets[a] ?? 0) + p[b].floatsPerSample * p.maxBatch)
+        broken.arenaFloats = max(p.arenaFloats, (p.arenaOffsets[a] ?? 0) + p[b].floatsPerSample * p.maxBatch)
         if !PlanValidator.violations(in: broken).isEmpty {
           caught += 1
         } else {
           Issue.record("seed \(seed): \(b) moved onto \(a) was not caught")
         }
       }
+      // Moving a step's scratch onto a buffer in use at that step must be caught.
+      if let (step, a) = p.steps.lazy.filter({ $0.scratchFloats > 0 }).compactMap({ step in
+        live.first { lifetimes[$0]!.contains(step.index) }.map { (step, $0) }
+      }).first {
+        var broken = p
+        let i = try #require(broken.steps.firstIndex { $0.index == step.index })
+        broken.steps[i].scratchOffset = p.arenaOffsets[a]
+        broken.arenaFloats = max(p.arenaFloats, (p.arenaOffsets[a] ?? 0) + step.scratchFloats)
+        if !PlanValidator.violations(in: broken).isEmpty {
+          scratchCaught += 1
+        } else {
+          Issue.record("seed \(seed): scratch of step \(step.index) moved onto \(a) was not caught")
+        }
+      }
     }
     // The corpus exercises what it is meant to: in-place steps, sharing, and corrupted plans.
     #expect(inPlace > 1000 && shared > 1000 && caught > 1000, "in place \(inPlace), shared \(shared), caught \(caught)")
+    #expect(scratchCaught > 1000, "scratch moved and caught \(scratchCaught)")
   }
 }

@@ -40,7 +40,7 @@ import Testing
     #expect(byName["r1"]?.lifetime == Lifetime(first: 2, last: 4))
     // Two chains of 64 floats (4 × 4 × 4 per sample) are live at once at most: c1→r1 and c2→s→bn at steps 3–4.
     #expect(plan.lowerBoundFloats == 128 && plan.arenaFloats == 128 && plan.noSharingFloats == 5 * 64)
-    #expect(p.activationFloats == 128)
+    #expect(p.arenaFloats == 128)
     #expect(PlanValidator.violations(in: p).isEmpty)
   }
 
@@ -54,7 +54,7 @@ import Testing
     // The relu reads the caller's input and the tanh writes the caller's output: neither may work in place.
     #expect(p.steps.map(\.inPlace) == [false, false])
     #expect(p.arenaOffsets.keys.map { p[$0].name } == ["r"])
-    #expect(p.activationFloats == 16)
+    #expect(p.arenaFloats == 16)
   }
 
   @Test func unreadBuffersLiveAtTheirProducer() throws {
@@ -93,7 +93,8 @@ import Testing
 
   @Test func bestFitTakesTheSmallestGapThatHolds() {
     func slot(_ i: Int, _ floats: Int, _ first: Int, _ last: Int) -> MemoryPlanner.Slot {
-      MemoryPlanner.Slot(members: [BufferID(i)], lifetime: Lifetime(first: first, last: last), floats: floats)
+      MemoryPlanner.Slot(
+        members: [BufferID(i)], lifetime: Lifetime(first: first, last: last), floats: floats, key: i)
     }
     // The first four stack up; the 16 then fits the 32-float gap at 0 (not the 64 at 48), the 48 the 64-float gap,
     // and the 80 fits no gap, so it goes on top.
@@ -104,12 +105,45 @@ import Testing
     #expect(MemoryPlanner.place(slots, in: Array(0..<7)) == [0, 32, 48, 112, 0, 48, 128])
   }
 
+  /// The residual block with scratch: 100 floats at c1 (step 1), 40 at c2 (step 3), 8 at c3 (step 6).
+  func residualWithScratch() throws -> Program {
+    var p = try lowered(residual())
+    try p.planMemory(scratchFloats: [100, 0, 40, 0, 0, 8])
+    return p
+  }
+
+  @Test func scratchIsPlannedAsATransientBufferOfItsStep() throws {
+    let p = try residualWithScratch()
+    let plan = MemoryPlanner.plan(p)
+    #expect(plan.scratch.map(\.step) == [1, 3, 6])
+    #expect(plan.scratch.map(\.floats) == [112, 48, 16])
+    let offsets = plan.scratch.map(\.offset)
+    #expect(p.steps.map(\.scratchOffset) == [offsets[0], nil, offsets[1], nil, nil, offsets[2]])
+    // Peak: step 1 holds c1 (64) and its scratch (112); step 3 holds r1 and c2 (64 each) and 48 of scratch.
+    #expect(plan.lowerBoundFloats == 176 && plan.arenaFloats == 176)
+    #expect(plan.noSharingFloats == 5 * 64 + 112 + 48 + 16)
+    #expect(p.arenaFloats == 176)
+    #expect(PlanValidator.violations(in: p).isEmpty)
+    // Scratch is reused: c3's scratch (step 6) sits in bytes that c1's scratch held at step 1.
+    #expect(offsets[2] < offsets[0] + 112 && offsets[0] < offsets[2] + 16)
+  }
+
+  @Test func scratchRequirementsAreChecked() throws {
+    var p = try lowered(residual())
+    #expect(throws: LoweringError.self) { try p.planMemory(scratchFloats: [1, 2]) }
+    #expect(throws: LoweringError.self) { try p.planMemory(scratchFloats: [0, 0, -1, 0, 0, 0]) }
+    // Planning again with no scratch gives back the plan lowering made.
+    let before = p
+    try p.planMemory(scratchFloats: [0, 0, 0, 0, 0, 0])
+    #expect(p == before)
+  }
+
   @Test func planningIsDeterministicAndIgnoresAnEarlierPlan() throws {
     let p = try lowered(residual(), batch: 3)
     let again = MemoryPlanner.plan(p)
     var scrambled = p
     scrambled.arenaOffsets = [:]
-    scrambled.activationFloats = 0
+    scrambled.arenaFloats = 0
     for i in scrambled.steps.indices { scrambled.steps[i].inPlace.toggle() }
     #expect(MemoryPlanner.plan(scrambled) == again)
     for h in MemoryPlanner.Heuristic.allCases {
@@ -133,15 +167,15 @@ import Testing
     },
     Corruption(testDescription: "misaligned offset", expected: "not 64-byte aligned") { p in
       p.arenaOffsets[buffer(p, "c2")] = (p.arenaOffsets[buffer(p, "c2")] ?? 0) + 4
-      p.activationFloats += 16
+      p.arenaFloats += 16
     },
-    Corruption(testDescription: "past the arena", expected: "past the arena") { p in p.activationFloats -= 16 },
+    Corruption(testDescription: "past the arena", expected: "past the arena") { p in p.arenaFloats -= 16 },
     Corruption(testDescription: "no offset", expected: "has no arena offset") { p in
       p.arenaOffsets[buffer(p, "c2")] = nil
     },
     Corruption(testDescription: "in place, shifted by one line", expected: "while both are live") { p in
       p.arenaOffsets[buffer(p, "r1")] = (p.arenaOffsets[buffer(p, "r1")] ?? 0) + 16
-      p.activationFloats += 16
+      p.arenaFloats += 16
     },
     Corruption(testDescription: "in-place pair without the mark", expected: "while both are live") { p in
       p.steps[1].inPlace = false
@@ -150,11 +184,28 @@ import Testing
       p.steps[0].inPlace = true
     },
     Corruption(testDescription: "in-place mark with no shared region", expected: "shares no input's region") { p in
-      p.arenaOffsets[buffer(p, "r1")] = p.activationFloats
-      p.activationFloats += 64
+      p.arenaOffsets[buffer(p, "r1")] = p.arenaFloats
+      p.arenaFloats += 64
     },
     Corruption(testDescription: "a caller buffer in the arena", expected: "belongs to the caller") { p in
       p.arenaOffsets[p.outputs[0].buffer] = 0
+    },
+    Corruption(testDescription: "scratch over its step's input", expected: "which is live at that step") { p in
+      // c2 (step 3) reads r1.
+      p.steps[2].scratchOffset = p.arenaOffsets[buffer(p, "r1")]
+    },
+    Corruption(testDescription: "scratch over its step's output", expected: "which is live at that step") { p in
+      p.steps[0].scratchOffset = p.arenaOffsets[buffer(p, "c1")]
+    },
+    Corruption(testDescription: "scratch without an offset", expected: "scratch of 100 floats has no arena offset") {
+      p in p.steps[0].scratchOffset = nil
+    },
+    Corruption(testDescription: "scratch misaligned", expected: "scratch offset") { p in
+      p.steps[5].scratchOffset = p.arenaFloats + 4
+      p.arenaFloats += 32
+    },
+    Corruption(testDescription: "scratch past the arena", expected: "past the arena") { p in
+      p.steps[5].scratchOffset = p.arenaFloats
     },
   ]
 
@@ -164,7 +215,7 @@ import Testing
   }
 
   @Test(arguments: corruptions) func validatorCatches(_ c: Corruption) throws {
-    var p = try lowered(residual())
+    var p = try residualWithScratch()
     try PlanValidator.validate(p)
     c.corrupt(&p)
     let found = PlanValidator.violations(in: p)

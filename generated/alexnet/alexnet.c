@@ -1618,26 +1618,26 @@ int alexnet_forward_all(const float *params, void *arena_memory, const float *co
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* conv1 */
   float *t2 = arena + 18585600; /* pool1 */
-  float *t3 = arena + 11943936; /* norm1 */
-  float *t4 = arena + 0; /* conv2 */
-  float *t5 = arena + 11943936; /* pool2 */
-  float *t6 = arena + 4153344; /* norm2 */
-  float *t7 = arena + 0; /* conv3 */
-  float *t8 = arena + 4153344; /* conv4 */
-  float *t9 = arena + 0; /* conv5 */
-  float *t10 = arena + 2768896; /* pool5 */
-  float *t11 = arena + 0; /* fc6 */
-  float *t12 = arena + 262144; /* fc7 */
+  float *t3 = arena + 25940736; /* norm1 */
+  float *t4 = arena + 13996800; /* conv2 */
+  float *t5 = arena + 0; /* pool2 */
+  float *t6 = arena + 8825856; /* norm2 */
+  float *t7 = arena + 4672512; /* conv3 */
+  float *t8 = arena + 8825856; /* conv4 */
+  float *t9 = arena + 4672512; /* conv5 */
+  float *t10 = arena + 0; /* pool5 */
+  float *t11 = arena + 589824; /* fc6 */
+  float *t12 = arena + 0; /* fc7 */
   float *t13 = outputs[0]; /* logits */
-  k1_conv_conv1(n, t0, params + 0, params + 34848, t1, arena + 23064576);
+  k1_conv_conv1(n, t0, params + 0, params + 34848, t1, arena + 18585600);
   k2_maxpool_pool1(n, t1, t2);
   k3_lrn_norm1(n, t2, t3);
-  k4_conv_conv2(n, t3, params + 34944, params + 649344, t4, arena + 23064576);
+  k4_conv_conv2(n, t3, params + 34944, params + 649344, t4, arena + 0);
   k5_maxpool_pool2(n, t4, t5);
   k6_lrn_norm2(n, t5, t6);
-  k7_conv_conv3(n, t6, params + 649600, params + 1534336, t7, arena + 23064576);
-  k8_conv_conv4(n, t7, params + 1534720, params + 2861824, t8, arena + 23064576);
-  k9_conv_conv5(n, t8, params + 2862208, params + 3746944, t9, arena + 23064576);
+  k7_conv_conv3(n, t6, params + 649600, params + 1534336, t7, arena + 0);
+  k8_conv_conv4(n, t7, params + 1534720, params + 2861824, t8, arena + 0);
+  k9_conv_conv5(n, t8, params + 2862208, params + 3746944, t9, arena + 0);
   k10_maxpool_pool5(n, t9, t10);
   k11_dense_fc6(n, t10, params + 3747200, params + 41495936, t11);
   k12_dense_fc7(n, t11, params + 41500032, params + 58277248, t12);

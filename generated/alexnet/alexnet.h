@@ -16,7 +16,7 @@ extern "C" {
 #define ALEXNET_OUTPUT_LOGITS_SIZE 1000 /* f32[1000] per sample */
 #define ALEXNET_MAX_BATCH 64
 #define ALEXNET_PARAMS_BYTES 249513408
-#define ALEXNET_ARENA_BYTES 148245504
+#define ALEXNET_ARENA_BYTES 121678848 /* activations and kernel scratch, planned together */
 #define ALEXNET_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define ALEXNET_EMBEDDED_WEIGHTS 0
 
@@ -64,7 +64,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (alexnet_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int alexnet_forward(const float *params, void *arena, const float *input, float *output, int n);
 int alexnet_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[1], int n);

@@ -16,7 +16,7 @@ extern "C" {
 #define CONV_32X32X3_OUTPUT_FEATURES_SIZE 10240 /* f32[10, 32, 32] per sample */
 #define CONV_32X32X3_MAX_BATCH 64
 #define CONV_32X32X3_PARAMS_BYTES 3072
-#define CONV_32X32X3_ARENA_BYTES 2457600
+#define CONV_32X32X3_ARENA_BYTES 2457600 /* activations and kernel scratch, planned together */
 #define CONV_32X32X3_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define CONV_32X32X3_EMBEDDED_WEIGHTS 1
 
@@ -64,7 +64,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (conv_32x32x3_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int conv_32x32x3_forward(const float *params, void *arena, const float *input, float *output, int n);
 int conv_32x32x3_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[1], int n);

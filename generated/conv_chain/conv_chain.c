@@ -1549,10 +1549,10 @@ int conv_chain_forward_all(const float *params, void *arena_memory, const float 
   if (n > CONV_CHAIN_MAX_BATCH) return KILN_ERR_BATCH_TOO_LARGE;
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
-  float *t1 = arena + 0; /* conv1 */
+  float *t1 = arena + 794976; /* conv1 */
   float *t2 = outputs[0]; /* features */
-  k1_conv_conv1(n, t0, params + 0, params + 1472, t1, arena + 432640);
-  k2_conv_conv2(n, t1, params + 1488, params + 2992, t2, arena + 432640);
+  k1_conv_conv1(n, t0, params + 0, params + 1472, t1, arena + 0);
+  k2_conv_conv2(n, t1, params + 1488, params + 2992, t2, arena + 0);
   return KILN_OK;
 }
 

@@ -16,7 +16,7 @@ extern "C" {
 #define CONV_CHAIN_OUTPUT_FEATURES_SIZE 726 /* f32[6, 11, 11] per sample */
 #define CONV_CHAIN_MAX_BATCH 64
 #define CONV_CHAIN_PARAMS_BYTES 12032
-#define CONV_CHAIN_ARENA_BYTES 4910464
+#define CONV_CHAIN_ARENA_BYTES 4910464 /* activations and kernel scratch, planned together */
 #define CONV_CHAIN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define CONV_CHAIN_EMBEDDED_WEIGHTS 1
 
@@ -64,7 +64,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (conv_chain_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int conv_chain_forward(const float *params, void *arena, const float *input, float *output, int n);
 int conv_chain_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[1], int n);

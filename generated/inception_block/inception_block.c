@@ -2456,23 +2456,23 @@ int inception_block_forward_all(const float *params, void *arena_memory, const f
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* stem */
-  float *t2 = arena + 5767168; /* b1 */
-  float *t3 = arena + 2097152; /* b2_reduce */
-  float *t4 = arena + 4194304; /* b2 */
-  float *t5 = arena + 2097152; /* b3_reduce */
-  float *t6 = arena + 6815744; /* b3 */
-  float *t7 = arena + 2097152; /* b4_pool */
+  float *t2 = arena + 3670016; /* b1 */
+  float *t3 = arena + 5898240; /* b2_reduce */
+  float *t4 = arena + 2097152; /* b2 */
+  float *t5 = arena + 6062080; /* b3_reduce */
+  float *t6 = arena + 4718592; /* b3 */
+  float *t7 = arena + 5242880; /* b4_pool */
   float *t8 = arena + 0; /* b4 */
   float *t9 = outputs[2]; /* features */
   float *t10 = arena + 0; /* gap */
   float *t11 = outputs[0]; /* logits */
   float *t12 = outputs[1]; /* probabilities */
-  k1_conv_stem(n, t0, params + 0, params + 864, t1, arena + 7340032);
+  k1_conv_stem(n, t0, params + 0, params + 864, t1, arena + 2097152);
   k2_conv_b1(n, t1, params + 896, params + 1408, t2);
   k3_conv_b2_reduce(n, t1, params + 1424, params + 1936, t3);
-  k4_conv_b2(n, t3, params + 1952, params + 5408, t4, arena + 7340032);
+  k4_conv_b2(n, t3, params + 1952, params + 5408, t4, arena + 4718592);
   k5_conv_b3_reduce(n, t1, params + 5440, params + 5568, t5);
-  k6_conv_b3(n, t5, params + 5584, params + 6384, t6, arena + 7340032);
+  k6_conv_b3(n, t5, params + 5584, params + 6384, t6, arena + 5242880);
   k7_maxpool_b4_pool(n, t1, t7);
   k8_conv_b4(n, t7, params + 6400, params + 6656, t8);
   k9_concat_mixed(n, t2, t4, t6, t8, t9);

@@ -17,7 +17,7 @@ extern "C" {
 #define INCEPTION_BLOCK_OUTPUT_FEATURES_SIZE 57344 /* f32[56, 32, 32] per sample */
 #define INCEPTION_BLOCK_MAX_BATCH 64
 #define INCEPTION_BLOCK_PARAMS_BYTES 28992
-#define INCEPTION_BLOCK_ARENA_BYTES 34078720
+#define INCEPTION_BLOCK_ARENA_BYTES 29360128 /* activations and kernel scratch, planned together */
 #define INCEPTION_BLOCK_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define INCEPTION_BLOCK_EMBEDDED_WEIGHTS 1
 
@@ -65,7 +65,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (inception_block_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int inception_block_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[3], int n);
 

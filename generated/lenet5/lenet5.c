@@ -9054,14 +9054,14 @@ int lenet5_forward_all(const float *params, void *arena_memory, const float *con
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* c1 */
   float *t2 = arena + 301056; /* maxpool_1 */
-  float *t3 = arena + 0; /* c2 */
-  float *t4 = arena + 102400; /* maxpool_2 */
-  float *t5 = arena + 0; /* fc1 */
-  float *t6 = arena + 7680; /* fc2 */
+  float *t3 = arena + 120000; /* c2 */
+  float *t4 = arena + 0; /* maxpool_2 */
+  float *t5 = arena + 25600; /* fc1 */
+  float *t6 = arena + 0; /* fc2 */
   float *t7 = outputs[0]; /* logits */
-  k1_conv_c1(n, t0, params + 0, params + 160, t1, arena + 376320);
+  k1_conv_c1(n, t0, params + 0, params + 160, t1, arena + 301056);
   k2_maxpool_maxpool_1(n, t1, t2);
-  k3_conv_c2(n, t2, params + 176, params + 2576, t3, arena + 376320);
+  k3_conv_c2(n, t2, params + 176, params + 2576, t3, arena + 0);
   k4_maxpool_maxpool_2(n, t3, t4);
   k5_dense_fc1(n, t4, params + 2592, params + 50592, t5);
   k6_dense_fc2(n, t5, params + 50720, params + 60800, t6);

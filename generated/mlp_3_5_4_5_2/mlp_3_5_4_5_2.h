@@ -16,7 +16,7 @@ extern "C" {
 #define MLP_3_5_4_5_2_OUTPUT_Y_SIZE 2 /* f32[2] per sample */
 #define MLP_3_5_4_5_2_MAX_BATCH 64
 #define MLP_3_5_4_5_2_PARAMS_BYTES 640
-#define MLP_3_5_4_5_2_ARENA_BYTES 2304
+#define MLP_3_5_4_5_2_ARENA_BYTES 2304 /* activations and kernel scratch, planned together */
 #define MLP_3_5_4_5_2_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define MLP_3_5_4_5_2_EMBEDDED_WEIGHTS 1
 
@@ -64,7 +64,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (mlp_3_5_4_5_2_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int mlp_3_5_4_5_2_forward(const float *params, void *arena, const float *input, float *output, int n);
 int mlp_3_5_4_5_2_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[1], int n);

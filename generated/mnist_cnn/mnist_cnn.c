@@ -18553,9 +18553,9 @@ int mnist_cnn_forward_all(const float *params, void *arena_memory, const float *
   float *t5 = arena + 0; /* fc1 */
   float *t6 = outputs[0]; /* probabilities */
   float *t7 = arena + 6400; /* fc2.pre */
-  k1_conv_conv1(n, t0, params + 0, params + 240, t1, arena + 1352000);
+  k1_conv_conv1(n, t0, params + 0, params + 240, t1, arena + 1081600);
   k2_maxpool_maxpool_1(n, t1, t2);
-  k3_conv_conv2(n, t2, params + 272, params + 11536, t3, arena + 1352000);
+  k3_conv_conv2(n, t2, params + 272, params + 11536, t3, arena + 387200);
   k4_maxpool_maxpool_2(n, t3, t4);
   k5_dense_fc1(n, t4, params + 11600, params + 136608, t5);
   k6_dense_fc2(n, t5, params + 136720, params + 137728, t7);

@@ -16,7 +16,7 @@ extern "C" {
 #define MNIST_CNN_OUTPUT_PROBABILITIES_SIZE 10 /* f32[10] per sample */
 #define MNIST_CNN_MAX_BATCH 64
 #define MNIST_CNN_PARAMS_BYTES 550976
-#define MNIST_CNN_ARENA_BYTES 6279232
+#define MNIST_CNN_ARENA_BYTES 5408000 /* activations and kernel scratch, planned together */
 #define MNIST_CNN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define MNIST_CNN_EMBEDDED_WEIGHTS 1
 
@@ -64,7 +64,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (mnist_cnn_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int mnist_cnn_forward(const float *params, void *arena, const float *input, float *output, int n);
 int mnist_cnn_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[1], int n);

@@ -3301,145 +3301,145 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   if (n > RESNET20_MAX_BATCH) return KILN_ERR_BATCH_TOO_LARGE;
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
-  float *t1 = arena + 0; /* stem */
-  float *t2 = arena + 0; /* stem_bn */
-  float *t3 = arena + 0; /* stem_relu */
-  float *t4 = arena + 1048576; /* s1b1_conv1 */
-  float *t5 = arena + 1048576; /* s1b1_bn1 */
-  float *t6 = arena + 1048576; /* s1b1_relu1 */
-  float *t7 = arena + 2097152; /* s1b1_conv2 */
-  float *t8 = arena + 2097152; /* s1b1_bn2 */
-  float *t9 = arena + 2097152; /* s1b1_add */
-  float *t10 = arena + 2097152; /* s1b1_out */
-  float *t11 = arena + 0; /* s1b2_conv1 */
-  float *t12 = arena + 0; /* s1b2_bn1 */
-  float *t13 = arena + 0; /* s1b2_relu1 */
-  float *t14 = arena + 1048576; /* s1b2_conv2 */
-  float *t15 = arena + 1048576; /* s1b2_bn2 */
-  float *t16 = arena + 1048576; /* s1b2_add */
-  float *t17 = arena + 1048576; /* s1b2_out */
-  float *t18 = arena + 0; /* s1b3_conv1 */
-  float *t19 = arena + 0; /* s1b3_bn1 */
-  float *t20 = arena + 0; /* s1b3_relu1 */
-  float *t21 = arena + 2097152; /* s1b3_conv2 */
-  float *t22 = arena + 2097152; /* s1b3_bn2 */
-  float *t23 = arena + 2097152; /* s1b3_add */
-  float *t24 = arena + 2097152; /* s1b3_out */
-  float *t25 = arena + 0; /* s2b1_conv1 */
-  float *t26 = arena + 0; /* s2b1_bn1 */
-  float *t27 = arena + 0; /* s2b1_relu1 */
-  float *t28 = arena + 524288; /* s2b1_conv2 */
-  float *t29 = arena + 524288; /* s2b1_bn2 */
+  float *t1 = arena + 1179648; /* stem */
+  float *t2 = arena + 1179648; /* stem_bn */
+  float *t3 = arena + 1179648; /* stem_relu */
+  float *t4 = arena + 2228224; /* s1b1_conv1 */
+  float *t5 = arena + 2228224; /* s1b1_bn1 */
+  float *t6 = arena + 2228224; /* s1b1_relu1 */
+  float *t7 = arena + 3276800; /* s1b1_conv2 */
+  float *t8 = arena + 3276800; /* s1b1_bn2 */
+  float *t9 = arena + 3276800; /* s1b1_add */
+  float *t10 = arena + 3276800; /* s1b1_out */
+  float *t11 = arena + 1179648; /* s1b2_conv1 */
+  float *t12 = arena + 1179648; /* s1b2_bn1 */
+  float *t13 = arena + 1179648; /* s1b2_relu1 */
+  float *t14 = arena + 2228224; /* s1b2_conv2 */
+  float *t15 = arena + 2228224; /* s1b2_bn2 */
+  float *t16 = arena + 2228224; /* s1b2_add */
+  float *t17 = arena + 2228224; /* s1b2_out */
+  float *t18 = arena + 1179648; /* s1b3_conv1 */
+  float *t19 = arena + 1179648; /* s1b3_bn1 */
+  float *t20 = arena + 1179648; /* s1b3_relu1 */
+  float *t21 = arena + 3276800; /* s1b3_conv2 */
+  float *t22 = arena + 3276800; /* s1b3_bn2 */
+  float *t23 = arena + 3276800; /* s1b3_add */
+  float *t24 = arena + 3276800; /* s1b3_out */
+  float *t25 = arena + 589824; /* s2b1_conv1 */
+  float *t26 = arena + 589824; /* s2b1_bn1 */
+  float *t27 = arena + 589824; /* s2b1_relu1 */
+  float *t28 = arena + 1114112; /* s2b1_conv2 */
+  float *t29 = arena + 1114112; /* s2b1_bn2 */
   float *t30 = arena + 0; /* s2b1_proj */
   float *t31 = arena + 0; /* s2b1_proj_bn */
-  float *t32 = arena + 524288; /* s2b1_add */
-  float *t33 = arena + 524288; /* s2b1_out */
-  float *t34 = arena + 0; /* s2b2_conv1 */
-  float *t35 = arena + 0; /* s2b2_bn1 */
-  float *t36 = arena + 0; /* s2b2_relu1 */
-  float *t37 = arena + 1048576; /* s2b2_conv2 */
-  float *t38 = arena + 1048576; /* s2b2_bn2 */
-  float *t39 = arena + 1048576; /* s2b2_add */
-  float *t40 = arena + 1048576; /* s2b2_out */
-  float *t41 = arena + 0; /* s2b3_conv1 */
-  float *t42 = arena + 0; /* s2b3_bn1 */
-  float *t43 = arena + 0; /* s2b3_relu1 */
-  float *t44 = arena + 524288; /* s2b3_conv2 */
-  float *t45 = arena + 524288; /* s2b3_bn2 */
-  float *t46 = arena + 524288; /* s2b3_add */
-  float *t47 = arena + 524288; /* s2b3_out */
-  float *t48 = arena + 0; /* s3b1_conv1 */
-  float *t49 = arena + 0; /* s3b1_bn1 */
-  float *t50 = arena + 0; /* s3b1_relu1 */
-  float *t51 = arena + 262144; /* s3b1_conv2 */
-  float *t52 = arena + 262144; /* s3b1_bn2 */
-  float *t53 = arena + 0; /* s3b1_proj */
-  float *t54 = arena + 0; /* s3b1_proj_bn */
-  float *t55 = arena + 262144; /* s3b1_add */
-  float *t56 = arena + 262144; /* s3b1_out */
-  float *t57 = arena + 0; /* s3b2_conv1 */
-  float *t58 = arena + 0; /* s3b2_bn1 */
-  float *t59 = arena + 0; /* s3b2_relu1 */
-  float *t60 = arena + 524288; /* s3b2_conv2 */
-  float *t61 = arena + 524288; /* s3b2_bn2 */
-  float *t62 = arena + 524288; /* s3b2_add */
-  float *t63 = arena + 524288; /* s3b2_out */
-  float *t64 = arena + 0; /* s3b3_conv1 */
-  float *t65 = arena + 0; /* s3b3_bn1 */
-  float *t66 = arena + 0; /* s3b3_relu1 */
-  float *t67 = arena + 262144; /* s3b3_conv2 */
-  float *t68 = arena + 262144; /* s3b3_bn2 */
-  float *t69 = arena + 262144; /* s3b3_add */
-  float *t70 = arena + 262144; /* s3b3_out */
+  float *t32 = arena + 1114112; /* s2b1_add */
+  float *t33 = arena + 1114112; /* s2b1_out */
+  float *t34 = arena + 589824; /* s2b2_conv1 */
+  float *t35 = arena + 589824; /* s2b2_bn1 */
+  float *t36 = arena + 589824; /* s2b2_relu1 */
+  float *t37 = arena + 1638400; /* s2b2_conv2 */
+  float *t38 = arena + 1638400; /* s2b2_bn2 */
+  float *t39 = arena + 1638400; /* s2b2_add */
+  float *t40 = arena + 1638400; /* s2b2_out */
+  float *t41 = arena + 589824; /* s2b3_conv1 */
+  float *t42 = arena + 589824; /* s2b3_bn1 */
+  float *t43 = arena + 589824; /* s2b3_relu1 */
+  float *t44 = arena + 1114112; /* s2b3_conv2 */
+  float *t45 = arena + 1114112; /* s2b3_bn2 */
+  float *t46 = arena + 1114112; /* s2b3_add */
+  float *t47 = arena + 1114112; /* s2b3_out */
+  float *t48 = arena + 294912; /* s3b1_conv1 */
+  float *t49 = arena + 294912; /* s3b1_bn1 */
+  float *t50 = arena + 294912; /* s3b1_relu1 */
+  float *t51 = arena + 557056; /* s3b1_conv2 */
+  float *t52 = arena + 557056; /* s3b1_bn2 */
+  float *t53 = arena + 819200; /* s3b1_proj */
+  float *t54 = arena + 819200; /* s3b1_proj_bn */
+  float *t55 = arena + 557056; /* s3b1_add */
+  float *t56 = arena + 557056; /* s3b1_out */
+  float *t57 = arena + 294912; /* s3b2_conv1 */
+  float *t58 = arena + 294912; /* s3b2_bn1 */
+  float *t59 = arena + 294912; /* s3b2_relu1 */
+  float *t60 = arena + 819200; /* s3b2_conv2 */
+  float *t61 = arena + 819200; /* s3b2_bn2 */
+  float *t62 = arena + 819200; /* s3b2_add */
+  float *t63 = arena + 819200; /* s3b2_out */
+  float *t64 = arena + 294912; /* s3b3_conv1 */
+  float *t65 = arena + 294912; /* s3b3_bn1 */
+  float *t66 = arena + 294912; /* s3b3_relu1 */
+  float *t67 = arena + 557056; /* s3b3_conv2 */
+  float *t68 = arena + 557056; /* s3b3_bn2 */
+  float *t69 = arena + 557056; /* s3b3_add */
+  float *t70 = arena + 557056; /* s3b3_out */
   float *t71 = arena + 0; /* pool */
   float *t72 = outputs[0]; /* logits */
-  k1_conv_stem(n, t0, params + 0, t1, arena + 3145728);
+  k1_conv_stem(n, t0, params + 0, t1, arena + 0);
   k2_batchnorm_stem_bn(n, t1, params + 432, params + 448, params + 464, params + 480, t2);
   k3_relu_stem_relu(n, t2, t3);
-  k4_conv_s1b1_conv1(n, t3, params + 496, t4, arena + 3145728);
+  k4_conv_s1b1_conv1(n, t3, params + 496, t4, arena + 0);
   k5_batchnorm_s1b1_bn1(n, t4, params + 2800, params + 2816, params + 2832, params + 2848, t5);
   k6_relu_s1b1_relu1(n, t5, t6);
-  k7_conv_s1b1_conv2(n, t6, params + 2864, t7, arena + 3145728);
+  k7_conv_s1b1_conv2(n, t6, params + 2864, t7, arena + 0);
   k8_batchnorm_s1b1_bn2(n, t7, params + 5168, params + 5184, params + 5200, params + 5216, t8);
   k9_add_s1b1_add(n, t8, t3, t9);
   k10_relu_s1b1_out(n, t9, t10);
-  k11_conv_s1b2_conv1(n, t10, params + 5232, t11, arena + 3145728);
+  k11_conv_s1b2_conv1(n, t10, params + 5232, t11, arena + 0);
   k12_batchnorm_s1b2_bn1(n, t11, params + 7536, params + 7552, params + 7568, params + 7584, t12);
   k13_relu_s1b2_relu1(n, t12, t13);
-  k14_conv_s1b2_conv2(n, t13, params + 7600, t14, arena + 3145728);
+  k14_conv_s1b2_conv2(n, t13, params + 7600, t14, arena + 0);
   k15_batchnorm_s1b2_bn2(n, t14, params + 9904, params + 9920, params + 9936, params + 9952, t15);
   k16_add_s1b2_add(n, t15, t10, t16);
   k17_relu_s1b2_out(n, t16, t17);
-  k18_conv_s1b3_conv1(n, t17, params + 9968, t18, arena + 3145728);
+  k18_conv_s1b3_conv1(n, t17, params + 9968, t18, arena + 0);
   k19_batchnorm_s1b3_bn1(n, t18, params + 12272, params + 12288, params + 12304, params + 12320, t19);
   k20_relu_s1b3_relu1(n, t19, t20);
-  k21_conv_s1b3_conv2(n, t20, params + 12336, t21, arena + 3145728);
+  k21_conv_s1b3_conv2(n, t20, params + 12336, t21, arena + 0);
   k22_batchnorm_s1b3_bn2(n, t21, params + 14640, params + 14656, params + 14672, params + 14688, t22);
   k23_add_s1b3_add(n, t22, t17, t23);
   k24_relu_s1b3_out(n, t23, t24);
-  k25_conv_s2b1_conv1(n, t24, params + 14704, t25, arena + 3145728);
+  k25_conv_s2b1_conv1(n, t24, params + 14704, t25, arena + 0);
   k26_batchnorm_s2b1_bn1(n, t25, params + 19312, params + 19344, params + 19376, params + 19408, t26);
   k27_relu_s2b1_relu1(n, t26, t27);
-  k28_conv_s2b1_conv2(n, t27, params + 19440, t28, arena + 3145728);
+  k28_conv_s2b1_conv2(n, t27, params + 19440, t28, arena + 0);
   k29_batchnorm_s2b1_bn2(n, t28, params + 28656, params + 28688, params + 28720, params + 28752, t29);
-  k30_conv_s2b1_proj(n, t24, params + 28784, t30, arena + 3145728);
+  k30_conv_s2b1_proj(n, t24, params + 28784, t30, arena + 524288);
   k31_batchnorm_s2b1_proj_bn(n, t30, params + 29296, params + 29328, params + 29360, params + 29392, t31);
   k32_add_s2b1_add(n, t29, t31, t32);
   k33_relu_s2b1_out(n, t32, t33);
-  k34_conv_s2b2_conv1(n, t33, params + 29424, t34, arena + 3145728);
+  k34_conv_s2b2_conv1(n, t33, params + 29424, t34, arena + 0);
   k35_batchnorm_s2b2_bn1(n, t34, params + 38640, params + 38672, params + 38704, params + 38736, t35);
   k36_relu_s2b2_relu1(n, t35, t36);
-  k37_conv_s2b2_conv2(n, t36, params + 38768, t37, arena + 3145728);
+  k37_conv_s2b2_conv2(n, t36, params + 38768, t37, arena + 0);
   k38_batchnorm_s2b2_bn2(n, t37, params + 47984, params + 48016, params + 48048, params + 48080, t38);
   k39_add_s2b2_add(n, t38, t33, t39);
   k40_relu_s2b2_out(n, t39, t40);
-  k41_conv_s2b3_conv1(n, t40, params + 48112, t41, arena + 3145728);
+  k41_conv_s2b3_conv1(n, t40, params + 48112, t41, arena + 0);
   k42_batchnorm_s2b3_bn1(n, t41, params + 57328, params + 57360, params + 57392, params + 57424, t42);
   k43_relu_s2b3_relu1(n, t42, t43);
-  k44_conv_s2b3_conv2(n, t43, params + 57456, t44, arena + 3145728);
+  k44_conv_s2b3_conv2(n, t43, params + 57456, t44, arena + 0);
   k45_batchnorm_s2b3_bn2(n, t44, params + 66672, params + 66704, params + 66736, params + 66768, t45);
   k46_add_s2b3_add(n, t45, t40, t46);
   k47_relu_s2b3_out(n, t46, t47);
-  k48_conv_s3b1_conv1(n, t47, params + 66800, t48, arena + 3145728);
+  k48_conv_s3b1_conv1(n, t47, params + 66800, t48, arena + 0);
   k49_batchnorm_s3b1_bn1(n, t48, params + 85232, params + 85296, params + 85360, params + 85424, t49);
   k50_relu_s3b1_relu1(n, t49, t50);
-  k51_conv_s3b1_conv2(n, t50, params + 85488, t51, arena + 3145728);
+  k51_conv_s3b1_conv2(n, t50, params + 85488, t51, arena + 0);
   k52_batchnorm_s3b1_bn2(n, t51, params + 122352, params + 122416, params + 122480, params + 122544, t52);
-  k53_conv_s3b1_proj(n, t47, params + 122608, t53, arena + 3145728);
+  k53_conv_s3b1_proj(n, t47, params + 122608, t53, arena + 1081344);
   k54_batchnorm_s3b1_proj_bn(n, t53, params + 124656, params + 124720, params + 124784, params + 124848, t54);
   k55_add_s3b1_add(n, t52, t54, t55);
   k56_relu_s3b1_out(n, t55, t56);
-  k57_conv_s3b2_conv1(n, t56, params + 124912, t57, arena + 3145728);
+  k57_conv_s3b2_conv1(n, t56, params + 124912, t57, arena + 0);
   k58_batchnorm_s3b2_bn1(n, t57, params + 161776, params + 161840, params + 161904, params + 161968, t58);
   k59_relu_s3b2_relu1(n, t58, t59);
-  k60_conv_s3b2_conv2(n, t59, params + 162032, t60, arena + 3145728);
+  k60_conv_s3b2_conv2(n, t59, params + 162032, t60, arena + 0);
   k61_batchnorm_s3b2_bn2(n, t60, params + 198896, params + 198960, params + 199024, params + 199088, t61);
   k62_add_s3b2_add(n, t61, t56, t62);
   k63_relu_s3b2_out(n, t62, t63);
-  k64_conv_s3b3_conv1(n, t63, params + 199152, t64, arena + 3145728);
+  k64_conv_s3b3_conv1(n, t63, params + 199152, t64, arena + 0);
   k65_batchnorm_s3b3_bn1(n, t64, params + 236016, params + 236080, params + 236144, params + 236208, t65);
   k66_relu_s3b3_relu1(n, t65, t66);
-  k67_conv_s3b3_conv2(n, t66, params + 236272, t67, arena + 3145728);
+  k67_conv_s3b3_conv2(n, t66, params + 236272, t67, arena + 0);
   k68_batchnorm_s3b3_bn2(n, t67, params + 273136, params + 273200, params + 273264, params + 273328, t68);
   k69_add_s3b3_add(n, t68, t63, t69);
   k70_relu_s3b3_out(n, t69, t70);

@@ -4265,43 +4265,43 @@ int resnet_block_forward_all(const float *params, void *arena_memory, const floa
   if (n > RESNET_BLOCK_MAX_BATCH) return KILN_ERR_BATCH_TOO_LARGE;
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
-  float *t1 = arena + 0; /* stem */
-  float *t2 = arena + 0; /* stem_bn */
-  float *t3 = arena + 0; /* stem_relu */
-  float *t4 = arena + 1048576; /* b1_conv1 */
-  float *t5 = arena + 1048576; /* b1_bn1 */
-  float *t6 = arena + 1048576; /* relu_1 */
-  float *t7 = arena + 2097152; /* b1_conv2 */
-  float *t8 = arena + 2097152; /* b1_bn2 */
-  float *t9 = arena + 2097152; /* b1_add */
-  float *t10 = arena + 2097152; /* b1_out */
-  float *t11 = arena + 0; /* b2_conv1 */
-  float *t12 = arena + 0; /* b2_bn1 */
-  float *t13 = arena + 0; /* relu_2 */
-  float *t14 = arena + 524288; /* b2_conv2 */
-  float *t15 = arena + 524288; /* b2_bn2 */
+  float *t1 = arena + 1179648; /* stem */
+  float *t2 = arena + 1179648; /* stem_bn */
+  float *t3 = arena + 1179648; /* stem_relu */
+  float *t4 = arena + 2228224; /* b1_conv1 */
+  float *t5 = arena + 2228224; /* b1_bn1 */
+  float *t6 = arena + 2228224; /* relu_1 */
+  float *t7 = arena + 3276800; /* b1_conv2 */
+  float *t8 = arena + 3276800; /* b1_bn2 */
+  float *t9 = arena + 3276800; /* b1_add */
+  float *t10 = arena + 3276800; /* b1_out */
+  float *t11 = arena + 589824; /* b2_conv1 */
+  float *t12 = arena + 589824; /* b2_bn1 */
+  float *t13 = arena + 589824; /* relu_2 */
+  float *t14 = arena + 1114112; /* b2_conv2 */
+  float *t15 = arena + 1114112; /* b2_bn2 */
   float *t16 = arena + 0; /* b2_proj */
   float *t17 = arena + 0; /* b2_proj_bn */
-  float *t18 = arena + 524288; /* b2_add */
-  float *t19 = arena + 524288; /* b2_out */
+  float *t18 = arena + 1114112; /* b2_add */
+  float *t19 = arena + 1114112; /* b2_out */
   float *t20 = arena + 0; /* global_avgpool_1 */
   float *t21 = outputs[0]; /* logits */
-  k1_conv_stem(n, t0, params + 0, t1, arena + 3145728);
+  k1_conv_stem(n, t0, params + 0, t1, arena + 0);
   k2_batchnorm_stem_bn(n, t1, params + 432, params + 448, params + 464, params + 480, t2);
   k3_relu_stem_relu(n, t2, t3);
-  k4_conv_b1_conv1(n, t3, params + 496, t4, arena + 3145728);
+  k4_conv_b1_conv1(n, t3, params + 496, t4, arena + 0);
   k5_batchnorm_b1_bn1(n, t4, params + 2800, params + 2816, params + 2832, params + 2848, t5);
   k6_relu_relu_1(n, t5, t6);
-  k7_conv_b1_conv2(n, t6, params + 2864, t7, arena + 3145728);
+  k7_conv_b1_conv2(n, t6, params + 2864, t7, arena + 0);
   k8_batchnorm_b1_bn2(n, t7, params + 5168, params + 5184, params + 5200, params + 5216, t8);
   k9_add_b1_add(n, t8, t3, t9);
   k10_relu_b1_out(n, t9, t10);
-  k11_conv_b2_conv1(n, t10, params + 5232, t11, arena + 3145728);
+  k11_conv_b2_conv1(n, t10, params + 5232, t11, arena + 0);
   k12_batchnorm_b2_bn1(n, t11, params + 9840, params + 9872, params + 9904, params + 9936, t12);
   k13_relu_relu_2(n, t12, t13);
-  k14_conv_b2_conv2(n, t13, params + 9968, t14, arena + 3145728);
+  k14_conv_b2_conv2(n, t13, params + 9968, t14, arena + 0);
   k15_batchnorm_b2_bn2(n, t14, params + 19184, params + 19216, params + 19248, params + 19280, t15);
-  k16_conv_b2_proj(n, t10, params + 19312, t16, arena + 3145728);
+  k16_conv_b2_proj(n, t10, params + 19312, t16, arena + 524288);
   k17_batchnorm_b2_proj_bn(n, t16, params + 19824, params + 19856, params + 19888, params + 19920, t17);
   k18_add_b2_add(n, t15, t17, t18);
   k19_relu_b2_out(n, t18, t19);

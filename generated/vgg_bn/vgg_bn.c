@@ -1792,47 +1792,47 @@ int vgg_bn_forward_all(const float *params, void *arena_memory, const float *con
   if (n > VGG_BN_MAX_BATCH) return KILN_ERR_BATCH_TOO_LARGE;
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
-  float *t1 = arena + 0; /* conv1_1 */
-  float *t2 = arena + 0; /* bn1_1 */
-  float *t3 = arena + 0; /* relu_1 */
-  float *t4 = arena + 4194304; /* conv1_2 */
-  float *t5 = arena + 4194304; /* bn1_2 */
-  float *t6 = arena + 4194304; /* relu_2 */
-  float *t7 = arena + 2097152; /* pool1 */
-  float *t8 = arena + 0; /* conv2_1 */
-  float *t9 = arena + 0; /* bn2_1 */
-  float *t10 = arena + 0; /* relu_3 */
-  float *t11 = arena + 2097152; /* conv2_2 */
-  float *t12 = arena + 2097152; /* bn2_2 */
-  float *t13 = arena + 2097152; /* relu_4 */
-  float *t14 = arena + 1048576; /* pool2 */
-  float *t15 = arena + 0; /* conv3_1 */
-  float *t16 = arena + 0; /* bn3_1 */
-  float *t17 = arena + 0; /* relu_5 */
-  float *t18 = arena + 1048576; /* conv3_2 */
-  float *t19 = arena + 1048576; /* bn3_2 */
-  float *t20 = arena + 1048576; /* relu_6 */
+  float *t1 = arena + 4718592; /* conv1_1 */
+  float *t2 = arena + 4718592; /* bn1_1 */
+  float *t3 = arena + 4718592; /* relu_1 */
+  float *t4 = arena + 8912896; /* conv1_2 */
+  float *t5 = arena + 8912896; /* bn1_2 */
+  float *t6 = arena + 8912896; /* relu_2 */
+  float *t7 = arena + 1179648; /* pool1 */
+  float *t8 = arena + 2359296; /* conv2_1 */
+  float *t9 = arena + 2359296; /* bn2_1 */
+  float *t10 = arena + 2359296; /* relu_3 */
+  float *t11 = arena + 4456448; /* conv2_2 */
+  float *t12 = arena + 4456448; /* bn2_2 */
+  float *t13 = arena + 4456448; /* relu_4 */
+  float *t14 = arena + 589824; /* pool2 */
+  float *t15 = arena + 1179648; /* conv3_1 */
+  float *t16 = arena + 1179648; /* bn3_1 */
+  float *t17 = arena + 1179648; /* relu_5 */
+  float *t18 = arena + 2228224; /* conv3_2 */
+  float *t19 = arena + 2228224; /* bn3_2 */
+  float *t20 = arena + 2228224; /* relu_6 */
   float *t21 = arena + 0; /* pool3 */
   float *t22 = arena + 262144; /* fc1 */
   float *t23 = outputs[0]; /* logits */
-  k1_conv_conv1_1(n, t0, params + 0, t1, arena + 8388608);
+  k1_conv_conv1_1(n, t0, params + 0, t1, arena + 0);
   k2_batchnorm_bn1_1(n, t1, params + 1728, params + 1792, params + 1856, params + 1920, t2);
   k3_relu_relu_1(n, t2, t3);
-  k4_conv_conv1_2(n, t3, params + 1984, t4, arena + 8388608);
+  k4_conv_conv1_2(n, t3, params + 1984, t4, arena + 0);
   k5_batchnorm_bn1_2(n, t4, params + 38848, params + 38912, params + 38976, params + 39040, t5);
   k6_relu_relu_2(n, t5, t6);
   k7_maxpool_pool1(n, t6, t7);
-  k8_conv_conv2_1(n, t7, params + 39104, t8, arena + 8388608);
+  k8_conv_conv2_1(n, t7, params + 39104, t8, arena + 0);
   k9_batchnorm_bn2_1(n, t8, params + 112832, params + 112960, params + 113088, params + 113216, t9);
   k10_relu_relu_3(n, t9, t10);
-  k11_conv_conv2_2(n, t10, params + 113344, t11, arena + 8388608);
+  k11_conv_conv2_2(n, t10, params + 113344, t11, arena + 0);
   k12_batchnorm_bn2_2(n, t11, params + 260800, params + 260928, params + 261056, params + 261184, t12);
   k13_relu_relu_4(n, t12, t13);
   k14_maxpool_pool2(n, t13, t14);
-  k15_conv_conv3_1(n, t14, params + 261312, t15, arena + 8388608);
+  k15_conv_conv3_1(n, t14, params + 261312, t15, arena + 0);
   k16_batchnorm_bn3_1(n, t15, params + 556224, params + 556480, params + 556736, params + 556992, t16);
   k17_relu_relu_5(n, t16, t17);
-  k18_conv_conv3_2(n, t17, params + 557248, t18, arena + 8388608);
+  k18_conv_conv3_2(n, t17, params + 557248, t18, arena + 0);
   k19_batchnorm_bn3_2(n, t18, params + 1147072, params + 1147328, params + 1147584, params + 1147840, t19);
   k20_relu_relu_6(n, t19, t20);
   k21_maxpool_pool3(n, t20, t21);

@@ -16,7 +16,7 @@ extern "C" {
 #define VGG_BN_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define VGG_BN_MAX_BATCH 64
 #define VGG_BN_PARAMS_BYTES 8798016
-#define VGG_BN_ARENA_BYTES 52428800
+#define VGG_BN_ARENA_BYTES 52428800 /* activations and kernel scratch, planned together */
 #define VGG_BN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define VGG_BN_EMBEDDED_WEIGHTS 0
 
@@ -64,7 +64,7 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (vgg_bn_embedded_params() or weights you loaded);
-//   arena:  ARENA_BYTES of scratch, 64-byte aligned;
+//   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int vgg_bn_forward(const float *params, void *arena, const float *input, float *output, int n);
 int vgg_bn_forward_all(const float *params, void *arena, const float *const inputs[1], float *const outputs[1], int n);
