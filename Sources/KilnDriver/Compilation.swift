@@ -26,7 +26,8 @@ public struct CompileOptions: Sendable {
   public var passes = PassOptions()
   public init() {}
 
-  var kernelOptions: KernelOptions { KernelOptions(blas: blas, threadSlots: threadSlots) }
+  /// More scratch slots than samples would never be used: a batch-1 module needs one im2col buffer, not eight.
+  var kernelOptions: KernelOptions { KernelOptions(blas: blas, threadSlots: max(1, min(threadSlots, maxBatch))) }
 
   var buildOptions: BuildOptions {
     BuildOptions(optimization: portable ? .portable : .native, openMP: openMP, blas: blas, warningsAsErrors: true)

@@ -9,9 +9,9 @@ import Testing
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("network lenet5, batch 1"))
     #expect(r.stdout.contains("s1      scratch of k1_conv_c1"))
-    #expect(r.stdout.contains("lower bound (peak live): 646,016 B (630.9 KiB)"))
-    #expect(r.stdout.contains("arena:                   646,016 B (630.9 KiB)"))
-    #expect(r.stdout.contains("without sharing:         1,139,648 B (1.1 MiB)"))
+    #expect(r.stdout.contains("lower bound (peak live): 97,216 B (94.9 KiB)"))
+    #expect(r.stdout.contains("arena:                   97,216 B (94.9 KiB)"))
+    #expect(r.stdout.contains("without sharing:         170,880 B (166.9 KiB)"))
   }
 
   @Test func plansOwnLoopsWithoutScratch() throws {

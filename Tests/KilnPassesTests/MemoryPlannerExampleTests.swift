@@ -29,17 +29,17 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
   // each, written straight into the caller's output, so their arena is that conv's scratch alone. Scratch does
   // not grow with the batch (it is per thread slot), so at batch 1 it dominates.
   static let cases: [PlanCase] = [
-    PlanCase("alexnet", batch: 1, lowerBound: 57_013_632, arena: 57_013_632, noSharing: 144_541_696),
+    PlanCase("alexnet", batch: 1, lowerBound: 8_024_832, arena: 8_024_832, noSharing: 21_196_672),
     PlanCase("alexnet", batch: 64, lowerBound: 121_678_848, arena: 121_678_848, noSharing: 369_825_664),
-    PlanCase("conv_128x128x1", batch: 1, lowerBound: 4_572_288, arena: 4_572_288, noSharing: 4_572_288),
+    PlanCase("conv_128x128x1", batch: 1, lowerBound: 571_584, arena: 571_584, noSharing: 571_584),
     PlanCase("conv_128x128x1", batch: 64, lowerBound: 4_572_288, arena: 4_572_288, noSharing: 4_572_288),
-    PlanCase("conv_32x32x3", batch: 1, lowerBound: 2_457_600, arena: 2_457_600, noSharing: 2_457_600),
+    PlanCase("conv_32x32x3", batch: 1, lowerBound: 307_200, arena: 307_200, noSharing: 307_200),
     PlanCase("conv_32x32x3", batch: 64, lowerBound: 2_457_600, arena: 2_457_600, noSharing: 2_457_600),
-    PlanCase("conv_chain", batch: 1, lowerBound: 3_206_976, arena: 3_206_976, noSharing: 4_174_976),
+    PlanCase("conv_chain", batch: 1, lowerBound: 424_576, arena: 424_576, noSharing: 545_600),
     PlanCase("conv_chain", batch: 64, lowerBound: 4_910_464, arena: 4_910_464, noSharing: 5_878_464),
-    PlanCase("inception_block", batch: 1, lowerBound: 5_079_040, arena: 5_079_040, noSharing: 9_453_824),
+    PlanCase("inception_block", batch: 1, lowerBound: 950_272, arena: 950_272, noSharing: 1_683_712),
     PlanCase("inception_block", batch: 64, lowerBound: 29_360_128, arena: 29_360_128, noSharing: 45_594_624),
-    PlanCase("lenet5", batch: 1, lowerBound: 646_016, arena: 646_016, noSharing: 1_139_648),
+    PlanCase("lenet5", batch: 1, lowerBound: 97_216, arena: 97_216, noSharing: 170_880),
     PlanCase("lenet5", batch: 64, lowerBound: 1_831_424, arena: 1_831_424, noSharing: 3_176_704),
     PlanCase("mlp", batch: 1, lowerBound: 448, arena: 448, noSharing: 448),
     PlanCase("mlp", batch: 64, lowerBound: 25_600, arena: 25_600, noSharing: 25_600),
@@ -47,13 +47,13 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
     PlanCase("mlp_3_5_4_5_2", batch: 64, lowerBound: 2_304, arena: 2_304, noSharing: 3_584),
     PlanCase("mlp_784_512_256_10", batch: 1, lowerBound: 3_072, arena: 3_072, noSharing: 3_072),
     PlanCase("mlp_784_512_256_10", batch: 64, lowerBound: 196_608, arena: 196_608, noSharing: 196_608),
-    PlanCase("mnist_cnn", batch: 1, lowerBound: 912_448, arena: 912_448, noSharing: 1_180_352),
+    PlanCase("mnist_cnn", batch: 1, lowerBound: 150_144, arena: 150_144, noSharing: 247_744),
     PlanCase("mnist_cnn", batch: 64, lowerBound: 5_408_000, arena: 5_408_000, noSharing: 8_370_880),
-    PlanCase("resnet20", batch: 1, lowerBound: 4_915_200, arena: 4_915_200, noSharing: 51_560_704),
+    PlanCase("resnet20", batch: 1, lowerBound: 786_432, arena: 786_432, noSharing: 8_810_752),
     PlanCase("resnet20", batch: 64, lowerBound: 17_301_504, arena: 17_301_504, noSharing: 221_888_512),
-    PlanCase("resnet_block", batch: 1, lowerBound: 4_915_200, arena: 4_915_200, noSharing: 14_942_336),
+    PlanCase("resnet_block", batch: 1, lowerBound: 786_432, arena: 786_432, noSharing: 2_699_392),
     PlanCase("resnet_block", batch: 64, lowerBound: 17_301_504, arena: 17_301_504, noSharing: 74_817_536),
-    PlanCase("vgg_bn", batch: 1, lowerBound: 19_398_656, arena: 19_398_656, noSharing: 43_860_992),
+    PlanCase("vgg_bn", batch: 1, lowerBound: 2_883_584, arena: 2_883_584, noSharing: 7_992_320),
     PlanCase("vgg_bn", batch: 64, lowerBound: 52_428_800, arena: 52_428_800, noSharing: 224_559_104),
   ]
 
@@ -121,11 +121,11 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
     let p = try Self.program("resnet_block", batch: 1)
     let report = PlanReport(program: p, plan: MemoryPlanner.plan(p))
     let table = report.renderTable()
-    #expect(table.contains("t2      stem_bn                           2     3  4,718,592     65,536  over t1"))
-    #expect(table.contains("s4      scratch of k4_conv_b1_conv1       4     4          0  4,718,592"))
-    #expect(table.contains("lower bound (peak live): 4,915,200 B (4.7 MiB)"))
-    #expect(table.contains("arena:                   4,915,200 B (4.7 MiB) (greedy-by-size), efficiency 100.0%"))
-    #expect(table.contains("without sharing:         14,942,336 B (14.3 MiB)"))
+    #expect(table.contains("t2      stem_bn                           2     3  589,824   65,536  over t1"))
+    #expect(table.contains("s4      scratch of k4_conv_b1_conv1       4     4        0  589,824"))
+    #expect(table.contains("lower bound (peak live): 786,432 B (768.0 KiB)"))
+    #expect(table.contains("arena:                   786,432 B (768.0 KiB) (greedy-by-size), efficiency 100.0%"))
+    #expect(table.contains("without sharing:         2,699,392 B (2.6 MiB)"))
     #expect(report.buffers.count == p.buffers.filter { $0.storage == .arena }.count)
     #expect(report.scratch.map(\.firstStep) == p.steps.filter { $0.scratchFloats > 0 }.map(\.index))
 
@@ -134,6 +134,6 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
     let decoded = try JSONDecoder().decode(PlanReport.self, from: encoder.encode(report))
     #expect(decoded == report)
     let json = String(decoding: try encoder.encode(report), as: UTF8.self)
-    #expect(json.hasPrefix(#"{"arenaBytes":4915200,"batch":1,"buffers":[{"buffer":"t1","firstStep":1,"lastStep":2,"#))
+    #expect(json.hasPrefix(#"{"arenaBytes":786432,"batch":1,"buffers":[{"buffer":"t1","firstStep":1,"lastStep":2,"#))
   }
 }
