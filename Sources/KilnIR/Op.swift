@@ -93,15 +93,18 @@ public struct Dense: Hashable, Sendable {
   public var activation: Activation
   public var weightInit: Initializer
   public var biasInit: Initializer
+  /// Set by fold-batchnorm: the batch norm this layer's weight and bias absorb (then `bias` is true).
+  public var foldedBatchNorm: FoldedBatchNorm?
   public init(
     units: Int, bias: Bool = true, activation: Activation = .identity,
-    weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros
+    weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros, foldedBatchNorm: FoldedBatchNorm? = nil
   ) {
     self.units = units
     self.bias = bias
     self.activation = activation
     self.weightInit = weightInit
     self.biasInit = biasInit
+    self.foldedBatchNorm = foldedBatchNorm
   }
 }
 
@@ -120,12 +123,16 @@ public struct Conv2D: Hashable, Sendable {
   public var rounding: Rounding
   public var weightInit: Initializer
   public var biasInit: Initializer
+  /// Set by fold-batchnorm: the batch norm this layer's weight and bias absorb (then `bias` is true).
+  public var foldedBatchNorm: FoldedBatchNorm?
 
   public init(
     filters: Int, kernel: Pair, stride: Pair = Pair(1), padding: Padding = .explicit(Pads(0)),
     dilation: Pair = Pair(1), groups: Int = 1, bias: Bool = true, activation: Activation = .identity,
-    rounding: Rounding = .exact, weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros
+    rounding: Rounding = .exact, weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros,
+    foldedBatchNorm: FoldedBatchNorm? = nil
   ) {
+    self.foldedBatchNorm = foldedBatchNorm
     self.filters = filters
     self.kernel = kernel
     self.stride = stride
@@ -179,6 +186,25 @@ public struct BatchNorm: Hashable, Sendable {
   public init(epsilon: Double = 1e-5, momentum: Double = 0.1) {
     self.epsilon = epsilon
     self.momentum = momentum
+  }
+}
+
+/// A batch norm folded into the conv or dense layer before it: where the layer's parameters come from.
+///
+/// The layer's weight files still hold the unfolded tensors (`<layer>.weight`, `<layer>.bias` when
+/// `sourceBias`, and `<name>.weight/.bias/.running_mean/.running_var`); the kernel computes with the folded
+/// `<layer>.weight` and `<layer>.bias`, prepared from those when weights are loaded.
+public struct FoldedBatchNorm: Hashable, Sendable {
+  /// The removed batch-norm node's name, which names its γ, β and running statistics.
+  public var name: String
+  /// The batch norm's ε.
+  public var epsilon: Double
+  /// Whether the layer had a bias of its own before folding (else b = 0 in the fold).
+  public var sourceBias: Bool
+  public init(name: String, epsilon: Double, sourceBias: Bool) {
+    self.name = name
+    self.epsilon = epsilon
+    self.sourceBias = sourceBias
   }
 }
 

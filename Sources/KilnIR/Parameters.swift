@@ -24,9 +24,35 @@ public struct ParameterSpec: Hashable, Sendable {
 }
 
 extension Node {
-  /// The parameters of this node, given the types of its inputs. Empty for ops without parameters.
-  /// Suffixes follow PyTorch's state_dict: `.weight`, `.bias`, `.running_mean`, `.running_var`.
+  /// The parameters this node reads from a weights file, given the types of its inputs. Empty for ops without
+  /// parameters. Suffixes follow PyTorch's state_dict: `.weight`, `.bias`, `.running_mean`, `.running_var`.
+  ///
+  /// A conv or dense layer with a folded batch norm lists the SOURCE tensors, as PyTorch saves them: its own
+  /// weight (and bias, if it had one), then the batch norm's four tensors; `kernelParameters` lists what its
+  /// kernel computes with.
   public func parameters(inputTypes: [TensorType]) -> [ParameterSpec] {
+    switch op {
+    case .dense(var d):
+      guard let fold = d.foldedBatchNorm else { return kernelParameters(inputTypes: inputTypes) }
+      d.bias = fold.sourceBias
+      d.foldedBatchNorm = nil
+      return Node(id: id, name: name, op: .dense(d), inputs: inputs).kernelParameters(inputTypes: inputTypes)
+        + Self.batchNormParameters(fold.name, channels: d.units)
+    case .conv2d(var c):
+      guard let fold = c.foldedBatchNorm else { return kernelParameters(inputTypes: inputTypes) }
+      c.bias = fold.sourceBias
+      c.foldedBatchNorm = nil
+      return Node(id: id, name: name, op: .conv2d(c), inputs: inputs).kernelParameters(inputTypes: inputTypes)
+        + Self.batchNormParameters(fold.name, channels: c.filters)
+    default:
+      return kernelParameters(inputTypes: inputTypes)
+    }
+  }
+
+  /// The parameters this node's kernel computes with, given the types of its inputs. The same as
+  /// `parameters(inputTypes:)` except for a layer with a folded batch norm, whose kernel reads the folded
+  /// `<name>.weight` (same shape) and `<name>.bias` ([out]) instead of its source tensors.
+  public func kernelParameters(inputTypes: [TensorType]) -> [ParameterSpec] {
     func spec(_ suffix: String, _ kind: ParameterSpec.Kind, _ dims: [Int], _ i: Initializer, _ fi: Int, _ fo: Int)
       -> ParameterSpec
     {
@@ -48,17 +74,22 @@ extension Node {
       if c.bias { ps.append(spec("bias", .bias, [c.filters], c.biasInit, fanIn, fanOut)) }
       return ps
     case .batchNorm:
-      let ch = inputTypes.first?.dims.first ?? 0
-      return [
-        spec("weight", .weight, [ch], .ones, ch, ch),
-        spec("bias", .bias, [ch], .zeros, ch, ch),
-        spec("running_mean", .runningMean, [ch], .zeros, ch, ch),
-        spec("running_var", .runningVar, [ch], .ones, ch, ch),
-      ]
+      return Self.batchNormParameters(name, channels: inputTypes.first?.dims.first ?? 0)
     case .input, .maxPool, .avgPool, .globalAvgPool, .flatten, .reshape, .concat, .add, .mul, .dropout, .lrn,
       .activation, .loss:
       return []
     }
+  }
+
+  /// γ, β and the running statistics of the batch norm `layer` over `channels` channels.
+  static func batchNormParameters(_ layer: String, channels ch: Int) -> [ParameterSpec] {
+    func spec(_ suffix: String, _ kind: ParameterSpec.Kind, _ i: Initializer) -> ParameterSpec {
+      ParameterSpec(name: "\(layer).\(suffix)", kind: kind, dims: [ch], initializer: i, fanIn: ch, fanOut: ch)
+    }
+    return [
+      spec("weight", .weight, .ones), spec("bias", .bias, .zeros), spec("running_mean", .runningMean, .zeros),
+      spec("running_var", .runningVar, .ones),
+    ]
   }
 }
 
@@ -66,5 +97,11 @@ extension Graph {
   /// Every parameter of the graph in node order. Requires inferred types.
   public func parameters() -> [ParameterSpec] {
     nodes.flatMap { n in n.parameters(inputTypes: n.inputs.compactMap { self[$0].type }) }
+  }
+
+  /// Every parameter the kernels compute with, in node order (folded weights where batch norms were folded).
+  /// Requires inferred types.
+  public func kernelParameters() -> [ParameterSpec] {
+    nodes.flatMap { n in n.kernelParameters(inputTypes: n.inputs.compactMap { self[$0].type }) }
   }
 }

@@ -37,6 +37,7 @@ extension Op {
       a.append("units: \(d.units)")
       if !d.bias { a.append("bias: false") }
       act(d.activation)
+      if let f = d.foldedBatchNorm { a.append(f.summary) }
     case .conv2d(let c):
       a.append("filters: \(c.filters)")
       window(c.kernel, c.stride, c.padding, c.rounding, defaultStride: Pair(1))
@@ -44,6 +45,7 @@ extension Op {
       if c.groups != 1 { a.append("groups: \(c.groups)") }
       if !c.bias { a.append("bias: false") }
       act(c.activation)
+      if let f = c.foldedBatchNorm { a.append(f.summary) }
     case .maxPool(let p):
       window(p.kernel, p.stride, p.padding, p.rounding, defaultStride: p.kernel)
     case .avgPool(let p):
@@ -64,5 +66,15 @@ extension Op {
     case .globalAvgPool, .flatten, .concat, .add, .mul, .loss: break
     }
     return a.joined(separator: ", ")
+  }
+}
+
+extension FoldedBatchNorm {
+  /// `folded_batchnorm: bn (epsilon: 0.001, source_bias: false)`, the defaults left out.
+  var summary: String {
+    var extras: [String] = []
+    if epsilon != 1e-5 { extras.append("epsilon: \(formatNumber(epsilon))") }
+    if !sourceBias { extras.append("source_bias: false") }
+    return "folded_batchnorm: \(name)" + (extras.isEmpty ? "" : " (\(extras.joined(separator: ", ")))")
   }
 }
