@@ -32,6 +32,9 @@ enum HeaderWriter {
     }
     c.define(n.m("MAX_BATCH"), "\(p.maxBatch)")
     c.define(n.m("PARAMS_BYTES"), "\(p.parameterFloats * 4)")
+    if !p.folds.isEmpty {
+      c.define(n.m("SOURCE_BYTES"), "\(p.sourceFloats * 4) /* the unfolded tensors load_weights reads, before batch-norm folding */")
+    }
     c.define(n.m("ARENA_BYTES"), "\(p.arenaFloats * 4) /* activations and kernel scratch, planned together */")
     c.define(n.m("THREAD_SLOTS"), "\(l.threadSlots) /* kernels with scratch split work this many ways */")
     c.define(n.m("EMBEDDED_WEIGHTS"), l.placement == .embedded ? "1" : "0")
@@ -43,7 +46,7 @@ enum HeaderWriter {
       """
       The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
       so two calls with different arenas may run in two threads at once.
-        params: PARAMS_BYTES, 64-byte aligned (\(n.fn("embedded_params"))() or weights you loaded);
+        params: PARAMS_BYTES, 64-byte aligned (\(n.fn("embedded_params"))() or weights you loaded);\(p.folds.isEmpty ? "" : "\n          the KERNEL layout: batch norms are already folded into the conv/dense weights before them,\n          as load_weights and load_weights_file leave them;")
         arena:  ARENA_BYTES of working memory, 64-byte aligned;
         n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
       """)
@@ -68,6 +71,9 @@ enum HeaderWriter {
     c.comment("Weights as safetensors with the spec's names and PyTorch's layouts; on failure the old weights stay.")
     c.line("int \(n.fn("load_weights"))(\(n.fn("ctx")) *ctx, const char *safetensors_path);")
     c.comment("Weights as a Kiln weights file (<name>.weights from kiln compile); size, checksum and network are checked.")
+    if !p.folds.isEmpty {
+      c.comment("The weights file holds params as the kernels read them (batch norms folded); safetensors hold them unfolded.")
+    }
     c.line("int \(n.fn("load_weights_file"))(\(n.fn("ctx")) *ctx, const char *path);")
     if p.inputs.count == 1 && p.outputs.count == 1 {
       c.line("int \(n.fn("infer"))(\(n.fn("ctx")) *ctx, const float *input, int n, float *output);")

@@ -62,8 +62,9 @@ public enum ModuleEmitter {
     kernel.parameters.filter { $0.role == .scratch }.map { alignedFloats($0.floats) }.reduce(0, +)
   }
 
-  /// Emits the module. `parameters` gives each tensor's values by name; it is called only when the weights
-  /// are embedded or written to the weights file, so large models can pass their values lazily.
+  /// Emits the module. `parameters` gives each SOURCE tensor's values by name (the unfolded tensors a weights
+  /// file holds; folded batch norms are prepared from them); it is called only when the weights are embedded
+  /// or written to the weights file, so large models can pass their values lazily.
   public static func emit(
     _ program: Program, options: EmitOptions, parameters: () throws -> [String: [Float]]
   ) throws -> GeneratedModule {
@@ -74,7 +75,13 @@ public enum ModuleEmitter {
 
     var params: [Float]? = nil
     if placement == .embedded || options.writeWeightsFile {
-      let values = try parameters()
+      let values: [String: [Float]]
+      do {
+        values = try ParameterPreparation.kernelValues(
+          from: parameters(), kernel: program.parameters.map(\.spec), folds: program.folds)
+      } catch let error as PreparationError {
+        throw EmitError(error.description)
+      }
       var flat = [Float](repeating: 0, count: program.parameterFloats)
       for slot in program.parameters {
         guard let v = values[slot.spec.name], v.count == slot.spec.elementCount else {

@@ -52,9 +52,13 @@ extension SourceWriter {
       c.line("free(ctx->arena);")
       c.line("free(ctx);")
     }
-    writeLoader(
-      &c, l, function: "load_weights", argument: "safetensors_path",
-      call: "kiln_rt_load_safetensors(safetensors_path, \(n.fn("tensors")), \(n.m("TENSOR_COUNT")), staging, ctx->detail, sizeof ctx->detail)")
+    if p.folds.isEmpty {
+      writeLoader(
+        &c, l, function: "load_weights", argument: "safetensors_path",
+        call: "kiln_rt_load_safetensors(safetensors_path, \(n.fn("tensors")), \(n.m("TENSOR_COUNT")), staging, ctx->detail, sizeof ctx->detail)")
+    } else {
+      writePreparingLoader(&c, l)
+    }
     writeLoader(
       &c, l, function: "load_weights_file", argument: "path",
       call: "kiln_rt_load_weights_file(path, \"\(p.name)\", \(WeightsFile.fingerprint(of: p.parameters.map(\.spec)))ULL, staging, \(p.parameterFloats)L, ctx->detail, sizeof ctx->detail)")
@@ -115,6 +119,38 @@ extension SourceWriter {
         c.line("free(staging);")
         c.line("return rc;")
       }
+      c.line("free(ctx->owned_params);")
+      c.line("ctx->owned_params = staging;")
+      c.line("ctx->params = staging;")
+      c.line("ctx->detail[0] = '\\0';")
+      c.line("return KILN_OK;")
+    }
+  }
+
+  /// The safetensors loader of a module with folded batch norms: the file's (unfolded) tensors go into a
+  /// source staging buffer, `<name>_prepare` folds them into a fresh params buffer, which is swapped in.
+  static func writePreparingLoader(_ c: inout CPrinter, _ l: ModuleLayout) {
+    let n = l.names
+    c.function("int \(n.fn("load_weights"))(\(n.fn("ctx")) *ctx, const char *safetensors_path)") { c in
+      c.line("if (!ctx || !safetensors_path) return KILN_ERR_NULL_ARGUMENT;")
+      c.line("float *source = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("SOURCE_BYTES"))));")
+      c.line("float *staging = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES"))));")
+      c.block("if (!source || !staging)") { c in
+        c.line("free(source);")
+        c.line("free(staging);")
+        c.line("snprintf(ctx->detail, sizeof ctx->detail, \"cannot allocate %ld bytes for weights\", (long)(\(n.m("SOURCE_BYTES")) + \(n.m("PARAMS_BYTES"))));")
+        c.line("return KILN_ERR_OUT_OF_MEMORY;")
+      }
+      c.line("memset(source, 0, \(n.fn("round64"))(\(n.m("SOURCE_BYTES"))));")
+      c.line("memset(staging, 0, \(n.fn("round64"))(\(n.m("PARAMS_BYTES"))));")
+      c.line("int rc = kiln_rt_load_safetensors(safetensors_path, \(n.fn("tensors")), \(n.m("TENSOR_COUNT")), source, ctx->detail, sizeof ctx->detail);")
+      c.block("if (rc != KILN_OK)") { c in
+        c.line("free(source);")
+        c.line("free(staging);")
+        c.line("return rc;")
+      }
+      c.line("\(n.fn("prepare"))(source, staging);")
+      c.line("free(source);")
       c.line("free(ctx->owned_params);")
       c.line("ctx->owned_params = staging;")
       c.line("ctx->params = staging;")

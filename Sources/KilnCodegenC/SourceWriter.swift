@@ -23,6 +23,7 @@ enum SourceWriter {
     for file in try RuntimeSource.all { c.text(file.text) }
     c.line()
     writeTensorTable(&c, l)
+    if !p.folds.isEmpty { writePrepare(&c, l) }
     if let params {
       c.comment("The weights, exactly (hex-float literals), at the offsets of the tensor table.")
       c.embeddedWeights(n.fn("weights"), program: p, params: params)
@@ -38,18 +39,25 @@ enum SourceWriter {
     return c.text
   }
 
-  /// The parameter tensors with their offsets, for the weight loaders.
+  /// The tensors a safetensors file holds, with their offsets, for the weight loader. Without folded batch
+  /// norms these are params; with them, a staging buffer that `<name>_prepare` turns into params.
   static func writeTensorTable(_ c: inout CPrinter, _ l: ModuleLayout) {
     let n = l.names
-    c.comment("Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).")
-    c.line("static const kiln_rt_tensor \(n.fn("tensors"))[\(max(l.program.parameters.count, 1))] = {")
-    for slot in l.program.parameters {
+    let slots = l.program.sourceParameters
+    if l.program.folds.isEmpty {
+      c.comment("Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).")
+    } else {
+      c.comment("Source tensors as PyTorch saves them (before batch-norm folding): name, offset in floats into the")
+      c.comment("SOURCE_BYTES staging buffer, rank, shape. \(n.fn("prepare")) turns them into params.")
+    }
+    c.line("static const kiln_rt_tensor \(n.fn("tensors"))[\(max(slots.count, 1))] = {")
+    for slot in slots {
       let dims = slot.spec.dims + [Int](repeating: 0, count: max(0, 4 - slot.spec.dims.count))
       c.line("  {\"\(slot.spec.name)\", \(slot.offset), \(slot.spec.dims.count), {\(dims.map(String.init).joined(separator: ", "))}},")
     }
-    if l.program.parameters.isEmpty { c.line("  {\"\", 0, 0, {0, 0, 0, 0}},") }
+    if slots.isEmpty { c.line("  {\"\", 0, 0, {0, 0, 0, 0}},") }
     c.line("};")
-    c.define(n.m("TENSOR_COUNT"), "\(l.program.parameters.count)")
+    c.define(n.m("TENSOR_COUNT"), "\(slots.count)")
     c.line()
   }
 

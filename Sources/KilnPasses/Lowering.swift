@@ -126,15 +126,21 @@ public enum Lowering {
       ProgramValue(name: o.name, buffer: outputBuffers[j]!, type: g[o.node].type!)
     }
 
-    var slots: [ParameterSlot] = []
-    var paramFloats = 0
-    for spec in g.parameters() {
-      slots.append(ParameterSlot(spec: spec, offset: paramFloats))
-      paramFloats += alignedFloats(spec.elementCount)
+    func layout(_ specs: [ParameterSpec]) -> (slots: [ParameterSlot], floats: Int) {
+      var slots: [ParameterSlot] = []
+      var floats = 0
+      for spec in specs {
+        slots.append(ParameterSlot(spec: spec, offset: floats))
+        floats += alignedFloats(spec.elementCount)
+      }
+      return (slots, floats)
     }
+    let kernel = layout(g.kernelParameters())
+    let source = layout(g.parameters())
     var program = Program(
-      name: g.name, maxBatch: maxBatch, buffers: buffers, steps: steps, parameters: slots,
-      parameterFloats: paramFloats, inputs: inputs, outputs: outputs, arenaOffsets: [:], arenaFloats: 0)
+      name: g.name, maxBatch: maxBatch, buffers: buffers, steps: steps, parameters: kernel.slots,
+      parameterFloats: kernel.floats, sourceParameters: source.slots, sourceFloats: source.floats,
+      folds: g.parameterFolds(), inputs: inputs, outputs: outputs, arenaOffsets: [:], arenaFloats: 0)
     program.planMemory()
     return program
   }

@@ -60,7 +60,11 @@ public enum PassRegistry {
       modes: [.inference, .training]
     ) { RemoveIdentities(mode: $0) },
     // ── Later passes of issue 4 go here, in this order: ─────────────────────────────────────────────
-    //   fold-batchnorm  (inference only: training needs batch statistics)
+    RegisteredPass(
+      name: FoldBatchNorm.passName,
+      why: "an inference batch norm is a per-channel affine map: folded into the conv/dense before it, it costs nothing",
+      modes: [.inference]
+    ) { FoldBatchNorm(mode: $0) },
     //   fuse-epilogues  (isFusion: true, so --no-fuse turns it off)
     //   eliminate-dead again after fusion, if fusion leaves dead producers behind.
   ]

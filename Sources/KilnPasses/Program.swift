@@ -72,9 +72,17 @@ public struct Program: Hashable, Sendable {
   public var maxBatch: Int
   public var buffers: [Buffer]
   public var steps: [Step]
+  /// The tensors the kernels read, in the params array they get (folded weights where batch norms were folded).
   public var parameters: [ParameterSlot]
   /// Total floats of params (each tensor padded to 64 bytes).
   public var parameterFloats: Int
+  /// The tensors a weights file holds (PyTorch's unfolded state_dict), laid out like params, for loading
+  /// before `folds` prepare params from them. The same as `parameters` when nothing was folded.
+  public var sourceParameters: [ParameterSlot]
+  /// Total floats of the source layout (each tensor padded to 64 bytes).
+  public var sourceFloats: Int
+  /// The batch norms folded into layers, which turn source tensors into kernel tensors.
+  public var folds: [ParameterFold]
   /// The data inputs, in declaration order.
   public var inputs: [ProgramValue]
   /// The outputs, in declaration order.

@@ -38,7 +38,8 @@ public struct Interpreter: Sendable {
   let types: [TensorType]
 
   /// Checks the graph's structure and that every parameter it needs is present with the shape
-  /// `Node.parameters(inputTypes:)` gives (PyTorch layouts). Parameters it does not need are ignored.
+  /// `Node.kernelParameters(inputTypes:)` gives (PyTorch layouts; a layer with a folded batch norm takes its
+  /// folded weight and bias). Parameters it does not need are ignored.
   /// - Throws: `InterpreterError`, naming the node or parameter at fault.
   public init(graph: Graph, parameters: [String: Tensor]) throws {
     let problems = Verifier.verify(graph).filter { $0.severity == .error }
@@ -47,7 +48,7 @@ public struct Interpreter: Sendable {
     for node in graph.nodes {
       let inputTypes = node.inputs.map { types[$0.index] }
       let type = try Self.staticType(of: node, inputTypes: inputTypes)
-      for spec in node.parameters(inputTypes: inputTypes) {
+      for spec in node.kernelParameters(inputTypes: inputTypes) {
         guard let found = parameters[spec.name] else {
           throw InterpreterError.missingParameter(name: spec.name, expected: spec.dims)
         }

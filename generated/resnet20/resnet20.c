@@ -1009,7 +1009,8 @@ done:
   return code;
 }
 
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+// Source tensors as PyTorch saves them (before batch-norm folding): name, offset in floats into the
+// SOURCE_BYTES staging buffer, rank, shape. resnet20_prepare turns them into params.
 static const kiln_rt_tensor resnet20_tensors[107] = {
   {"stem.weight", 0, 4, {16, 3, 3, 3}},
   {"stem_bn.weight", 432, 1, {16, 0, 0, 0}},
@@ -1121,13 +1122,315 @@ static const kiln_rt_tensor resnet20_tensors[107] = {
 };
 #define RESNET20_TENSOR_COUNT 107
 
+// Kernel params from the source tensors (fold-batchnorm): each folded layer's weight and bias are computed
+// in double from its unfolded weight, bias and batch-norm statistics; every other tensor is copied.
+static void resnet20_prepare(const float *source, float *params) {
+  /* stem absorbs batch norm stem_bn */ {
+    const float *w = source + 0;
+    const float *gamma = source + 432;
+    const float *beta = source + 448;
+    const float *mean = source + 464;
+    const float *var = source + 480;
+    float *w_out = params + 0;
+    float *b_out = params + 432;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 27L; i < (ch + 1) * 27L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s1b1_conv1 absorbs batch norm s1b1_bn1 */ {
+    const float *w = source + 496;
+    const float *gamma = source + 2800;
+    const float *beta = source + 2816;
+    const float *mean = source + 2832;
+    const float *var = source + 2848;
+    float *w_out = params + 448;
+    float *b_out = params + 2752;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s1b1_conv2 absorbs batch norm s1b1_bn2 */ {
+    const float *w = source + 2864;
+    const float *gamma = source + 5168;
+    const float *beta = source + 5184;
+    const float *mean = source + 5200;
+    const float *var = source + 5216;
+    float *w_out = params + 2768;
+    float *b_out = params + 5072;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s1b2_conv1 absorbs batch norm s1b2_bn1 */ {
+    const float *w = source + 5232;
+    const float *gamma = source + 7536;
+    const float *beta = source + 7552;
+    const float *mean = source + 7568;
+    const float *var = source + 7584;
+    float *w_out = params + 5088;
+    float *b_out = params + 7392;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s1b2_conv2 absorbs batch norm s1b2_bn2 */ {
+    const float *w = source + 7600;
+    const float *gamma = source + 9904;
+    const float *beta = source + 9920;
+    const float *mean = source + 9936;
+    const float *var = source + 9952;
+    float *w_out = params + 7408;
+    float *b_out = params + 9712;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s1b3_conv1 absorbs batch norm s1b3_bn1 */ {
+    const float *w = source + 9968;
+    const float *gamma = source + 12272;
+    const float *beta = source + 12288;
+    const float *mean = source + 12304;
+    const float *var = source + 12320;
+    float *w_out = params + 9728;
+    float *b_out = params + 12032;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s1b3_conv2 absorbs batch norm s1b3_bn2 */ {
+    const float *w = source + 12336;
+    const float *gamma = source + 14640;
+    const float *beta = source + 14656;
+    const float *mean = source + 14672;
+    const float *var = source + 14688;
+    float *w_out = params + 12048;
+    float *b_out = params + 14352;
+    for (long ch = 0; ch < 16L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b1_conv1 absorbs batch norm s2b1_bn1 */ {
+    const float *w = source + 14704;
+    const float *gamma = source + 19312;
+    const float *beta = source + 19344;
+    const float *mean = source + 19376;
+    const float *var = source + 19408;
+    float *w_out = params + 14368;
+    float *b_out = params + 18976;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 144L; i < (ch + 1) * 144L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b1_conv2 absorbs batch norm s2b1_bn2 */ {
+    const float *w = source + 19440;
+    const float *gamma = source + 28656;
+    const float *beta = source + 28688;
+    const float *mean = source + 28720;
+    const float *var = source + 28752;
+    float *w_out = params + 19008;
+    float *b_out = params + 28224;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 288L; i < (ch + 1) * 288L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b1_proj absorbs batch norm s2b1_proj_bn */ {
+    const float *w = source + 28784;
+    const float *gamma = source + 29296;
+    const float *beta = source + 29328;
+    const float *mean = source + 29360;
+    const float *var = source + 29392;
+    float *w_out = params + 28256;
+    float *b_out = params + 28768;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 16L; i < (ch + 1) * 16L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b2_conv1 absorbs batch norm s2b2_bn1 */ {
+    const float *w = source + 29424;
+    const float *gamma = source + 38640;
+    const float *beta = source + 38672;
+    const float *mean = source + 38704;
+    const float *var = source + 38736;
+    float *w_out = params + 28800;
+    float *b_out = params + 38016;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 288L; i < (ch + 1) * 288L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b2_conv2 absorbs batch norm s2b2_bn2 */ {
+    const float *w = source + 38768;
+    const float *gamma = source + 47984;
+    const float *beta = source + 48016;
+    const float *mean = source + 48048;
+    const float *var = source + 48080;
+    float *w_out = params + 38048;
+    float *b_out = params + 47264;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 288L; i < (ch + 1) * 288L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b3_conv1 absorbs batch norm s2b3_bn1 */ {
+    const float *w = source + 48112;
+    const float *gamma = source + 57328;
+    const float *beta = source + 57360;
+    const float *mean = source + 57392;
+    const float *var = source + 57424;
+    float *w_out = params + 47296;
+    float *b_out = params + 56512;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 288L; i < (ch + 1) * 288L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s2b3_conv2 absorbs batch norm s2b3_bn2 */ {
+    const float *w = source + 57456;
+    const float *gamma = source + 66672;
+    const float *beta = source + 66704;
+    const float *mean = source + 66736;
+    const float *var = source + 66768;
+    float *w_out = params + 56544;
+    float *b_out = params + 65760;
+    for (long ch = 0; ch < 32L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 288L; i < (ch + 1) * 288L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b1_conv1 absorbs batch norm s3b1_bn1 */ {
+    const float *w = source + 66800;
+    const float *gamma = source + 85232;
+    const float *beta = source + 85296;
+    const float *mean = source + 85360;
+    const float *var = source + 85424;
+    float *w_out = params + 65792;
+    float *b_out = params + 84224;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 288L; i < (ch + 1) * 288L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b1_conv2 absorbs batch norm s3b1_bn2 */ {
+    const float *w = source + 85488;
+    const float *gamma = source + 122352;
+    const float *beta = source + 122416;
+    const float *mean = source + 122480;
+    const float *var = source + 122544;
+    float *w_out = params + 84288;
+    float *b_out = params + 121152;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b1_proj absorbs batch norm s3b1_proj_bn */ {
+    const float *w = source + 122608;
+    const float *gamma = source + 124656;
+    const float *beta = source + 124720;
+    const float *mean = source + 124784;
+    const float *var = source + 124848;
+    float *w_out = params + 121216;
+    float *b_out = params + 123264;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 32L; i < (ch + 1) * 32L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b2_conv1 absorbs batch norm s3b2_bn1 */ {
+    const float *w = source + 124912;
+    const float *gamma = source + 161776;
+    const float *beta = source + 161840;
+    const float *mean = source + 161904;
+    const float *var = source + 161968;
+    float *w_out = params + 123328;
+    float *b_out = params + 160192;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b2_conv2 absorbs batch norm s3b2_bn2 */ {
+    const float *w = source + 162032;
+    const float *gamma = source + 198896;
+    const float *beta = source + 198960;
+    const float *mean = source + 199024;
+    const float *var = source + 199088;
+    float *w_out = params + 160256;
+    float *b_out = params + 197120;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b3_conv1 absorbs batch norm s3b3_bn1 */ {
+    const float *w = source + 199152;
+    const float *gamma = source + 236016;
+    const float *beta = source + 236080;
+    const float *mean = source + 236144;
+    const float *var = source + 236208;
+    float *w_out = params + 197184;
+    float *b_out = params + 234048;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* s3b3_conv2 absorbs batch norm s3b3_bn2 */ {
+    const float *w = source + 236272;
+    const float *gamma = source + 273136;
+    const float *beta = source + 273200;
+    const float *mean = source + 273264;
+    const float *var = source + 273328;
+    float *w_out = params + 234112;
+    float *b_out = params + 270976;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  memcpy(params + 271040, source + 273392, 640 * sizeof(float)); /* fc.weight */
+  memcpy(params + 271680, source + 274032, 10 * sizeof(float)); /* fc.bias */
+}
+
+
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv stem: y[n, 16, 32, 32] = v with v = conv(x[n, 3, 32, 32]),
+/* conv stem: y[n, 16, 32, 32] = v with v = conv(x[n, 3, 32, 32]) + b,
    W [16, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 442368L >= 131072L)
@@ -1179,36 +1482,21 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
                     weight + (long)g * 432L, 27, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm stem_bn: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k2_batchnorm_stem_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k3_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k2_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k3_relu_stem_relu(int n, const float *x, float *y) {
+static void k2_relu_stem_relu(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1219,12 +1507,12 @@ static void k3_relu_stem_relu(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b1_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s1b1_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k4_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k3_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1276,36 +1564,21 @@ static void k4_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
                     weight + (long)g * 2304L, 144, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm s1b1_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k5_batchnorm_s1b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k6_relu_s1b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k4_relu_s1b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k6_relu_s1b1_relu1(int n, const float *x, float *y) {
+static void k4_relu_s1b1_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1316,12 +1589,12 @@ static void k6_relu_s1b1_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b1_conv2: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s1b1_conv2: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k7_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k5_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1373,28 +1646,13 @@ static void k7_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
                     weight + (long)g * 2304L, 144, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm s1b1_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k8_batchnorm_s1b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -1402,7 +1660,7 @@ static void k8_batchnorm_s1b1_bn2(int n, const float *x, const float *restrict w
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k9_add_s1b1_add(int n, const float *a, const float *b, float *y) {
+static void k6_add_s1b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1413,9 +1671,9 @@ static void k9_add_s1b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k10_relu_s1b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k7_relu_s1b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k10_relu_s1b1_out(int n, const float *x, float *y) {
+static void k7_relu_s1b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1426,12 +1684,12 @@ static void k10_relu_s1b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b2_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s1b2_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k11_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k8_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1483,36 +1741,21 @@ static void k11_conv_s1b2_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 2304L, 144, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm s1b2_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k12_batchnorm_s1b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k13_relu_s1b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k9_relu_s1b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k13_relu_s1b2_relu1(int n, const float *x, float *y) {
+static void k9_relu_s1b2_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1523,12 +1766,12 @@ static void k13_relu_s1b2_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b2_conv2: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s1b2_conv2: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k14_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k10_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1580,28 +1823,13 @@ static void k14_conv_s1b2_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 2304L, 144, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm s1b2_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k15_batchnorm_s1b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -1609,7 +1837,7 @@ static void k15_batchnorm_s1b2_bn2(int n, const float *x, const float *restrict 
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k16_add_s1b2_add(int n, const float *a, const float *b, float *y) {
+static void k11_add_s1b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1620,9 +1848,9 @@ static void k16_add_s1b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k17_relu_s1b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k12_relu_s1b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k17_relu_s1b2_out(int n, const float *x, float *y) {
+static void k12_relu_s1b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1633,12 +1861,12 @@ static void k17_relu_s1b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b3_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s1b3_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k18_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k13_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1690,36 +1918,21 @@ static void k18_conv_s1b3_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 2304L, 144, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm s1b3_bn1: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k19_batchnorm_s1b3_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k20_relu_s1b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k14_relu_s1b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k20_relu_s1b3_relu1(int n, const float *x, float *y) {
+static void k14_relu_s1b3_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1730,12 +1943,12 @@ static void k20_relu_s1b3_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b3_conv2: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s1b3_conv2: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k21_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k15_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1787,28 +2000,13 @@ static void k21_conv_s1b3_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 2304L, 144, columns, 1024, 0.0f,
                     ys + (long)g * 16384L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm s1b3_bn2: batch norm (inference) over 16 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k22_batchnorm_s1b3_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 16; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 16 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -1816,7 +2014,7 @@ static void k22_batchnorm_s1b3_bn2(int n, const float *x, const float *restrict 
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k23_add_s1b3_add(int n, const float *a, const float *b, float *y) {
+static void k16_add_s1b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1827,9 +2025,9 @@ static void k23_add_s1b3_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k24_relu_s1b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k17_relu_s1b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k24_relu_s1b3_out(int n, const float *x, float *y) {
+static void k17_relu_s1b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1840,12 +2038,12 @@ static void k24_relu_s1b3_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b1_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s2b1_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [32, 16, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 144] · columns [144 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k25_conv_s2b1_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k18_conv_s2b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
@@ -1897,36 +2095,21 @@ static void k25_conv_s2b1_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 4608L, 144, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b1_bn1: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k26_batchnorm_s2b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k27_relu_s2b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k19_relu_s2b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k27_relu_s2b1_relu1(int n, const float *x, float *y) {
+static void k19_relu_s2b1_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1937,12 +2120,12 @@ static void k27_relu_s2b1_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b1_conv2: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s2b1_conv2: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k28_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k20_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1994,39 +2177,24 @@ static void k28_conv_s2b1_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 9216L, 288, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b1_bn2: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k29_batchnorm_s2b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* conv s2b1_proj: y[n, 32, 16, 16] = v with v = conv(x[n, 16, 32, 32]),
+/* conv s2b1_proj: y[n, 32, 16, 16] = v with v = conv(x[n, 16, 32, 32]) + b,
    W [32, 16, 1, 1], 1 group(s), stride 2×2, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 16] · columns [16 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k30_conv_s2b1_proj(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k21_conv_s2b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
@@ -2078,28 +2246,13 @@ static void k30_conv_s2b1_proj(int n, const float *restrict x, const float *rest
                     weight + (long)g * 512L, 16, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b1_proj_bn: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k31_batchnorm_s2b1_proj_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -2107,7 +2260,7 @@ static void k31_batchnorm_s2b1_proj_bn(int n, const float *x, const float *restr
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k32_add_s2b1_add(int n, const float *a, const float *b, float *y) {
+static void k22_add_s2b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2118,9 +2271,9 @@ static void k32_add_s2b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k33_relu_s2b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k23_relu_s2b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k33_relu_s2b1_out(int n, const float *x, float *y) {
+static void k23_relu_s2b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2131,12 +2284,12 @@ static void k33_relu_s2b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b2_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s2b2_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k34_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k24_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2188,36 +2341,21 @@ static void k34_conv_s2b2_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 9216L, 288, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b2_bn1: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k35_batchnorm_s2b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k36_relu_s2b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k25_relu_s2b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k36_relu_s2b2_relu1(int n, const float *x, float *y) {
+static void k25_relu_s2b2_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2228,12 +2366,12 @@ static void k36_relu_s2b2_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b2_conv2: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s2b2_conv2: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k37_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k26_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2285,28 +2423,13 @@ static void k37_conv_s2b2_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 9216L, 288, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b2_bn2: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k38_batchnorm_s2b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -2314,7 +2437,7 @@ static void k38_batchnorm_s2b2_bn2(int n, const float *x, const float *restrict 
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k39_add_s2b2_add(int n, const float *a, const float *b, float *y) {
+static void k27_add_s2b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2325,9 +2448,9 @@ static void k39_add_s2b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k40_relu_s2b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k28_relu_s2b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k40_relu_s2b2_out(int n, const float *x, float *y) {
+static void k28_relu_s2b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2338,12 +2461,12 @@ static void k40_relu_s2b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b3_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s2b3_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k41_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k29_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2395,36 +2518,21 @@ static void k41_conv_s2b3_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 9216L, 288, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b3_bn1: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k42_batchnorm_s2b3_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k43_relu_s2b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k30_relu_s2b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k43_relu_s2b3_relu1(int n, const float *x, float *y) {
+static void k30_relu_s2b3_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2435,12 +2543,12 @@ static void k43_relu_s2b3_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b3_conv2: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s2b3_conv2: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k44_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k31_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2492,28 +2600,13 @@ static void k44_conv_s2b3_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 9216L, 288, columns, 256, 0.0f,
                     ys + (long)g * 8192L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm s2b3_bn2: batch norm (inference) over 32 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k45_batchnorm_s2b3_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 32; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 32 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 32; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -2521,7 +2614,7 @@ static void k45_batchnorm_s2b3_bn2(int n, const float *x, const float *restrict 
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k46_add_s2b3_add(int n, const float *a, const float *b, float *y) {
+static void k32_add_s2b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2532,9 +2625,9 @@ static void k46_add_s2b3_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k47_relu_s2b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k33_relu_s2b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k47_relu_s2b3_out(int n, const float *x, float *y) {
+static void k33_relu_s2b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2545,12 +2638,12 @@ static void k47_relu_s2b3_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b1_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s3b1_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [64, 32, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 288] · columns [288 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k48_conv_s3b1_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k34_conv_s3b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
@@ -2602,36 +2695,21 @@ static void k48_conv_s3b1_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 18432L, 288, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b1_bn1: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k49_batchnorm_s3b1_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k50_relu_s3b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k35_relu_s3b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k50_relu_s3b1_relu1(int n, const float *x, float *y) {
+static void k35_relu_s3b1_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2642,12 +2720,12 @@ static void k50_relu_s3b1_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b1_conv2: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]),
+/* conv s3b1_conv2: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k51_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k36_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2699,39 +2777,24 @@ static void k51_conv_s3b1_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 36864L, 576, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b1_bn2: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k52_batchnorm_s3b1_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* conv s3b1_proj: y[n, 64, 8, 8] = v with v = conv(x[n, 32, 16, 16]),
+/* conv s3b1_proj: y[n, 64, 8, 8] = v with v = conv(x[n, 32, 16, 16]) + b,
    W [64, 32, 1, 1], 1 group(s), stride 2×2, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 32] · columns [32 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k53_conv_s3b1_proj(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k37_conv_s3b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
@@ -2783,28 +2846,13 @@ static void k53_conv_s3b1_proj(int n, const float *restrict x, const float *rest
                     weight + (long)g * 2048L, 32, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b1_proj_bn: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k54_batchnorm_s3b1_proj_bn(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -2812,7 +2860,7 @@ static void k54_batchnorm_s3b1_proj_bn(int n, const float *x, const float *restr
 
 /* add: y = v with v = a + b, 4096 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k55_add_s3b1_add(int n, const float *a, const float *b, float *y) {
+static void k38_add_s3b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2823,9 +2871,9 @@ static void k55_add_s3b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k56_relu_s3b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k39_relu_s3b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k56_relu_s3b1_out(int n, const float *x, float *y) {
+static void k39_relu_s3b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2836,12 +2884,12 @@ static void k56_relu_s3b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b2_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]),
+/* conv s3b2_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k57_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k40_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2893,36 +2941,21 @@ static void k57_conv_s3b2_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 36864L, 576, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b2_bn1: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k58_batchnorm_s3b2_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k59_relu_s3b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k41_relu_s3b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k59_relu_s3b2_relu1(int n, const float *x, float *y) {
+static void k41_relu_s3b2_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2933,12 +2966,12 @@ static void k59_relu_s3b2_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b2_conv2: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]),
+/* conv s3b2_conv2: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k60_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k42_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2990,28 +3023,13 @@ static void k60_conv_s3b2_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 36864L, 576, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b2_bn2: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k61_batchnorm_s3b2_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -3019,7 +3037,7 @@ static void k61_batchnorm_s3b2_bn2(int n, const float *x, const float *restrict 
 
 /* add: y = v with v = a + b, 4096 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k62_add_s3b2_add(int n, const float *a, const float *b, float *y) {
+static void k43_add_s3b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3030,9 +3048,9 @@ static void k62_add_s3b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k63_relu_s3b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k44_relu_s3b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k63_relu_s3b2_out(int n, const float *x, float *y) {
+static void k44_relu_s3b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3043,12 +3061,12 @@ static void k63_relu_s3b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b3_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]),
+/* conv s3b3_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k64_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k45_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3100,36 +3118,21 @@ static void k64_conv_s3b3_conv1(int n, const float *restrict x, const float *res
                     weight + (long)g * 36864L, 576, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b3_bn1: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k65_batchnorm_s3b3_bn1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k66_relu_s3b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k46_relu_s3b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k66_relu_s3b3_relu1(int n, const float *x, float *y) {
+static void k46_relu_s3b3_relu1(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3140,12 +3143,12 @@ static void k66_relu_s3b3_relu1(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b3_conv2: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]),
+/* conv s3b3_conv2: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k67_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k47_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3197,28 +3200,13 @@ static void k67_conv_s3b3_conv2(int n, const float *restrict x, const float *res
                     weight + (long)g * 36864L, 576, columns, 64, 0.0f,
                     ys + (long)g * 4096L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm s3b3_bn2: batch norm (inference) over 64 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k68_batchnorm_s3b3_bn2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
@@ -3226,7 +3214,7 @@ static void k68_batchnorm_s3b3_bn2(int n, const float *x, const float *restrict 
 
 /* add: y = v with v = a + b, 4096 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k69_add_s3b3_add(int n, const float *a, const float *b, float *y) {
+static void k48_add_s3b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3237,9 +3225,9 @@ static void k69_add_s3b3_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k70_relu_s3b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k49_relu_s3b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k70_relu_s3b3_out(int n, const float *x, float *y) {
+static void k49_relu_s3b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3250,9 +3238,9 @@ static void k70_relu_s3b3_out(int n, const float *x, float *y) {
   }
 }
 
-/* global_avgpool k71_global_avgpool_pool: global average pool, [64, 64 values] -> [64] per sample;
+/* global_avgpool k50_global_avgpool_pool: global average pool, [64, 64 values] -> [64] per sample;
    each mean is summed in double in row-major order (as the reference). */
-static void k71_global_avgpool_pool(int n, const float *restrict x, float *restrict y) {
+static void k50_global_avgpool_pool(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -3269,7 +3257,7 @@ static void k71_global_avgpool_pool(int n, const float *restrict x, float *restr
 /* dense fc: y[n, 10] = v with v = (x[n, 64]·Wᵀ) + b, W [10, 64],
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k72_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k51_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 640L >= 131072L)
 #endif
@@ -3302,149 +3290,107 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 1179648; /* stem */
-  float *t2 = arena + 1179648; /* stem_bn */
-  float *t3 = arena + 1179648; /* stem_relu */
-  float *t4 = arena + 2228224; /* s1b1_conv1 */
-  float *t5 = arena + 2228224; /* s1b1_bn1 */
-  float *t6 = arena + 2228224; /* s1b1_relu1 */
-  float *t7 = arena + 3276800; /* s1b1_conv2 */
-  float *t8 = arena + 3276800; /* s1b1_bn2 */
-  float *t9 = arena + 3276800; /* s1b1_add */
-  float *t10 = arena + 3276800; /* s1b1_out */
-  float *t11 = arena + 1179648; /* s1b2_conv1 */
-  float *t12 = arena + 1179648; /* s1b2_bn1 */
-  float *t13 = arena + 1179648; /* s1b2_relu1 */
-  float *t14 = arena + 2228224; /* s1b2_conv2 */
-  float *t15 = arena + 2228224; /* s1b2_bn2 */
-  float *t16 = arena + 2228224; /* s1b2_add */
-  float *t17 = arena + 2228224; /* s1b2_out */
-  float *t18 = arena + 1179648; /* s1b3_conv1 */
-  float *t19 = arena + 1179648; /* s1b3_bn1 */
-  float *t20 = arena + 1179648; /* s1b3_relu1 */
-  float *t21 = arena + 3276800; /* s1b3_conv2 */
-  float *t22 = arena + 3276800; /* s1b3_bn2 */
-  float *t23 = arena + 3276800; /* s1b3_add */
-  float *t24 = arena + 3276800; /* s1b3_out */
-  float *t25 = arena + 589824; /* s2b1_conv1 */
-  float *t26 = arena + 589824; /* s2b1_bn1 */
-  float *t27 = arena + 589824; /* s2b1_relu1 */
-  float *t28 = arena + 1114112; /* s2b1_conv2 */
-  float *t29 = arena + 1114112; /* s2b1_bn2 */
-  float *t30 = arena + 0; /* s2b1_proj */
-  float *t31 = arena + 0; /* s2b1_proj_bn */
-  float *t32 = arena + 1114112; /* s2b1_add */
-  float *t33 = arena + 1114112; /* s2b1_out */
-  float *t34 = arena + 589824; /* s2b2_conv1 */
-  float *t35 = arena + 589824; /* s2b2_bn1 */
-  float *t36 = arena + 589824; /* s2b2_relu1 */
-  float *t37 = arena + 1638400; /* s2b2_conv2 */
-  float *t38 = arena + 1638400; /* s2b2_bn2 */
-  float *t39 = arena + 1638400; /* s2b2_add */
-  float *t40 = arena + 1638400; /* s2b2_out */
-  float *t41 = arena + 589824; /* s2b3_conv1 */
-  float *t42 = arena + 589824; /* s2b3_bn1 */
-  float *t43 = arena + 589824; /* s2b3_relu1 */
-  float *t44 = arena + 1114112; /* s2b3_conv2 */
-  float *t45 = arena + 1114112; /* s2b3_bn2 */
-  float *t46 = arena + 1114112; /* s2b3_add */
-  float *t47 = arena + 1114112; /* s2b3_out */
-  float *t48 = arena + 294912; /* s3b1_conv1 */
-  float *t49 = arena + 294912; /* s3b1_bn1 */
-  float *t50 = arena + 294912; /* s3b1_relu1 */
-  float *t51 = arena + 557056; /* s3b1_conv2 */
-  float *t52 = arena + 557056; /* s3b1_bn2 */
-  float *t53 = arena + 819200; /* s3b1_proj */
-  float *t54 = arena + 819200; /* s3b1_proj_bn */
-  float *t55 = arena + 557056; /* s3b1_add */
-  float *t56 = arena + 557056; /* s3b1_out */
-  float *t57 = arena + 294912; /* s3b2_conv1 */
-  float *t58 = arena + 294912; /* s3b2_bn1 */
-  float *t59 = arena + 294912; /* s3b2_relu1 */
-  float *t60 = arena + 819200; /* s3b2_conv2 */
-  float *t61 = arena + 819200; /* s3b2_bn2 */
-  float *t62 = arena + 819200; /* s3b2_add */
-  float *t63 = arena + 819200; /* s3b2_out */
-  float *t64 = arena + 294912; /* s3b3_conv1 */
-  float *t65 = arena + 294912; /* s3b3_bn1 */
-  float *t66 = arena + 294912; /* s3b3_relu1 */
-  float *t67 = arena + 557056; /* s3b3_conv2 */
-  float *t68 = arena + 557056; /* s3b3_bn2 */
-  float *t69 = arena + 557056; /* s3b3_add */
-  float *t70 = arena + 557056; /* s3b3_out */
-  float *t71 = arena + 0; /* pool */
-  float *t72 = outputs[0]; /* logits */
-  k1_conv_stem(n, t0, params + 0, t1, arena + 0);
-  k2_batchnorm_stem_bn(n, t1, params + 432, params + 448, params + 464, params + 480, t2);
-  k3_relu_stem_relu(n, t2, t3);
-  k4_conv_s1b1_conv1(n, t3, params + 496, t4, arena + 0);
-  k5_batchnorm_s1b1_bn1(n, t4, params + 2800, params + 2816, params + 2832, params + 2848, t5);
-  k6_relu_s1b1_relu1(n, t5, t6);
-  k7_conv_s1b1_conv2(n, t6, params + 2864, t7, arena + 0);
-  k8_batchnorm_s1b1_bn2(n, t7, params + 5168, params + 5184, params + 5200, params + 5216, t8);
-  k9_add_s1b1_add(n, t8, t3, t9);
-  k10_relu_s1b1_out(n, t9, t10);
-  k11_conv_s1b2_conv1(n, t10, params + 5232, t11, arena + 0);
-  k12_batchnorm_s1b2_bn1(n, t11, params + 7536, params + 7552, params + 7568, params + 7584, t12);
-  k13_relu_s1b2_relu1(n, t12, t13);
-  k14_conv_s1b2_conv2(n, t13, params + 7600, t14, arena + 0);
-  k15_batchnorm_s1b2_bn2(n, t14, params + 9904, params + 9920, params + 9936, params + 9952, t15);
-  k16_add_s1b2_add(n, t15, t10, t16);
-  k17_relu_s1b2_out(n, t16, t17);
-  k18_conv_s1b3_conv1(n, t17, params + 9968, t18, arena + 0);
-  k19_batchnorm_s1b3_bn1(n, t18, params + 12272, params + 12288, params + 12304, params + 12320, t19);
-  k20_relu_s1b3_relu1(n, t19, t20);
-  k21_conv_s1b3_conv2(n, t20, params + 12336, t21, arena + 0);
-  k22_batchnorm_s1b3_bn2(n, t21, params + 14640, params + 14656, params + 14672, params + 14688, t22);
-  k23_add_s1b3_add(n, t22, t17, t23);
-  k24_relu_s1b3_out(n, t23, t24);
-  k25_conv_s2b1_conv1(n, t24, params + 14704, t25, arena + 0);
-  k26_batchnorm_s2b1_bn1(n, t25, params + 19312, params + 19344, params + 19376, params + 19408, t26);
-  k27_relu_s2b1_relu1(n, t26, t27);
-  k28_conv_s2b1_conv2(n, t27, params + 19440, t28, arena + 0);
-  k29_batchnorm_s2b1_bn2(n, t28, params + 28656, params + 28688, params + 28720, params + 28752, t29);
-  k30_conv_s2b1_proj(n, t24, params + 28784, t30, arena + 524288);
-  k31_batchnorm_s2b1_proj_bn(n, t30, params + 29296, params + 29328, params + 29360, params + 29392, t31);
-  k32_add_s2b1_add(n, t29, t31, t32);
-  k33_relu_s2b1_out(n, t32, t33);
-  k34_conv_s2b2_conv1(n, t33, params + 29424, t34, arena + 0);
-  k35_batchnorm_s2b2_bn1(n, t34, params + 38640, params + 38672, params + 38704, params + 38736, t35);
-  k36_relu_s2b2_relu1(n, t35, t36);
-  k37_conv_s2b2_conv2(n, t36, params + 38768, t37, arena + 0);
-  k38_batchnorm_s2b2_bn2(n, t37, params + 47984, params + 48016, params + 48048, params + 48080, t38);
-  k39_add_s2b2_add(n, t38, t33, t39);
-  k40_relu_s2b2_out(n, t39, t40);
-  k41_conv_s2b3_conv1(n, t40, params + 48112, t41, arena + 0);
-  k42_batchnorm_s2b3_bn1(n, t41, params + 57328, params + 57360, params + 57392, params + 57424, t42);
-  k43_relu_s2b3_relu1(n, t42, t43);
-  k44_conv_s2b3_conv2(n, t43, params + 57456, t44, arena + 0);
-  k45_batchnorm_s2b3_bn2(n, t44, params + 66672, params + 66704, params + 66736, params + 66768, t45);
-  k46_add_s2b3_add(n, t45, t40, t46);
-  k47_relu_s2b3_out(n, t46, t47);
-  k48_conv_s3b1_conv1(n, t47, params + 66800, t48, arena + 0);
-  k49_batchnorm_s3b1_bn1(n, t48, params + 85232, params + 85296, params + 85360, params + 85424, t49);
-  k50_relu_s3b1_relu1(n, t49, t50);
-  k51_conv_s3b1_conv2(n, t50, params + 85488, t51, arena + 0);
-  k52_batchnorm_s3b1_bn2(n, t51, params + 122352, params + 122416, params + 122480, params + 122544, t52);
-  k53_conv_s3b1_proj(n, t47, params + 122608, t53, arena + 1081344);
-  k54_batchnorm_s3b1_proj_bn(n, t53, params + 124656, params + 124720, params + 124784, params + 124848, t54);
-  k55_add_s3b1_add(n, t52, t54, t55);
-  k56_relu_s3b1_out(n, t55, t56);
-  k57_conv_s3b2_conv1(n, t56, params + 124912, t57, arena + 0);
-  k58_batchnorm_s3b2_bn1(n, t57, params + 161776, params + 161840, params + 161904, params + 161968, t58);
-  k59_relu_s3b2_relu1(n, t58, t59);
-  k60_conv_s3b2_conv2(n, t59, params + 162032, t60, arena + 0);
-  k61_batchnorm_s3b2_bn2(n, t60, params + 198896, params + 198960, params + 199024, params + 199088, t61);
-  k62_add_s3b2_add(n, t61, t56, t62);
-  k63_relu_s3b2_out(n, t62, t63);
-  k64_conv_s3b3_conv1(n, t63, params + 199152, t64, arena + 0);
-  k65_batchnorm_s3b3_bn1(n, t64, params + 236016, params + 236080, params + 236144, params + 236208, t65);
-  k66_relu_s3b3_relu1(n, t65, t66);
-  k67_conv_s3b3_conv2(n, t66, params + 236272, t67, arena + 0);
-  k68_batchnorm_s3b3_bn2(n, t67, params + 273136, params + 273200, params + 273264, params + 273328, t68);
-  k69_add_s3b3_add(n, t68, t63, t69);
-  k70_relu_s3b3_out(n, t69, t70);
-  k71_global_avgpool_pool(n, t70, t71);
-  k72_dense_fc(n, t71, params + 273392, params + 274032, t72);
+  float *t2 = arena + 1179648; /* stem_relu */
+  float *t3 = arena + 2228224; /* s1b1_conv1 */
+  float *t4 = arena + 2228224; /* s1b1_relu1 */
+  float *t5 = arena + 3276800; /* s1b1_conv2 */
+  float *t6 = arena + 3276800; /* s1b1_add */
+  float *t7 = arena + 3276800; /* s1b1_out */
+  float *t8 = arena + 1179648; /* s1b2_conv1 */
+  float *t9 = arena + 1179648; /* s1b2_relu1 */
+  float *t10 = arena + 2228224; /* s1b2_conv2 */
+  float *t11 = arena + 2228224; /* s1b2_add */
+  float *t12 = arena + 2228224; /* s1b2_out */
+  float *t13 = arena + 1179648; /* s1b3_conv1 */
+  float *t14 = arena + 1179648; /* s1b3_relu1 */
+  float *t15 = arena + 3276800; /* s1b3_conv2 */
+  float *t16 = arena + 3276800; /* s1b3_add */
+  float *t17 = arena + 3276800; /* s1b3_out */
+  float *t18 = arena + 589824; /* s2b1_conv1 */
+  float *t19 = arena + 589824; /* s2b1_relu1 */
+  float *t20 = arena + 1114112; /* s2b1_conv2 */
+  float *t21 = arena + 0; /* s2b1_proj */
+  float *t22 = arena + 1114112; /* s2b1_add */
+  float *t23 = arena + 1114112; /* s2b1_out */
+  float *t24 = arena + 589824; /* s2b2_conv1 */
+  float *t25 = arena + 589824; /* s2b2_relu1 */
+  float *t26 = arena + 1638400; /* s2b2_conv2 */
+  float *t27 = arena + 1638400; /* s2b2_add */
+  float *t28 = arena + 1638400; /* s2b2_out */
+  float *t29 = arena + 589824; /* s2b3_conv1 */
+  float *t30 = arena + 589824; /* s2b3_relu1 */
+  float *t31 = arena + 1114112; /* s2b3_conv2 */
+  float *t32 = arena + 1114112; /* s2b3_add */
+  float *t33 = arena + 1114112; /* s2b3_out */
+  float *t34 = arena + 294912; /* s3b1_conv1 */
+  float *t35 = arena + 294912; /* s3b1_relu1 */
+  float *t36 = arena + 557056; /* s3b1_conv2 */
+  float *t37 = arena + 819200; /* s3b1_proj */
+  float *t38 = arena + 557056; /* s3b1_add */
+  float *t39 = arena + 557056; /* s3b1_out */
+  float *t40 = arena + 294912; /* s3b2_conv1 */
+  float *t41 = arena + 294912; /* s3b2_relu1 */
+  float *t42 = arena + 819200; /* s3b2_conv2 */
+  float *t43 = arena + 819200; /* s3b2_add */
+  float *t44 = arena + 819200; /* s3b2_out */
+  float *t45 = arena + 294912; /* s3b3_conv1 */
+  float *t46 = arena + 294912; /* s3b3_relu1 */
+  float *t47 = arena + 557056; /* s3b3_conv2 */
+  float *t48 = arena + 557056; /* s3b3_add */
+  float *t49 = arena + 557056; /* s3b3_out */
+  float *t50 = arena + 0; /* pool */
+  float *t51 = outputs[0]; /* logits */
+  k1_conv_stem(n, t0, params + 0, params + 432, t1, arena + 0);
+  k2_relu_stem_relu(n, t1, t2);
+  k3_conv_s1b1_conv1(n, t2, params + 448, params + 2752, t3, arena + 0);
+  k4_relu_s1b1_relu1(n, t3, t4);
+  k5_conv_s1b1_conv2(n, t4, params + 2768, params + 5072, t5, arena + 0);
+  k6_add_s1b1_add(n, t5, t2, t6);
+  k7_relu_s1b1_out(n, t6, t7);
+  k8_conv_s1b2_conv1(n, t7, params + 5088, params + 7392, t8, arena + 0);
+  k9_relu_s1b2_relu1(n, t8, t9);
+  k10_conv_s1b2_conv2(n, t9, params + 7408, params + 9712, t10, arena + 0);
+  k11_add_s1b2_add(n, t10, t7, t11);
+  k12_relu_s1b2_out(n, t11, t12);
+  k13_conv_s1b3_conv1(n, t12, params + 9728, params + 12032, t13, arena + 0);
+  k14_relu_s1b3_relu1(n, t13, t14);
+  k15_conv_s1b3_conv2(n, t14, params + 12048, params + 14352, t15, arena + 0);
+  k16_add_s1b3_add(n, t15, t12, t16);
+  k17_relu_s1b3_out(n, t16, t17);
+  k18_conv_s2b1_conv1(n, t17, params + 14368, params + 18976, t18, arena + 0);
+  k19_relu_s2b1_relu1(n, t18, t19);
+  k20_conv_s2b1_conv2(n, t19, params + 19008, params + 28224, t20, arena + 0);
+  k21_conv_s2b1_proj(n, t17, params + 28256, params + 28768, t21, arena + 524288);
+  k22_add_s2b1_add(n, t20, t21, t22);
+  k23_relu_s2b1_out(n, t22, t23);
+  k24_conv_s2b2_conv1(n, t23, params + 28800, params + 38016, t24, arena + 0);
+  k25_relu_s2b2_relu1(n, t24, t25);
+  k26_conv_s2b2_conv2(n, t25, params + 38048, params + 47264, t26, arena + 0);
+  k27_add_s2b2_add(n, t26, t23, t27);
+  k28_relu_s2b2_out(n, t27, t28);
+  k29_conv_s2b3_conv1(n, t28, params + 47296, params + 56512, t29, arena + 0);
+  k30_relu_s2b3_relu1(n, t29, t30);
+  k31_conv_s2b3_conv2(n, t30, params + 56544, params + 65760, t31, arena + 0);
+  k32_add_s2b3_add(n, t31, t28, t32);
+  k33_relu_s2b3_out(n, t32, t33);
+  k34_conv_s3b1_conv1(n, t33, params + 65792, params + 84224, t34, arena + 0);
+  k35_relu_s3b1_relu1(n, t34, t35);
+  k36_conv_s3b1_conv2(n, t35, params + 84288, params + 121152, t36, arena + 0);
+  k37_conv_s3b1_proj(n, t33, params + 121216, params + 123264, t37, arena + 1081344);
+  k38_add_s3b1_add(n, t36, t37, t38);
+  k39_relu_s3b1_out(n, t38, t39);
+  k40_conv_s3b2_conv1(n, t39, params + 123328, params + 160192, t40, arena + 0);
+  k41_relu_s3b2_relu1(n, t40, t41);
+  k42_conv_s3b2_conv2(n, t41, params + 160256, params + 197120, t42, arena + 0);
+  k43_add_s3b2_add(n, t42, t39, t43);
+  k44_relu_s3b2_out(n, t43, t44);
+  k45_conv_s3b3_conv1(n, t44, params + 197184, params + 234048, t45, arena + 0);
+  k46_relu_s3b3_relu1(n, t45, t46);
+  k47_conv_s3b3_conv2(n, t46, params + 234112, params + 270976, t47, arena + 0);
+  k48_add_s3b3_add(n, t47, t44, t48);
+  k49_relu_s3b3_out(n, t48, t49);
+  k50_global_avgpool_pool(n, t49, t50);
+  k51_dense_fc(n, t50, params + 271040, params + 271680, t51);
   return KILN_OK;
 }
 
@@ -3497,17 +3443,24 @@ void resnet20_destroy(resnet20_ctx *ctx) {
 
 int resnet20_load_weights(resnet20_ctx *ctx, const char *safetensors_path) {
   if (!ctx || !safetensors_path) return KILN_ERR_NULL_ARGUMENT;
+  float *source = (float *)aligned_alloc(64, resnet20_round64(RESNET20_SOURCE_BYTES));
   float *staging = (float *)aligned_alloc(64, resnet20_round64(RESNET20_PARAMS_BYTES));
-  if (!staging) {
-    snprintf(ctx->detail, sizeof ctx->detail, "cannot allocate %ld bytes for weights", (long)RESNET20_PARAMS_BYTES);
+  if (!source || !staging) {
+    free(source);
+    free(staging);
+    snprintf(ctx->detail, sizeof ctx->detail, "cannot allocate %ld bytes for weights", (long)(RESNET20_SOURCE_BYTES + RESNET20_PARAMS_BYTES));
     return KILN_ERR_OUT_OF_MEMORY;
   }
+  memset(source, 0, resnet20_round64(RESNET20_SOURCE_BYTES));
   memset(staging, 0, resnet20_round64(RESNET20_PARAMS_BYTES));
-  int rc = kiln_rt_load_safetensors(safetensors_path, resnet20_tensors, RESNET20_TENSOR_COUNT, staging, ctx->detail, sizeof ctx->detail);
+  int rc = kiln_rt_load_safetensors(safetensors_path, resnet20_tensors, RESNET20_TENSOR_COUNT, source, ctx->detail, sizeof ctx->detail);
   if (rc != KILN_OK) {
+    free(source);
     free(staging);
     return rc;
   }
+  resnet20_prepare(source, staging);
+  free(source);
   free(ctx->owned_params);
   ctx->owned_params = staging;
   ctx->params = staging;
@@ -3523,7 +3476,7 @@ int resnet20_load_weights_file(resnet20_ctx *ctx, const char *path) {
     return KILN_ERR_OUT_OF_MEMORY;
   }
   memset(staging, 0, resnet20_round64(RESNET20_PARAMS_BYTES));
-  int rc = kiln_rt_load_weights_file(path, "resnet20", 520392003350372397ULL, staging, 274048L, ctx->detail, sizeof ctx->detail);
+  int rc = kiln_rt_load_weights_file(path, "resnet20", 17926567005640345951ULL, staging, 271696L, ctx->detail, sizeof ctx->detail);
   if (rc != KILN_OK) {
     free(staging);
     return rc;

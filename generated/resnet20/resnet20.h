@@ -15,7 +15,8 @@ extern "C" {
 #define RESNET20_INPUT_IMAGE_SIZE 3072 /* f32[3, 32, 32] per sample */
 #define RESNET20_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define RESNET20_MAX_BATCH 64
-#define RESNET20_PARAMS_BYTES 1096192
+#define RESNET20_PARAMS_BYTES 1086784
+#define RESNET20_SOURCE_BYTES 1096192 /* the unfolded tensors load_weights reads, before batch-norm folding */
 #define RESNET20_ARENA_BYTES 17301504 /* activations and kernel scratch, planned together */
 #define RESNET20_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define RESNET20_EMBEDDED_WEIGHTS 0
@@ -64,6 +65,8 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (resnet20_embedded_params() or weights you loaded);
+//           the KERNEL layout: batch norms are already folded into the conv/dense weights before them,
+//           as load_weights and load_weights_file leave them;
 //   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int resnet20_forward(const float *params, void *arena, const float *input, float *output, int n);
@@ -80,6 +83,7 @@ void resnet20_destroy(resnet20_ctx *ctx);
 // Weights as safetensors with the spec's names and PyTorch's layouts; on failure the old weights stay.
 int resnet20_load_weights(resnet20_ctx *ctx, const char *safetensors_path);
 // Weights as a Kiln weights file (<name>.weights from kiln compile); size, checksum and network are checked.
+// The weights file holds params as the kernels read them (batch norms folded); safetensors hold them unfolded.
 int resnet20_load_weights_file(resnet20_ctx *ctx, const char *path);
 int resnet20_infer(resnet20_ctx *ctx, const float *input, int n, float *output);
 int resnet20_infer_all(resnet20_ctx *ctx, const float *const inputs[1], int n, float *const outputs[1]);

@@ -15,7 +15,8 @@ extern "C" {
 #define RESNET_BLOCK_INPUT_IMAGE_SIZE 3072 /* f32[3, 32, 32] per sample */
 #define RESNET_BLOCK_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define RESNET_BLOCK_MAX_BATCH 64
-#define RESNET_BLOCK_PARAMS_BYTES 81152
+#define RESNET_BLOCK_PARAMS_BYTES 79424
+#define RESNET_BLOCK_SOURCE_BYTES 81152 /* the unfolded tensors load_weights reads, before batch-norm folding */
 #define RESNET_BLOCK_ARENA_BYTES 17301504 /* activations and kernel scratch, planned together */
 #define RESNET_BLOCK_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define RESNET_BLOCK_EMBEDDED_WEIGHTS 1
@@ -64,6 +65,8 @@ enum kiln_status {
 // The raw entry point: every buffer belongs to the caller; nothing is allocated and no global is written,
 // so two calls with different arenas may run in two threads at once.
 //   params: PARAMS_BYTES, 64-byte aligned (resnet_block_embedded_params() or weights you loaded);
+//           the KERNEL layout: batch norms are already folded into the conv/dense weights before them,
+//           as load_weights and load_weights_file leave them;
 //   arena:  ARENA_BYTES of working memory, 64-byte aligned;
 //   n:      the batch, 1 <= n <= MAX_BATCH; input and output hold n samples each.
 int resnet_block_forward(const float *params, void *arena, const float *input, float *output, int n);
@@ -80,6 +83,7 @@ void resnet_block_destroy(resnet_block_ctx *ctx);
 // Weights as safetensors with the spec's names and PyTorch's layouts; on failure the old weights stay.
 int resnet_block_load_weights(resnet_block_ctx *ctx, const char *safetensors_path);
 // Weights as a Kiln weights file (<name>.weights from kiln compile); size, checksum and network are checked.
+// The weights file holds params as the kernels read them (batch norms folded); safetensors hold them unfolded.
 int resnet_block_load_weights_file(resnet_block_ctx *ctx, const char *path);
 int resnet_block_infer(resnet_block_ctx *ctx, const float *input, int n, float *output);
 int resnet_block_infer_all(resnet_block_ctx *ctx, const float *const inputs[1], int n, float *const outputs[1]);

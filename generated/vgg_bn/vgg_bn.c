@@ -1009,7 +1009,8 @@ done:
   return code;
 }
 
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+// Source tensors as PyTorch saves them (before batch-norm folding): name, offset in floats into the
+// SOURCE_BYTES staging buffer, rank, shape. vgg_bn_prepare turns them into params.
 static const kiln_rt_tensor vgg_bn_tensors[34] = {
   {"conv1_1.weight", 0, 4, {64, 3, 3, 3}},
   {"bn1_1.weight", 1728, 1, {64, 0, 0, 0}},
@@ -1048,13 +1049,107 @@ static const kiln_rt_tensor vgg_bn_tensors[34] = {
 };
 #define VGG_BN_TENSOR_COUNT 34
 
+// Kernel params from the source tensors (fold-batchnorm): each folded layer's weight and bias are computed
+// in double from its unfolded weight, bias and batch-norm statistics; every other tensor is copied.
+static void vgg_bn_prepare(const float *source, float *params) {
+  /* conv1_1 absorbs batch norm bn1_1 */ {
+    const float *w = source + 0;
+    const float *gamma = source + 1728;
+    const float *beta = source + 1792;
+    const float *mean = source + 1856;
+    const float *var = source + 1920;
+    float *w_out = params + 0;
+    float *b_out = params + 1728;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 27L; i < (ch + 1) * 27L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* conv1_2 absorbs batch norm bn1_2 */ {
+    const float *w = source + 1984;
+    const float *gamma = source + 38848;
+    const float *beta = source + 38912;
+    const float *mean = source + 38976;
+    const float *var = source + 39040;
+    float *w_out = params + 1792;
+    float *b_out = params + 38656;
+    for (long ch = 0; ch < 64L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* conv2_1 absorbs batch norm bn2_1 */ {
+    const float *w = source + 39104;
+    const float *gamma = source + 112832;
+    const float *beta = source + 112960;
+    const float *mean = source + 113088;
+    const float *var = source + 113216;
+    float *w_out = params + 38720;
+    float *b_out = params + 112448;
+    for (long ch = 0; ch < 128L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 576L; i < (ch + 1) * 576L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* conv2_2 absorbs batch norm bn2_2 */ {
+    const float *w = source + 113344;
+    const float *gamma = source + 260800;
+    const float *beta = source + 260928;
+    const float *mean = source + 261056;
+    const float *var = source + 261184;
+    float *w_out = params + 112576;
+    float *b_out = params + 260032;
+    for (long ch = 0; ch < 128L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 1152L; i < (ch + 1) * 1152L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* conv3_1 absorbs batch norm bn3_1 */ {
+    const float *w = source + 261312;
+    const float *gamma = source + 556224;
+    const float *beta = source + 556480;
+    const float *mean = source + 556736;
+    const float *var = source + 556992;
+    float *w_out = params + 260160;
+    float *b_out = params + 555072;
+    for (long ch = 0; ch < 256L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 1152L; i < (ch + 1) * 1152L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  /* conv3_2 absorbs batch norm bn3_2 */ {
+    const float *w = source + 557248;
+    const float *gamma = source + 1147072;
+    const float *beta = source + 1147328;
+    const float *mean = source + 1147584;
+    const float *var = source + 1147840;
+    float *w_out = params + 555328;
+    float *b_out = params + 1145152;
+    for (long ch = 0; ch < 256L; ++ch) {
+      double scale = (double)gamma[ch] / sqrt((double)var[ch] + 0x1.4f8b588e368f1p-17);
+      for (long i = ch * 2304L; i < (ch + 1) * 2304L; ++i) w_out[i] = (float)((double)w[i] * scale);
+      b_out[ch] = (float)((0.0 - (double)mean[ch]) * scale + (double)beta[ch]);
+    }
+  }
+  memcpy(params + 1145408, source + 1148096, 1048576 * sizeof(float)); /* fc1.weight */
+  memcpy(params + 2193984, source + 2196672, 256 * sizeof(float)); /* fc1.bias */
+  memcpy(params + 2194240, source + 2196928, 2560 * sizeof(float)); /* fc2.weight */
+  memcpy(params + 2196800, source + 2199488, 10 * sizeof(float)); /* fc2.bias */
+}
+
+
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv1_1: y[n, 64, 32, 32] = v with v = conv(x[n, 3, 32, 32]),
+/* conv conv1_1: y[n, 64, 32, 32] = v with v = conv(x[n, 3, 32, 32]) + b,
    W [64, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k1_conv_conv1_1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k1_conv_conv1_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1769472L >= 131072L)
@@ -1106,36 +1201,21 @@ static void k1_conv_conv1_1(int n, const float *restrict x, const float *restric
                     weight + (long)g * 1728L, 27, columns, 1024, 0.0f,
                     ys + (long)g * 65536L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm bn1_1: batch norm (inference) over 64 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k2_batchnorm_bn1_1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 65536L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k3_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
+/* relu k2_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k3_relu_relu_1(int n, const float *x, float *y) {
+static void k2_relu_relu_1(int n, const float *x, float *y) {
   const long total = (long)n * 65536L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1146,12 +1226,12 @@ static void k3_relu_relu_1(int n, const float *x, float *y) {
   }
 }
 
-/* conv conv1_2: y[n, 64, 32, 32] = v with v = conv(x[n, 64, 32, 32]),
+/* conv conv1_2: y[n, 64, 32, 32] = v with v = conv(x[n, 64, 32, 32]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k4_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k3_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
@@ -1203,36 +1283,21 @@ static void k4_conv_conv1_2(int n, const float *restrict x, const float *restric
                     weight + (long)g * 36864L, 576, columns, 1024, 0.0f,
                     ys + (long)g * 65536L, 1024);
       }
-    }
-  }
-}
-
-/* batchnorm bn1_2: batch norm (inference) over 64 channels of 1024 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k5_batchnorm_bn1_2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 65536L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 64; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 64 + c) * 1024L;
-      for (long i = 0; i < 1024L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 64; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k6_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
+/* relu k4_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k6_relu_relu_2(int n, const float *x, float *y) {
+static void k4_relu_relu_2(int n, const float *x, float *y) {
   const long total = (long)n * 65536L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1243,10 +1308,10 @@ static void k6_relu_relu_2(int n, const float *x, float *y) {
   }
 }
 
-/* maxpool k7_maxpool_pool1: max pool 2x2, stride 2x2, pads top 0 left 0;
+/* maxpool k5_maxpool_pool1: max pool 2x2, stride 2x2, pads top 0 left 0;
    [64, 32, 32] -> [64, 16, 16] per sample.
    Each window is clipped to the input, so padded cells never win; a NaN in a window wins (as PyTorch). */
-static void k7_maxpool_pool1(int n, const float *restrict x, float *restrict y) {
+static void k5_maxpool_pool1(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 65536L >= 32768L)
 #endif
@@ -1276,12 +1341,12 @@ static void k7_maxpool_pool1(int n, const float *restrict x, float *restrict y) 
   }
 }
 
-/* conv conv2_1: y[n, 128, 16, 16] = v with v = conv(x[n, 64, 16, 16]),
+/* conv conv2_1: y[n, 128, 16, 16] = v with v = conv(x[n, 64, 16, 16]) + b,
    W [128, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [128 × 576] · columns [576 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k8_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k6_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
@@ -1333,36 +1398,21 @@ static void k8_conv_conv2_1(int n, const float *restrict x, const float *restric
                     weight + (long)g * 73728L, 576, columns, 256, 0.0f,
                     ys + (long)g * 32768L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm bn2_1: batch norm (inference) over 128 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k9_batchnorm_bn2_1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 32768L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 128; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 128 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 128; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k10_relu_relu_3: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
+/* relu k7_relu_relu_3: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k10_relu_relu_3(int n, const float *x, float *y) {
+static void k7_relu_relu_3(int n, const float *x, float *y) {
   const long total = (long)n * 32768L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1373,12 +1423,12 @@ static void k10_relu_relu_3(int n, const float *x, float *y) {
   }
 }
 
-/* conv conv2_2: y[n, 128, 16, 16] = v with v = conv(x[n, 128, 16, 16]),
+/* conv conv2_2: y[n, 128, 16, 16] = v with v = conv(x[n, 128, 16, 16]) + b,
    W [128, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [128 × 1152] · columns [1152 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k11_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k8_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
@@ -1430,36 +1480,21 @@ static void k11_conv_conv2_2(int n, const float *restrict x, const float *restri
                     weight + (long)g * 147456L, 1152, columns, 256, 0.0f,
                     ys + (long)g * 32768L, 256);
       }
-    }
-  }
-}
-
-/* batchnorm bn2_2: batch norm (inference) over 128 channels of 256 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k12_batchnorm_bn2_2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 32768L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 128; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 128 + c) * 256L;
-      for (long i = 0; i < 256L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 128; f++) {
+        float *plane = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k13_relu_relu_4: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
+/* relu k9_relu_relu_4: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k13_relu_relu_4(int n, const float *x, float *y) {
+static void k9_relu_relu_4(int n, const float *x, float *y) {
   const long total = (long)n * 32768L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1470,10 +1505,10 @@ static void k13_relu_relu_4(int n, const float *x, float *y) {
   }
 }
 
-/* maxpool k14_maxpool_pool2: max pool 2x2, stride 2x2, pads top 0 left 0;
+/* maxpool k10_maxpool_pool2: max pool 2x2, stride 2x2, pads top 0 left 0;
    [128, 16, 16] -> [128, 8, 8] per sample.
    Each window is clipped to the input, so padded cells never win; a NaN in a window wins (as PyTorch). */
-static void k14_maxpool_pool2(int n, const float *restrict x, float *restrict y) {
+static void k10_maxpool_pool2(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 32768L >= 32768L)
 #endif
@@ -1503,12 +1538,12 @@ static void k14_maxpool_pool2(int n, const float *restrict x, float *restrict y)
   }
 }
 
-/* conv conv3_1: y[n, 256, 8, 8] = v with v = conv(x[n, 128, 8, 8]),
+/* conv conv3_1: y[n, 256, 8, 8] = v with v = conv(x[n, 128, 8, 8]) + b,
    W [256, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 1152] · columns [1152 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k15_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k11_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
@@ -1560,36 +1595,21 @@ static void k15_conv_conv3_1(int n, const float *restrict x, const float *restri
                     weight + (long)g * 294912L, 1152, columns, 64, 0.0f,
                     ys + (long)g * 16384L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm bn3_1: batch norm (inference) over 256 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k16_batchnorm_bn3_1(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 256; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 256 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 256; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k17_relu_relu_5: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k12_relu_relu_5: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k17_relu_relu_5(int n, const float *x, float *y) {
+static void k12_relu_relu_5(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1600,12 +1620,12 @@ static void k17_relu_relu_5(int n, const float *x, float *y) {
   }
 }
 
-/* conv conv3_2: y[n, 256, 8, 8] = v with v = conv(x[n, 256, 8, 8]),
+/* conv conv3_2: y[n, 256, 8, 8] = v with v = conv(x[n, 256, 8, 8]) + b,
    W [256, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 2304] · columns [2304 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k18_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, float *restrict y, float *restrict scratch) {
+static void k13_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
@@ -1657,36 +1677,21 @@ static void k18_conv_conv3_2(int n, const float *restrict x, const float *restri
                     weight + (long)g * 589824L, 2304, columns, 64, 0.0f,
                     ys + (long)g * 16384L, 64);
       }
-    }
-  }
-}
-
-/* batchnorm bn3_2: batch norm (inference) over 256 channels of 64 values per sample;
-   y = v with v = (x - running_mean[c]) * scale + bias[c], scale = weight[c] / sqrt(running_var[c] + eps),
-   computed in double and rounded once to float (as the reference). x and y may be one array (the memory plan
-   runs it in place): element i is read, then written, at index i only. */
-static void k19_batchnorm_bn3_2(int n, const float *x, const float *restrict weight, const float *restrict bias,
-    const float *restrict running_mean, const float *restrict running_var, float *y) {
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
-#endif
-  for (int s = 0; s < n; s++) {
-    for (int c = 0; c < 256; c++) {
-      const double scale = (double)weight[c] / sqrt((double)running_var[c] + (double)0x1.4f8b58p-17f);
-      const double mean = running_mean[c];
-      const double shift = bias[c];
-      const long base = ((long)s * 256 + c) * 64L;
-      for (long i = 0; i < 64L; i++) {
-        const float v = (float)(((double)x[base + i] - mean) * scale + shift);
-        y[base + i] = v;
+      for (int f = 0; f < 256; f++) {
+        float *plane = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          const float v = plane[i] + b;
+          plane[i] = v;
+        }
       }
     }
   }
 }
 
-/* relu k20_relu_relu_6: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k14_relu_relu_6: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k20_relu_relu_6(int n, const float *x, float *y) {
+static void k14_relu_relu_6(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1697,10 +1702,10 @@ static void k20_relu_relu_6(int n, const float *x, float *y) {
   }
 }
 
-/* maxpool k21_maxpool_pool3: max pool 2x2, stride 2x2, pads top 0 left 0;
+/* maxpool k15_maxpool_pool3: max pool 2x2, stride 2x2, pads top 0 left 0;
    [256, 8, 8] -> [256, 4, 4] per sample.
    Each window is clipped to the input, so padded cells never win; a NaN in a window wins (as PyTorch). */
-static void k21_maxpool_pool3(int n, const float *restrict x, float *restrict y) {
+static void k15_maxpool_pool3(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1733,7 +1738,7 @@ static void k21_maxpool_pool3(int n, const float *restrict x, float *restrict y)
 /* dense fc1: y[n, 256] = (v < 0.0f ? 0.0f : v) with v = (x[n, 4096]·Wᵀ) + b, W [256, 4096],
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 32, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k22_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k16_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 1048576L >= 131072L)
 #endif
@@ -1760,7 +1765,7 @@ static void k22_dense_fc1(int n, const float *restrict x, const float *restrict 
 /* dense fc2: y[n, 10] = v with v = (x[n, 256]·Wᵀ) + b, W [10, 256],
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k23_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k17_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 2560L >= 131072L)
 #endif
@@ -1793,51 +1798,39 @@ int vgg_bn_forward_all(const float *params, void *arena_memory, const float *con
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 4718592; /* conv1_1 */
-  float *t2 = arena + 4718592; /* bn1_1 */
-  float *t3 = arena + 4718592; /* relu_1 */
-  float *t4 = arena + 8912896; /* conv1_2 */
-  float *t5 = arena + 8912896; /* bn1_2 */
-  float *t6 = arena + 8912896; /* relu_2 */
-  float *t7 = arena + 1179648; /* pool1 */
-  float *t8 = arena + 2359296; /* conv2_1 */
-  float *t9 = arena + 2359296; /* bn2_1 */
-  float *t10 = arena + 2359296; /* relu_3 */
-  float *t11 = arena + 4456448; /* conv2_2 */
-  float *t12 = arena + 4456448; /* bn2_2 */
-  float *t13 = arena + 4456448; /* relu_4 */
-  float *t14 = arena + 589824; /* pool2 */
-  float *t15 = arena + 1179648; /* conv3_1 */
-  float *t16 = arena + 1179648; /* bn3_1 */
-  float *t17 = arena + 1179648; /* relu_5 */
-  float *t18 = arena + 2228224; /* conv3_2 */
-  float *t19 = arena + 2228224; /* bn3_2 */
-  float *t20 = arena + 2228224; /* relu_6 */
-  float *t21 = arena + 0; /* pool3 */
-  float *t22 = arena + 262144; /* fc1 */
-  float *t23 = outputs[0]; /* logits */
-  k1_conv_conv1_1(n, t0, params + 0, t1, arena + 0);
-  k2_batchnorm_bn1_1(n, t1, params + 1728, params + 1792, params + 1856, params + 1920, t2);
-  k3_relu_relu_1(n, t2, t3);
-  k4_conv_conv1_2(n, t3, params + 1984, t4, arena + 0);
-  k5_batchnorm_bn1_2(n, t4, params + 38848, params + 38912, params + 38976, params + 39040, t5);
-  k6_relu_relu_2(n, t5, t6);
-  k7_maxpool_pool1(n, t6, t7);
-  k8_conv_conv2_1(n, t7, params + 39104, t8, arena + 0);
-  k9_batchnorm_bn2_1(n, t8, params + 112832, params + 112960, params + 113088, params + 113216, t9);
-  k10_relu_relu_3(n, t9, t10);
-  k11_conv_conv2_2(n, t10, params + 113344, t11, arena + 0);
-  k12_batchnorm_bn2_2(n, t11, params + 260800, params + 260928, params + 261056, params + 261184, t12);
-  k13_relu_relu_4(n, t12, t13);
-  k14_maxpool_pool2(n, t13, t14);
-  k15_conv_conv3_1(n, t14, params + 261312, t15, arena + 0);
-  k16_batchnorm_bn3_1(n, t15, params + 556224, params + 556480, params + 556736, params + 556992, t16);
-  k17_relu_relu_5(n, t16, t17);
-  k18_conv_conv3_2(n, t17, params + 557248, t18, arena + 0);
-  k19_batchnorm_bn3_2(n, t18, params + 1147072, params + 1147328, params + 1147584, params + 1147840, t19);
-  k20_relu_relu_6(n, t19, t20);
-  k21_maxpool_pool3(n, t20, t21);
-  k22_dense_fc1(n, t21, params + 1148096, params + 2196672, t22);
-  k23_dense_fc2(n, t22, params + 2196928, params + 2199488, t23);
+  float *t2 = arena + 4718592; /* relu_1 */
+  float *t3 = arena + 8912896; /* conv1_2 */
+  float *t4 = arena + 8912896; /* relu_2 */
+  float *t5 = arena + 1179648; /* pool1 */
+  float *t6 = arena + 2359296; /* conv2_1 */
+  float *t7 = arena + 2359296; /* relu_3 */
+  float *t8 = arena + 4456448; /* conv2_2 */
+  float *t9 = arena + 4456448; /* relu_4 */
+  float *t10 = arena + 589824; /* pool2 */
+  float *t11 = arena + 1179648; /* conv3_1 */
+  float *t12 = arena + 1179648; /* relu_5 */
+  float *t13 = arena + 2228224; /* conv3_2 */
+  float *t14 = arena + 2228224; /* relu_6 */
+  float *t15 = arena + 0; /* pool3 */
+  float *t16 = arena + 262144; /* fc1 */
+  float *t17 = outputs[0]; /* logits */
+  k1_conv_conv1_1(n, t0, params + 0, params + 1728, t1, arena + 0);
+  k2_relu_relu_1(n, t1, t2);
+  k3_conv_conv1_2(n, t2, params + 1792, params + 38656, t3, arena + 0);
+  k4_relu_relu_2(n, t3, t4);
+  k5_maxpool_pool1(n, t4, t5);
+  k6_conv_conv2_1(n, t5, params + 38720, params + 112448, t6, arena + 0);
+  k7_relu_relu_3(n, t6, t7);
+  k8_conv_conv2_2(n, t7, params + 112576, params + 260032, t8, arena + 0);
+  k9_relu_relu_4(n, t8, t9);
+  k10_maxpool_pool2(n, t9, t10);
+  k11_conv_conv3_1(n, t10, params + 260160, params + 555072, t11, arena + 0);
+  k12_relu_relu_5(n, t11, t12);
+  k13_conv_conv3_2(n, t12, params + 555328, params + 1145152, t13, arena + 0);
+  k14_relu_relu_6(n, t13, t14);
+  k15_maxpool_pool3(n, t14, t15);
+  k16_dense_fc1(n, t15, params + 1145408, params + 2193984, t16);
+  k17_dense_fc2(n, t16, params + 2194240, params + 2196800, t17);
   return KILN_OK;
 }
 
@@ -1890,17 +1883,24 @@ void vgg_bn_destroy(vgg_bn_ctx *ctx) {
 
 int vgg_bn_load_weights(vgg_bn_ctx *ctx, const char *safetensors_path) {
   if (!ctx || !safetensors_path) return KILN_ERR_NULL_ARGUMENT;
+  float *source = (float *)aligned_alloc(64, vgg_bn_round64(VGG_BN_SOURCE_BYTES));
   float *staging = (float *)aligned_alloc(64, vgg_bn_round64(VGG_BN_PARAMS_BYTES));
-  if (!staging) {
-    snprintf(ctx->detail, sizeof ctx->detail, "cannot allocate %ld bytes for weights", (long)VGG_BN_PARAMS_BYTES);
+  if (!source || !staging) {
+    free(source);
+    free(staging);
+    snprintf(ctx->detail, sizeof ctx->detail, "cannot allocate %ld bytes for weights", (long)(VGG_BN_SOURCE_BYTES + VGG_BN_PARAMS_BYTES));
     return KILN_ERR_OUT_OF_MEMORY;
   }
+  memset(source, 0, vgg_bn_round64(VGG_BN_SOURCE_BYTES));
   memset(staging, 0, vgg_bn_round64(VGG_BN_PARAMS_BYTES));
-  int rc = kiln_rt_load_safetensors(safetensors_path, vgg_bn_tensors, VGG_BN_TENSOR_COUNT, staging, ctx->detail, sizeof ctx->detail);
+  int rc = kiln_rt_load_safetensors(safetensors_path, vgg_bn_tensors, VGG_BN_TENSOR_COUNT, source, ctx->detail, sizeof ctx->detail);
   if (rc != KILN_OK) {
+    free(source);
     free(staging);
     return rc;
   }
+  vgg_bn_prepare(source, staging);
+  free(source);
   free(ctx->owned_params);
   ctx->owned_params = staging;
   ctx->params = staging;
@@ -1916,7 +1916,7 @@ int vgg_bn_load_weights_file(vgg_bn_ctx *ctx, const char *path) {
     return KILN_ERR_OUT_OF_MEMORY;
   }
   memset(staging, 0, vgg_bn_round64(VGG_BN_PARAMS_BYTES));
-  int rc = kiln_rt_load_weights_file(path, "vgg_bn", 119501448266553238ULL, staging, 2199504L, ctx->detail, sizeof ctx->detail);
+  int rc = kiln_rt_load_weights_file(path, "vgg_bn", 14329698565071154953ULL, staging, 2196816L, ctx->detail, sizeof ctx->detail);
   if (rc != KILN_OK) {
     free(staging);
     return rc;
