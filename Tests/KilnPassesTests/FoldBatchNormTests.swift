@@ -42,8 +42,9 @@ func deviation(_ have: Tensor, _ want: Tensor) -> (abs: Float, rel: Float) {
 
 @Suite struct FoldBatchNormTests {
   /// Folding in Double rounds each folded weight once; float convolutions then accumulate a few ulps differently.
-  // Observed at most 2.4e-6 (vgg_bn) on the examples.
-  static let relativeTolerance: Float = 1e-5
+  // Observed: at most 2.4e-6 here and 1.03e-5 in PipelineEquivalenceTests (vgg_bn, an output near zero,
+  // where the relative error's floor of 1e-3 × the largest output magnifies a few ulps).
+  static let relativeTolerance: Float = 1e-4
 
   @Test(arguments: PackagePaths.exampleSpecs().map(\.lastPathComponent))
   func foldingKeepsTheInterpretersOutputs(_ file: String) throws {
