@@ -65,7 +65,11 @@ public enum PassRegistry {
       why: "an inference batch norm is a per-channel affine map: folded into the conv/dense before it, it costs nothing",
       modes: [.inference]
     ) { FoldBatchNorm(mode: $0) },
-    //   fuse-epilogues  (isFusion: true, so --no-fuse turns it off)
+    RegisteredPass(
+      name: FuseEpilogues.passName,
+      why: "an activation applied by the conv/dense kernel that produces its input saves a pass over memory",
+      modes: [.inference], isFusion: true
+    ) { FuseEpilogues(mode: $0) },
     //   eliminate-dead again after fusion, if fusion leaves dead producers behind.
   ]
 

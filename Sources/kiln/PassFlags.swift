@@ -20,7 +20,7 @@ struct PassFlags: ParsableArguments {
 
   @Flag(
     name: .customLong("no-fuse"),
-    help: "Disable every fusion pass of the pipeline. (No fusion pass exists yet, so this changes nothing today.)")
+    help: "Disable every fusion pass of the pipeline (today: fuse-epilogues), e.g. to profile unfused kernels.")
   var noFuse = false
 
   func validate() throws {

@@ -54,14 +54,18 @@ func spec(_ source: String) throws -> Graph {
 
   @Test func theInferencePipelineIsInRegistryOrder() throws {
     let p = try Pipeline(options: PassOptions())
-    #expect(p.names == ["shape-inference", "eliminate-dead", "remove-identities", "fold-batchnorm"])
+    #expect(p.names == ["shape-inference", "eliminate-dead", "remove-identities", "fold-batchnorm", "fuse-epilogues"])
     #expect(PassManager.checking.map(\.name) == ["shape-inference"])
+    // --no-fuse leaves out the registered fusion pass.
+    var unfused = PassOptions()
+    unfused.fuse = false
+    #expect(try Pipeline(options: unfused).names == ["shape-inference", "eliminate-dead", "remove-identities", "fold-batchnorm"])
   }
 
   @Test func disablingAPassLeavesItOut() throws {
     var o = PassOptions()
     o.disabled = ["eliminate-dead"]
-    #expect(try Pipeline(options: o).names == ["shape-inference", "remove-identities", "fold-batchnorm"])
+    #expect(try Pipeline(options: o).names == ["shape-inference", "remove-identities", "fold-batchnorm", "fuse-epilogues"])
   }
 
   @Test func unknownAndRequiredPassNamesAreClearErrors() {
@@ -98,8 +102,8 @@ func spec(_ source: String) throws -> Graph {
     #expect(try Pipeline(options: o, registry: registry).names.count == 4)
     o.fuse = false
     #expect(try Pipeline(options: o, registry: registry).names == ["shape-inference", "fold-something"])
-    // Today's registry has no fusion pass, so --no-fuse leaves the real pipeline as it is.
-    #expect(try Pipeline(options: o).names == Pipeline(options: PassOptions()).names)
+    // In the real registry --no-fuse leaves out exactly fuse-epilogues.
+    #expect(try Pipeline(options: PassOptions()).names.filter { $0 != "fuse-epilogues" } == Pipeline(options: o).names)
   }
 
   @Test func eachModeRunsOnlyThePassesLegalInIt() throws {

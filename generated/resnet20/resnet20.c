@@ -1425,7 +1425,7 @@ static void resnet20_prepare(const float *source, float *params) {
 
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv stem: y[n, 16, 32, 32] = v with v = conv(x[n, 3, 32, 32]) + b,
+/* conv stem: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 3, 32, 32]) + b,
    W [16, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
@@ -1487,32 +1487,19 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k2_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k2_relu_stem_relu(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* conv s1b1_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
+/* conv s1b1_conv1: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k3_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1569,23 +1556,10 @@ static void k3_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k4_relu_s1b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k4_relu_s1b1_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -1594,7 +1568,7 @@ static void k4_relu_s1b1_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k5_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1660,7 +1634,7 @@ static void k5_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k6_add_s1b1_add(int n, const float *a, const float *b, float *y) {
+static void k4_add_s1b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1671,9 +1645,9 @@ static void k6_add_s1b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k7_relu_s1b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k5_relu_s1b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k7_relu_s1b1_out(int n, const float *x, float *y) {
+static void k5_relu_s1b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1684,12 +1658,12 @@ static void k7_relu_s1b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b2_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
+/* conv s1b2_conv1: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k8_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k6_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1746,23 +1720,10 @@ static void k8_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k9_relu_s1b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k9_relu_s1b2_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -1771,7 +1732,7 @@ static void k9_relu_s1b2_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k10_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k7_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1837,7 +1798,7 @@ static void k10_conv_s1b2_conv2(int n, const float *restrict x, const float *res
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k11_add_s1b2_add(int n, const float *a, const float *b, float *y) {
+static void k8_add_s1b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1848,9 +1809,9 @@ static void k11_add_s1b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k12_relu_s1b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k9_relu_s1b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k12_relu_s1b2_out(int n, const float *x, float *y) {
+static void k9_relu_s1b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -1861,12 +1822,12 @@ static void k12_relu_s1b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s1b3_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
+/* conv s1b3_conv1: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k13_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k10_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -1923,23 +1884,10 @@ static void k13_conv_s1b3_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k14_relu_s1b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k14_relu_s1b3_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -1948,7 +1896,7 @@ static void k14_relu_s1b3_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k15_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k11_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2014,7 +1962,7 @@ static void k15_conv_s1b3_conv2(int n, const float *restrict x, const float *res
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k16_add_s1b3_add(int n, const float *a, const float *b, float *y) {
+static void k12_add_s1b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2025,9 +1973,9 @@ static void k16_add_s1b3_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k17_relu_s1b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k13_relu_s1b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k17_relu_s1b3_out(int n, const float *x, float *y) {
+static void k13_relu_s1b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2038,12 +1986,12 @@ static void k17_relu_s1b3_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b1_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 16, 32, 32]) + b,
+/* conv s2b1_conv1: y[n, 32, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
    W [32, 16, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 144] · columns [144 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k18_conv_s2b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k14_conv_s2b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
@@ -2100,23 +2048,10 @@ static void k18_conv_s2b1_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k19_relu_s2b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k19_relu_s2b1_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 8192L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -2125,7 +2060,7 @@ static void k19_relu_s2b1_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k20_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k15_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2194,7 +2129,7 @@ static void k20_conv_s2b1_conv2(int n, const float *restrict x, const float *res
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 16] · columns [16 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k21_conv_s2b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k16_conv_s2b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
@@ -2260,7 +2195,7 @@ static void k21_conv_s2b1_proj(int n, const float *restrict x, const float *rest
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k22_add_s2b1_add(int n, const float *a, const float *b, float *y) {
+static void k17_add_s2b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2271,9 +2206,9 @@ static void k22_add_s2b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k23_relu_s2b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k18_relu_s2b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k23_relu_s2b1_out(int n, const float *x, float *y) {
+static void k18_relu_s2b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2284,12 +2219,12 @@ static void k23_relu_s2b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b2_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
+/* conv s2b2_conv1: y[n, 32, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k24_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k19_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2346,23 +2281,10 @@ static void k24_conv_s2b2_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k25_relu_s2b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k25_relu_s2b2_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 8192L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -2371,7 +2293,7 @@ static void k25_relu_s2b2_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k26_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k20_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2437,7 +2359,7 @@ static void k26_conv_s2b2_conv2(int n, const float *restrict x, const float *res
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k27_add_s2b2_add(int n, const float *a, const float *b, float *y) {
+static void k21_add_s2b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2448,9 +2370,9 @@ static void k27_add_s2b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k28_relu_s2b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k22_relu_s2b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k28_relu_s2b2_out(int n, const float *x, float *y) {
+static void k22_relu_s2b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2461,12 +2383,12 @@ static void k28_relu_s2b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s2b3_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 32, 16, 16]) + b,
+/* conv s2b3_conv1: y[n, 32, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 16, 16]) + b,
    W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k29_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k23_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2523,23 +2445,10 @@ static void k29_conv_s2b3_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k30_relu_s2b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k30_relu_s2b3_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 8192L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -2548,7 +2457,7 @@ static void k30_relu_s2b3_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k31_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k24_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2614,7 +2523,7 @@ static void k31_conv_s2b3_conv2(int n, const float *restrict x, const float *res
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k32_add_s2b3_add(int n, const float *a, const float *b, float *y) {
+static void k25_add_s2b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2625,9 +2534,9 @@ static void k32_add_s2b3_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k33_relu_s2b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k26_relu_s2b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k33_relu_s2b3_out(int n, const float *x, float *y) {
+static void k26_relu_s2b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2638,12 +2547,12 @@ static void k33_relu_s2b3_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b1_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 32, 16, 16]) + b,
+/* conv s3b1_conv1: y[n, 64, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 16, 16]) + b,
    W [64, 32, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 288] · columns [288 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k34_conv_s3b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k27_conv_s3b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
@@ -2700,23 +2609,10 @@ static void k34_conv_s3b1_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k35_relu_s3b1_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k35_relu_s3b1_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 4096L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -2725,7 +2621,7 @@ static void k35_relu_s3b1_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k36_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k28_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2794,7 +2690,7 @@ static void k36_conv_s3b1_conv2(int n, const float *restrict x, const float *res
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 32] · columns [32 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k37_conv_s3b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k29_conv_s3b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
@@ -2860,7 +2756,7 @@ static void k37_conv_s3b1_proj(int n, const float *restrict x, const float *rest
 
 /* add: y = v with v = a + b, 4096 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k38_add_s3b1_add(int n, const float *a, const float *b, float *y) {
+static void k30_add_s3b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2871,9 +2767,9 @@ static void k38_add_s3b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k39_relu_s3b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k31_relu_s3b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k39_relu_s3b1_out(int n, const float *x, float *y) {
+static void k31_relu_s3b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -2884,12 +2780,12 @@ static void k39_relu_s3b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b2_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
+/* conv s3b2_conv1: y[n, 64, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k40_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k32_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -2946,23 +2842,10 @@ static void k40_conv_s3b2_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k41_relu_s3b2_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k41_relu_s3b2_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 4096L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -2971,7 +2854,7 @@ static void k41_relu_s3b2_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k42_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k33_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3037,7 +2920,7 @@ static void k42_conv_s3b2_conv2(int n, const float *restrict x, const float *res
 
 /* add: y = v with v = a + b, 4096 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k43_add_s3b2_add(int n, const float *a, const float *b, float *y) {
+static void k34_add_s3b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3048,9 +2931,9 @@ static void k43_add_s3b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k44_relu_s3b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k35_relu_s3b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k44_relu_s3b2_out(int n, const float *x, float *y) {
+static void k35_relu_s3b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3061,12 +2944,12 @@ static void k44_relu_s3b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv s3b3_conv1: y[n, 64, 8, 8] = v with v = conv(x[n, 64, 8, 8]) + b,
+/* conv s3b3_conv1: y[n, 64, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 64, 8, 8]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k45_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k36_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3123,23 +3006,10 @@ static void k45_conv_s3b3_conv1(int n, const float *restrict x, const float *res
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k46_relu_s3b3_relu1: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k46_relu_s3b3_relu1(int n, const float *x, float *y) {
-  const long total = (long)n * 4096L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -3148,7 +3018,7 @@ static void k46_relu_s3b3_relu1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k47_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k37_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3214,7 +3084,7 @@ static void k47_conv_s3b3_conv2(int n, const float *restrict x, const float *res
 
 /* add: y = v with v = a + b, 4096 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k48_add_s3b3_add(int n, const float *a, const float *b, float *y) {
+static void k38_add_s3b3_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3225,9 +3095,9 @@ static void k48_add_s3b3_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k49_relu_s3b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
+/* relu k39_relu_s3b3_out: y = (v < 0.0f ? 0.0f : v) with v = x, 4096 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k49_relu_s3b3_out(int n, const float *x, float *y) {
+static void k39_relu_s3b3_out(int n, const float *x, float *y) {
   const long total = (long)n * 4096L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3238,9 +3108,9 @@ static void k49_relu_s3b3_out(int n, const float *x, float *y) {
   }
 }
 
-/* global_avgpool k50_global_avgpool_pool: global average pool, [64, 64 values] -> [64] per sample;
+/* global_avgpool k40_global_avgpool_pool: global average pool, [64, 64 values] -> [64] per sample;
    each mean is summed in double in row-major order (as the reference). */
-static void k50_global_avgpool_pool(int n, const float *restrict x, float *restrict y) {
+static void k40_global_avgpool_pool(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 4096L >= 32768L)
 #endif
@@ -3257,7 +3127,7 @@ static void k50_global_avgpool_pool(int n, const float *restrict x, float *restr
 /* dense fc: y[n, 10] = v with v = (x[n, 64]·Wᵀ) + b, W [10, 64],
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k51_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k41_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 640L >= 131072L)
 #endif
@@ -3290,107 +3160,87 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 1179648; /* stem */
-  float *t2 = arena + 1179648; /* stem_relu */
-  float *t3 = arena + 2228224; /* s1b1_conv1 */
-  float *t4 = arena + 2228224; /* s1b1_relu1 */
-  float *t5 = arena + 3276800; /* s1b1_conv2 */
-  float *t6 = arena + 3276800; /* s1b1_add */
-  float *t7 = arena + 3276800; /* s1b1_out */
-  float *t8 = arena + 1179648; /* s1b2_conv1 */
-  float *t9 = arena + 1179648; /* s1b2_relu1 */
-  float *t10 = arena + 2228224; /* s1b2_conv2 */
-  float *t11 = arena + 2228224; /* s1b2_add */
-  float *t12 = arena + 2228224; /* s1b2_out */
-  float *t13 = arena + 1179648; /* s1b3_conv1 */
-  float *t14 = arena + 1179648; /* s1b3_relu1 */
-  float *t15 = arena + 3276800; /* s1b3_conv2 */
-  float *t16 = arena + 3276800; /* s1b3_add */
-  float *t17 = arena + 3276800; /* s1b3_out */
-  float *t18 = arena + 589824; /* s2b1_conv1 */
-  float *t19 = arena + 589824; /* s2b1_relu1 */
-  float *t20 = arena + 1114112; /* s2b1_conv2 */
-  float *t21 = arena + 0; /* s2b1_proj */
-  float *t22 = arena + 1114112; /* s2b1_add */
-  float *t23 = arena + 1114112; /* s2b1_out */
-  float *t24 = arena + 589824; /* s2b2_conv1 */
-  float *t25 = arena + 589824; /* s2b2_relu1 */
-  float *t26 = arena + 1638400; /* s2b2_conv2 */
-  float *t27 = arena + 1638400; /* s2b2_add */
-  float *t28 = arena + 1638400; /* s2b2_out */
-  float *t29 = arena + 589824; /* s2b3_conv1 */
-  float *t30 = arena + 589824; /* s2b3_relu1 */
-  float *t31 = arena + 1114112; /* s2b3_conv2 */
-  float *t32 = arena + 1114112; /* s2b3_add */
-  float *t33 = arena + 1114112; /* s2b3_out */
-  float *t34 = arena + 294912; /* s3b1_conv1 */
-  float *t35 = arena + 294912; /* s3b1_relu1 */
-  float *t36 = arena + 557056; /* s3b1_conv2 */
-  float *t37 = arena + 819200; /* s3b1_proj */
-  float *t38 = arena + 557056; /* s3b1_add */
-  float *t39 = arena + 557056; /* s3b1_out */
-  float *t40 = arena + 294912; /* s3b2_conv1 */
-  float *t41 = arena + 294912; /* s3b2_relu1 */
-  float *t42 = arena + 819200; /* s3b2_conv2 */
-  float *t43 = arena + 819200; /* s3b2_add */
-  float *t44 = arena + 819200; /* s3b2_out */
-  float *t45 = arena + 294912; /* s3b3_conv1 */
-  float *t46 = arena + 294912; /* s3b3_relu1 */
-  float *t47 = arena + 557056; /* s3b3_conv2 */
-  float *t48 = arena + 557056; /* s3b3_add */
-  float *t49 = arena + 557056; /* s3b3_out */
-  float *t50 = arena + 0; /* pool */
-  float *t51 = outputs[0]; /* logits */
+  float *t2 = arena + 2228224; /* s1b1_conv1 */
+  float *t3 = arena + 3276800; /* s1b1_conv2 */
+  float *t4 = arena + 3276800; /* s1b1_add */
+  float *t5 = arena + 3276800; /* s1b1_out */
+  float *t6 = arena + 1179648; /* s1b2_conv1 */
+  float *t7 = arena + 2228224; /* s1b2_conv2 */
+  float *t8 = arena + 2228224; /* s1b2_add */
+  float *t9 = arena + 2228224; /* s1b2_out */
+  float *t10 = arena + 1179648; /* s1b3_conv1 */
+  float *t11 = arena + 3276800; /* s1b3_conv2 */
+  float *t12 = arena + 3276800; /* s1b3_add */
+  float *t13 = arena + 3276800; /* s1b3_out */
+  float *t14 = arena + 589824; /* s2b1_conv1 */
+  float *t15 = arena + 1114112; /* s2b1_conv2 */
+  float *t16 = arena + 0; /* s2b1_proj */
+  float *t17 = arena + 1114112; /* s2b1_add */
+  float *t18 = arena + 1114112; /* s2b1_out */
+  float *t19 = arena + 589824; /* s2b2_conv1 */
+  float *t20 = arena + 1638400; /* s2b2_conv2 */
+  float *t21 = arena + 1638400; /* s2b2_add */
+  float *t22 = arena + 1638400; /* s2b2_out */
+  float *t23 = arena + 589824; /* s2b3_conv1 */
+  float *t24 = arena + 1114112; /* s2b3_conv2 */
+  float *t25 = arena + 1114112; /* s2b3_add */
+  float *t26 = arena + 1114112; /* s2b3_out */
+  float *t27 = arena + 294912; /* s3b1_conv1 */
+  float *t28 = arena + 557056; /* s3b1_conv2 */
+  float *t29 = arena + 819200; /* s3b1_proj */
+  float *t30 = arena + 557056; /* s3b1_add */
+  float *t31 = arena + 557056; /* s3b1_out */
+  float *t32 = arena + 294912; /* s3b2_conv1 */
+  float *t33 = arena + 819200; /* s3b2_conv2 */
+  float *t34 = arena + 819200; /* s3b2_add */
+  float *t35 = arena + 819200; /* s3b2_out */
+  float *t36 = arena + 294912; /* s3b3_conv1 */
+  float *t37 = arena + 557056; /* s3b3_conv2 */
+  float *t38 = arena + 557056; /* s3b3_add */
+  float *t39 = arena + 557056; /* s3b3_out */
+  float *t40 = arena + 0; /* pool */
+  float *t41 = outputs[0]; /* logits */
   k1_conv_stem(n, t0, params + 0, params + 432, t1, arena + 0);
-  k2_relu_stem_relu(n, t1, t2);
-  k3_conv_s1b1_conv1(n, t2, params + 448, params + 2752, t3, arena + 0);
-  k4_relu_s1b1_relu1(n, t3, t4);
-  k5_conv_s1b1_conv2(n, t4, params + 2768, params + 5072, t5, arena + 0);
-  k6_add_s1b1_add(n, t5, t2, t6);
-  k7_relu_s1b1_out(n, t6, t7);
-  k8_conv_s1b2_conv1(n, t7, params + 5088, params + 7392, t8, arena + 0);
-  k9_relu_s1b2_relu1(n, t8, t9);
-  k10_conv_s1b2_conv2(n, t9, params + 7408, params + 9712, t10, arena + 0);
-  k11_add_s1b2_add(n, t10, t7, t11);
-  k12_relu_s1b2_out(n, t11, t12);
-  k13_conv_s1b3_conv1(n, t12, params + 9728, params + 12032, t13, arena + 0);
-  k14_relu_s1b3_relu1(n, t13, t14);
-  k15_conv_s1b3_conv2(n, t14, params + 12048, params + 14352, t15, arena + 0);
-  k16_add_s1b3_add(n, t15, t12, t16);
-  k17_relu_s1b3_out(n, t16, t17);
-  k18_conv_s2b1_conv1(n, t17, params + 14368, params + 18976, t18, arena + 0);
-  k19_relu_s2b1_relu1(n, t18, t19);
-  k20_conv_s2b1_conv2(n, t19, params + 19008, params + 28224, t20, arena + 0);
-  k21_conv_s2b1_proj(n, t17, params + 28256, params + 28768, t21, arena + 524288);
-  k22_add_s2b1_add(n, t20, t21, t22);
-  k23_relu_s2b1_out(n, t22, t23);
-  k24_conv_s2b2_conv1(n, t23, params + 28800, params + 38016, t24, arena + 0);
-  k25_relu_s2b2_relu1(n, t24, t25);
-  k26_conv_s2b2_conv2(n, t25, params + 38048, params + 47264, t26, arena + 0);
-  k27_add_s2b2_add(n, t26, t23, t27);
-  k28_relu_s2b2_out(n, t27, t28);
-  k29_conv_s2b3_conv1(n, t28, params + 47296, params + 56512, t29, arena + 0);
-  k30_relu_s2b3_relu1(n, t29, t30);
-  k31_conv_s2b3_conv2(n, t30, params + 56544, params + 65760, t31, arena + 0);
-  k32_add_s2b3_add(n, t31, t28, t32);
-  k33_relu_s2b3_out(n, t32, t33);
-  k34_conv_s3b1_conv1(n, t33, params + 65792, params + 84224, t34, arena + 0);
-  k35_relu_s3b1_relu1(n, t34, t35);
-  k36_conv_s3b1_conv2(n, t35, params + 84288, params + 121152, t36, arena + 0);
-  k37_conv_s3b1_proj(n, t33, params + 121216, params + 123264, t37, arena + 1081344);
-  k38_add_s3b1_add(n, t36, t37, t38);
-  k39_relu_s3b1_out(n, t38, t39);
-  k40_conv_s3b2_conv1(n, t39, params + 123328, params + 160192, t40, arena + 0);
-  k41_relu_s3b2_relu1(n, t40, t41);
-  k42_conv_s3b2_conv2(n, t41, params + 160256, params + 197120, t42, arena + 0);
-  k43_add_s3b2_add(n, t42, t39, t43);
-  k44_relu_s3b2_out(n, t43, t44);
-  k45_conv_s3b3_conv1(n, t44, params + 197184, params + 234048, t45, arena + 0);
-  k46_relu_s3b3_relu1(n, t45, t46);
-  k47_conv_s3b3_conv2(n, t46, params + 234112, params + 270976, t47, arena + 0);
-  k48_add_s3b3_add(n, t47, t44, t48);
-  k49_relu_s3b3_out(n, t48, t49);
-  k50_global_avgpool_pool(n, t49, t50);
-  k51_dense_fc(n, t50, params + 271040, params + 271680, t51);
+  k2_conv_s1b1_conv1(n, t1, params + 448, params + 2752, t2, arena + 0);
+  k3_conv_s1b1_conv2(n, t2, params + 2768, params + 5072, t3, arena + 0);
+  k4_add_s1b1_add(n, t3, t1, t4);
+  k5_relu_s1b1_out(n, t4, t5);
+  k6_conv_s1b2_conv1(n, t5, params + 5088, params + 7392, t6, arena + 0);
+  k7_conv_s1b2_conv2(n, t6, params + 7408, params + 9712, t7, arena + 0);
+  k8_add_s1b2_add(n, t7, t5, t8);
+  k9_relu_s1b2_out(n, t8, t9);
+  k10_conv_s1b3_conv1(n, t9, params + 9728, params + 12032, t10, arena + 0);
+  k11_conv_s1b3_conv2(n, t10, params + 12048, params + 14352, t11, arena + 0);
+  k12_add_s1b3_add(n, t11, t9, t12);
+  k13_relu_s1b3_out(n, t12, t13);
+  k14_conv_s2b1_conv1(n, t13, params + 14368, params + 18976, t14, arena + 0);
+  k15_conv_s2b1_conv2(n, t14, params + 19008, params + 28224, t15, arena + 0);
+  k16_conv_s2b1_proj(n, t13, params + 28256, params + 28768, t16, arena + 524288);
+  k17_add_s2b1_add(n, t15, t16, t17);
+  k18_relu_s2b1_out(n, t17, t18);
+  k19_conv_s2b2_conv1(n, t18, params + 28800, params + 38016, t19, arena + 0);
+  k20_conv_s2b2_conv2(n, t19, params + 38048, params + 47264, t20, arena + 0);
+  k21_add_s2b2_add(n, t20, t18, t21);
+  k22_relu_s2b2_out(n, t21, t22);
+  k23_conv_s2b3_conv1(n, t22, params + 47296, params + 56512, t23, arena + 0);
+  k24_conv_s2b3_conv2(n, t23, params + 56544, params + 65760, t24, arena + 0);
+  k25_add_s2b3_add(n, t24, t22, t25);
+  k26_relu_s2b3_out(n, t25, t26);
+  k27_conv_s3b1_conv1(n, t26, params + 65792, params + 84224, t27, arena + 0);
+  k28_conv_s3b1_conv2(n, t27, params + 84288, params + 121152, t28, arena + 0);
+  k29_conv_s3b1_proj(n, t26, params + 121216, params + 123264, t29, arena + 1081344);
+  k30_add_s3b1_add(n, t28, t29, t30);
+  k31_relu_s3b1_out(n, t30, t31);
+  k32_conv_s3b2_conv1(n, t31, params + 123328, params + 160192, t32, arena + 0);
+  k33_conv_s3b2_conv2(n, t32, params + 160256, params + 197120, t33, arena + 0);
+  k34_add_s3b2_add(n, t33, t31, t34);
+  k35_relu_s3b2_out(n, t34, t35);
+  k36_conv_s3b3_conv1(n, t35, params + 197184, params + 234048, t36, arena + 0);
+  k37_conv_s3b3_conv2(n, t36, params + 234112, params + 270976, t37, arena + 0);
+  k38_add_s3b3_add(n, t37, t35, t38);
+  k39_relu_s3b3_out(n, t38, t39);
+  k40_global_avgpool_pool(n, t39, t40);
+  k41_dense_fc(n, t40, params + 271040, params + 271680, t41);
   return KILN_OK;
 }
 

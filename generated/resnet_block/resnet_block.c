@@ -3640,7 +3640,7 @@ _Alignas(64) static const float resnet_block_weights[19856] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv stem: y[n, 16, 32, 32] = v with v = conv(x[n, 3, 32, 32]) + b,
+/* conv stem: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 3, 32, 32]) + b,
    W [16, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
@@ -3702,32 +3702,19 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k2_relu_stem_relu: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k2_relu_stem_relu(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* conv b1_conv1: y[n, 16, 32, 32] = v with v = conv(x[n, 16, 32, 32]) + b,
+/* conv b1_conv1: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
    W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k3_conv_b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3784,23 +3771,10 @@ static void k3_conv_b1_conv1(int n, const float *restrict x, const float *restri
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k4_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k4_relu_relu_1(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -3809,7 +3783,7 @@ static void k4_relu_relu_1(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k5_conv_b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -3875,7 +3849,7 @@ static void k5_conv_b1_conv2(int n, const float *restrict x, const float *restri
 
 /* add: y = v with v = a + b, 16384 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k6_add_b1_add(int n, const float *a, const float *b, float *y) {
+static void k4_add_b1_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3886,9 +3860,9 @@ static void k6_add_b1_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k7_relu_b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
+/* relu k5_relu_b1_out: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k7_relu_b1_out(int n, const float *x, float *y) {
+static void k5_relu_b1_out(int n, const float *x, float *y) {
   const long total = (long)n * 16384L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -3899,12 +3873,12 @@ static void k7_relu_b1_out(int n, const float *x, float *y) {
   }
 }
 
-/* conv b2_conv1: y[n, 32, 16, 16] = v with v = conv(x[n, 16, 32, 32]) + b,
+/* conv b2_conv1: y[n, 32, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
    W [32, 16, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 144] · columns [144 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k8_conv_b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k6_conv_b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
@@ -3961,23 +3935,10 @@ static void k8_conv_b2_conv1(int n, const float *restrict x, const float *restri
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
-  }
-}
-
-/* relu k9_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k9_relu_relu_2(int n, const float *x, float *y) {
-  const long total = (long)n * 8192L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
   }
 }
 
@@ -3986,7 +3947,7 @@ static void k9_relu_relu_2(int n, const float *x, float *y) {
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k10_conv_b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k7_conv_b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
@@ -4055,7 +4016,7 @@ static void k10_conv_b2_conv2(int n, const float *restrict x, const float *restr
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 16] · columns [16 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k11_conv_b2_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k8_conv_b2_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
@@ -4121,7 +4082,7 @@ static void k11_conv_b2_proj(int n, const float *restrict x, const float *restri
 
 /* add: y = v with v = a + b, 8192 values per sample.
    y may be a or b (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k12_add_b2_add(int n, const float *a, const float *b, float *y) {
+static void k9_add_b2_add(int n, const float *a, const float *b, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -4132,9 +4093,9 @@ static void k12_add_b2_add(int n, const float *a, const float *b, float *y) {
   }
 }
 
-/* relu k13_relu_b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
+/* relu k10_relu_b2_out: y = (v < 0.0f ? 0.0f : v) with v = x, 8192 values per sample.
    x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k13_relu_b2_out(int n, const float *x, float *y) {
+static void k10_relu_b2_out(int n, const float *x, float *y) {
   const long total = (long)n * 8192L;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (total >= 32768L)
@@ -4145,9 +4106,9 @@ static void k13_relu_b2_out(int n, const float *x, float *y) {
   }
 }
 
-/* global_avgpool k14_global_avgpool_global_avgpool_1: global average pool, [32, 256 values] -> [32] per sample;
+/* global_avgpool k11_global_avgpool_global_avgpool_1: global average pool, [32, 256 values] -> [32] per sample;
    each mean is summed in double in row-major order (as the reference). */
-static void k14_global_avgpool_global_avgpool_1(int n, const float *restrict x, float *restrict y) {
+static void k11_global_avgpool_global_avgpool_1(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 8192L >= 32768L)
 #endif
@@ -4164,7 +4125,7 @@ static void k14_global_avgpool_global_avgpool_1(int n, const float *restrict x, 
 /* dense fc: y[n, 10] = v with v = (x[n, 32]·Wᵀ) + b, W [10, 32],
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k15_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k12_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 320L >= 131072L)
 #endif
@@ -4197,35 +4158,29 @@ int resnet_block_forward_all(const float *params, void *arena_memory, const floa
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 1179648; /* stem */
-  float *t2 = arena + 1179648; /* stem_relu */
-  float *t3 = arena + 2228224; /* b1_conv1 */
-  float *t4 = arena + 2228224; /* relu_1 */
-  float *t5 = arena + 3276800; /* b1_conv2 */
-  float *t6 = arena + 3276800; /* b1_add */
-  float *t7 = arena + 3276800; /* b1_out */
-  float *t8 = arena + 589824; /* b2_conv1 */
-  float *t9 = arena + 589824; /* relu_2 */
-  float *t10 = arena + 1114112; /* b2_conv2 */
-  float *t11 = arena + 0; /* b2_proj */
-  float *t12 = arena + 1114112; /* b2_add */
-  float *t13 = arena + 1114112; /* b2_out */
-  float *t14 = arena + 0; /* global_avgpool_1 */
-  float *t15 = outputs[0]; /* logits */
+  float *t2 = arena + 2228224; /* b1_conv1 */
+  float *t3 = arena + 3276800; /* b1_conv2 */
+  float *t4 = arena + 3276800; /* b1_add */
+  float *t5 = arena + 3276800; /* b1_out */
+  float *t6 = arena + 589824; /* b2_conv1 */
+  float *t7 = arena + 1114112; /* b2_conv2 */
+  float *t8 = arena + 0; /* b2_proj */
+  float *t9 = arena + 1114112; /* b2_add */
+  float *t10 = arena + 1114112; /* b2_out */
+  float *t11 = arena + 0; /* global_avgpool_1 */
+  float *t12 = outputs[0]; /* logits */
   k1_conv_stem(n, t0, params + 0, params + 432, t1, arena + 0);
-  k2_relu_stem_relu(n, t1, t2);
-  k3_conv_b1_conv1(n, t2, params + 448, params + 2752, t3, arena + 0);
-  k4_relu_relu_1(n, t3, t4);
-  k5_conv_b1_conv2(n, t4, params + 2768, params + 5072, t5, arena + 0);
-  k6_add_b1_add(n, t5, t2, t6);
-  k7_relu_b1_out(n, t6, t7);
-  k8_conv_b2_conv1(n, t7, params + 5088, params + 9696, t8, arena + 0);
-  k9_relu_relu_2(n, t8, t9);
-  k10_conv_b2_conv2(n, t9, params + 9728, params + 18944, t10, arena + 0);
-  k11_conv_b2_proj(n, t7, params + 18976, params + 19488, t11, arena + 524288);
-  k12_add_b2_add(n, t10, t11, t12);
-  k13_relu_b2_out(n, t12, t13);
-  k14_global_avgpool_global_avgpool_1(n, t13, t14);
-  k15_dense_fc(n, t14, params + 19520, params + 19840, t15);
+  k2_conv_b1_conv1(n, t1, params + 448, params + 2752, t2, arena + 0);
+  k3_conv_b1_conv2(n, t2, params + 2768, params + 5072, t3, arena + 0);
+  k4_add_b1_add(n, t3, t1, t4);
+  k5_relu_b1_out(n, t4, t5);
+  k6_conv_b2_conv1(n, t5, params + 5088, params + 9696, t6, arena + 0);
+  k7_conv_b2_conv2(n, t6, params + 9728, params + 18944, t7, arena + 0);
+  k8_conv_b2_proj(n, t5, params + 18976, params + 19488, t8, arena + 524288);
+  k9_add_b2_add(n, t7, t8, t9);
+  k10_relu_b2_out(n, t9, t10);
+  k11_global_avgpool_global_avgpool_1(n, t10, t11);
+  k12_dense_fc(n, t11, params + 19520, params + 19840, t12);
   return KILN_OK;
 }
 

@@ -1144,7 +1144,7 @@ static void vgg_bn_prepare(const float *source, float *params) {
 
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv1_1: y[n, 64, 32, 32] = v with v = conv(x[n, 3, 32, 32]) + b,
+/* conv conv1_1: y[n, 64, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 3, 32, 32]) + b,
    W [64, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
@@ -1206,32 +1206,19 @@ static void k1_conv_conv1_1(int n, const float *restrict x, const float *restric
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k2_relu_relu_1: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k2_relu_relu_1(int n, const float *x, float *y) {
-  const long total = (long)n * 65536L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* conv conv1_2: y[n, 64, 32, 32] = v with v = conv(x[n, 64, 32, 32]) + b,
+/* conv conv1_2: y[n, 64, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 64, 32, 32]) + b,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k3_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k2_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
@@ -1288,30 +1275,17 @@ static void k3_conv_conv1_2(int n, const float *restrict x, const float *restric
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k4_relu_relu_2: y = (v < 0.0f ? 0.0f : v) with v = x, 65536 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k4_relu_relu_2(int n, const float *x, float *y) {
-  const long total = (long)n * 65536L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* maxpool k5_maxpool_pool1: max pool 2x2, stride 2x2, pads top 0 left 0;
+/* maxpool k3_maxpool_pool1: max pool 2x2, stride 2x2, pads top 0 left 0;
    [64, 32, 32] -> [64, 16, 16] per sample.
    Each window is clipped to the input, so padded cells never win; a NaN in a window wins (as PyTorch). */
-static void k5_maxpool_pool1(int n, const float *restrict x, float *restrict y) {
+static void k3_maxpool_pool1(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 65536L >= 32768L)
 #endif
@@ -1341,12 +1315,12 @@ static void k5_maxpool_pool1(int n, const float *restrict x, float *restrict y) 
   }
 }
 
-/* conv conv2_1: y[n, 128, 16, 16] = v with v = conv(x[n, 64, 16, 16]) + b,
+/* conv conv2_1: y[n, 128, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 64, 16, 16]) + b,
    W [128, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [128 × 576] · columns [576 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k6_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k4_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
@@ -1403,32 +1377,19 @@ static void k6_conv_conv2_1(int n, const float *restrict x, const float *restric
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k7_relu_relu_3: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k7_relu_relu_3(int n, const float *x, float *y) {
-  const long total = (long)n * 32768L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* conv conv2_2: y[n, 128, 16, 16] = v with v = conv(x[n, 128, 16, 16]) + b,
+/* conv conv2_2: y[n, 128, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 128, 16, 16]) + b,
    W [128, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [128 × 1152] · columns [1152 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k8_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k5_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
@@ -1485,30 +1446,17 @@ static void k8_conv_conv2_2(int n, const float *restrict x, const float *restric
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k9_relu_relu_4: y = (v < 0.0f ? 0.0f : v) with v = x, 32768 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k9_relu_relu_4(int n, const float *x, float *y) {
-  const long total = (long)n * 32768L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* maxpool k10_maxpool_pool2: max pool 2x2, stride 2x2, pads top 0 left 0;
+/* maxpool k6_maxpool_pool2: max pool 2x2, stride 2x2, pads top 0 left 0;
    [128, 16, 16] -> [128, 8, 8] per sample.
    Each window is clipped to the input, so padded cells never win; a NaN in a window wins (as PyTorch). */
-static void k10_maxpool_pool2(int n, const float *restrict x, float *restrict y) {
+static void k6_maxpool_pool2(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 32768L >= 32768L)
 #endif
@@ -1538,12 +1486,12 @@ static void k10_maxpool_pool2(int n, const float *restrict x, float *restrict y)
   }
 }
 
-/* conv conv3_1: y[n, 256, 8, 8] = v with v = conv(x[n, 128, 8, 8]) + b,
+/* conv conv3_1: y[n, 256, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 128, 8, 8]) + b,
    W [256, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 1152] · columns [1152 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k11_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k7_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
@@ -1600,32 +1548,19 @@ static void k11_conv_conv3_1(int n, const float *restrict x, const float *restri
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k12_relu_relu_5: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k12_relu_relu_5(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* conv conv3_2: y[n, 256, 8, 8] = v with v = conv(x[n, 256, 8, 8]) + b,
+/* conv conv3_2: y[n, 256, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 256, 8, 8]) + b,
    W [256, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 2304] · columns [2304 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. */
-static void k13_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k8_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
@@ -1682,30 +1617,17 @@ static void k13_conv_conv3_2(int n, const float *restrict x, const float *restri
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
           const float v = plane[i] + b;
-          plane[i] = v;
+          plane[i] = (v < 0.0f ? 0.0f : v);
         }
       }
     }
   }
 }
 
-/* relu k14_relu_relu_6: y = (v < 0.0f ? 0.0f : v) with v = x, 16384 values per sample.
-   x and y may be one array (the memory plan runs it in place): element i is read, then written, at index i only. */
-static void k14_relu_relu_6(int n, const float *x, float *y) {
-  const long total = (long)n * 16384L;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (total >= 32768L)
-#endif
-  for (long i = 0; i < total; i++) {
-    const float v = x[i];
-    y[i] = (v < 0.0f ? 0.0f : v);
-  }
-}
-
-/* maxpool k15_maxpool_pool3: max pool 2x2, stride 2x2, pads top 0 left 0;
+/* maxpool k9_maxpool_pool3: max pool 2x2, stride 2x2, pads top 0 left 0;
    [256, 8, 8] -> [256, 4, 4] per sample.
    Each window is clipped to the input, so padded cells never win; a NaN in a window wins (as PyTorch). */
-static void k15_maxpool_pool3(int n, const float *restrict x, float *restrict y) {
+static void k9_maxpool_pool3(int n, const float *restrict x, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for collapse(2) schedule(static) if ((long)n * 16384L >= 32768L)
 #endif
@@ -1738,7 +1660,7 @@ static void k15_maxpool_pool3(int n, const float *restrict x, float *restrict y)
 /* dense fc1: y[n, 256] = (v < 0.0f ? 0.0f : v) with v = (x[n, 4096]·Wᵀ) + b, W [256, 4096],
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 32, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k16_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k10_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 1048576L >= 131072L)
 #endif
@@ -1765,7 +1687,7 @@ static void k16_dense_fc1(int n, const float *restrict x, const float *restrict 
 /* dense fc2: y[n, 10] = v with v = (x[n, 256]·Wᵀ) + b, W [10, 256],
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
-static void k17_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+static void k11_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 2560L >= 131072L)
 #endif
@@ -1798,39 +1720,27 @@ int vgg_bn_forward_all(const float *params, void *arena_memory, const float *con
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 4718592; /* conv1_1 */
-  float *t2 = arena + 4718592; /* relu_1 */
-  float *t3 = arena + 8912896; /* conv1_2 */
-  float *t4 = arena + 8912896; /* relu_2 */
-  float *t5 = arena + 1179648; /* pool1 */
-  float *t6 = arena + 2359296; /* conv2_1 */
-  float *t7 = arena + 2359296; /* relu_3 */
-  float *t8 = arena + 4456448; /* conv2_2 */
-  float *t9 = arena + 4456448; /* relu_4 */
-  float *t10 = arena + 589824; /* pool2 */
-  float *t11 = arena + 1179648; /* conv3_1 */
-  float *t12 = arena + 1179648; /* relu_5 */
-  float *t13 = arena + 2228224; /* conv3_2 */
-  float *t14 = arena + 2228224; /* relu_6 */
-  float *t15 = arena + 0; /* pool3 */
-  float *t16 = arena + 262144; /* fc1 */
-  float *t17 = outputs[0]; /* logits */
+  float *t2 = arena + 8912896; /* conv1_2 */
+  float *t3 = arena + 1179648; /* pool1 */
+  float *t4 = arena + 2359296; /* conv2_1 */
+  float *t5 = arena + 4456448; /* conv2_2 */
+  float *t6 = arena + 589824; /* pool2 */
+  float *t7 = arena + 1179648; /* conv3_1 */
+  float *t8 = arena + 2228224; /* conv3_2 */
+  float *t9 = arena + 0; /* pool3 */
+  float *t10 = arena + 262144; /* fc1 */
+  float *t11 = outputs[0]; /* logits */
   k1_conv_conv1_1(n, t0, params + 0, params + 1728, t1, arena + 0);
-  k2_relu_relu_1(n, t1, t2);
-  k3_conv_conv1_2(n, t2, params + 1792, params + 38656, t3, arena + 0);
-  k4_relu_relu_2(n, t3, t4);
-  k5_maxpool_pool1(n, t4, t5);
-  k6_conv_conv2_1(n, t5, params + 38720, params + 112448, t6, arena + 0);
-  k7_relu_relu_3(n, t6, t7);
-  k8_conv_conv2_2(n, t7, params + 112576, params + 260032, t8, arena + 0);
-  k9_relu_relu_4(n, t8, t9);
-  k10_maxpool_pool2(n, t9, t10);
-  k11_conv_conv3_1(n, t10, params + 260160, params + 555072, t11, arena + 0);
-  k12_relu_relu_5(n, t11, t12);
-  k13_conv_conv3_2(n, t12, params + 555328, params + 1145152, t13, arena + 0);
-  k14_relu_relu_6(n, t13, t14);
-  k15_maxpool_pool3(n, t14, t15);
-  k16_dense_fc1(n, t15, params + 1145408, params + 2193984, t16);
-  k17_dense_fc2(n, t16, params + 2194240, params + 2196800, t17);
+  k2_conv_conv1_2(n, t1, params + 1792, params + 38656, t2, arena + 0);
+  k3_maxpool_pool1(n, t2, t3);
+  k4_conv_conv2_1(n, t3, params + 38720, params + 112448, t4, arena + 0);
+  k5_conv_conv2_2(n, t4, params + 112576, params + 260032, t5, arena + 0);
+  k6_maxpool_pool2(n, t5, t6);
+  k7_conv_conv3_1(n, t6, params + 260160, params + 555072, t7, arena + 0);
+  k8_conv_conv3_2(n, t7, params + 555328, params + 1145152, t8, arena + 0);
+  k9_maxpool_pool3(n, t8, t9);
+  k10_dense_fc1(n, t9, params + 1145408, params + 2193984, t10);
+  k11_dense_fc2(n, t10, params + 2194240, params + 2196800, t11);
   return KILN_OK;
 }
 
