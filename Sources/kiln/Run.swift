@@ -70,10 +70,9 @@ struct Run: ParsableCommand {
         let specName = URL(fileURLWithPath: spec).lastPathComponent
         var options = build.options
         options.passes = passes.options
-        let (model, _, result) = try Compilation.load(graph, specName: specName, options: options) {
-          try ParameterSource.parameters(for: graph, weightsPath: nil, seed: seed)
-        }
-        if let weights { try model.loadWeights(safetensors: weights) }
+        let (model, _, result) = try Compilation.load(
+          graph, specName: specName, options: options, safetensors: weights
+        ) { try ParameterSource.parameters(for: graph, weightsPath: nil, seed: seed) }
         evaluation = ChunkedEvaluation(model: model, graph: graph)
         engine = "generated C (\(result.cacheHit ? "cached build" : "compiled in \(String(format: "%.2f", result.compileSeconds)) s"))"
       }

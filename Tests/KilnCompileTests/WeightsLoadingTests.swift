@@ -33,9 +33,8 @@ import Testing
     let (f, file) = try Self.external.get()
     #expect(f.module.header.contains("#define LENET5_EMBEDDED_WEIGHTS 0"))
     let x = randomInputs(f.graph, n: 2, seed: 4)
-    do { _ = try f.model.infer(x.map(\.data), n: 2) } catch let e as ModelError {
-      #expect(e.code == RuntimeStatus.noWeights.rawValue)
-    }
+    let unloaded = #expect(throws: ModelError.self) { try f.model.infer(x.map(\.data), n: 2) }
+    #expect(unloaded?.code == RuntimeStatus.noWeights.rawValue)
     try f.model.loadWeightsFile(file.path)
     for (out, ref) in try runBoth(f, x) { expectAgrees(out, ref, "external lenet5") }
   }
@@ -100,5 +99,27 @@ import Testing
       #expect(e.message.contains("fc.weight"), "\(e)")
     }
     for (out, ref) in try runBoth(fixture, randomInputs(g, n: 1, seed: 3)) { expectAgrees(out, ref, "weights kept") }
+  }
+
+  /// A module whose weights live in a file, given the user's safetensors: no initialized weights file is
+  /// written or loaded (the closure is never asked), and the results are those of the user's weights.
+  @Test func externalModuleLoadsTheUsersSafetensorsWithoutInitializedWeights() throws {
+    let g = try exampleGraph("mlp_784_512_256_10.kiln")
+    var o = CompileOptions()
+    o.maxBatch = 2
+    let user = try ParameterSource.parameters(for: g, weightsPath: nil, seed: 5)
+    let path = try PackagePaths.temporaryDirectory().appendingPathComponent("user.safetensors").path
+    try user.save(to: path)
+    let (model, module, _) = try Compilation.load(g, specName: "mlp.kiln", options: o, safetensors: path) {
+      Issue.record("initialized weights were generated although the user's are loaded")
+      return user
+    }
+    #expect(module.placement == .external)
+    #expect(module.weightsFile == nil)
+    let fixture = CompiledFixture(
+      graph: g, model: model,
+      module: GeneratedModuleSummary(name: module.name, header: module.header, source: module.source, embedded: false, cacheHit: false),
+      interpreter: try Interpreter(graph: g, parameters: ParameterSource.tensors(user)), weights: user)
+    for (out, ref) in try runBoth(fixture, randomInputs(g, n: 2, seed: 2)) { expectAgrees(out, ref, "user weights") }
   }
 }
