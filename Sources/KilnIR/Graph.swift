@@ -19,6 +19,10 @@ public struct Node: Hashable, Sendable {
   public var type: TensorType?
   /// Where the node was written, for diagnostics.
   public var location: SourceLocation?
+  /// The names of the nodes passes merged into this one (a folded batch norm, fused activations and adds), in
+  /// the order they ran; empty for a node as written. The profiler groups unfused layers under the kernel
+  /// that replaced them by this list.
+  public var absorbed: [String] = []
 
   public init(
     id: NodeID, name: String, op: Op, inputs: [NodeID], type: TensorType? = nil, location: SourceLocation? = nil

@@ -70,6 +70,8 @@ public enum Op: Hashable, Sendable {
     case .input: return 0
     case .concat: return nil
     case .add, .mul, .loss: return 2
+    case .dense(let d): return 1 + d.epilogue.operandCount
+    case .conv2d(let c): return 1 + c.epilogue.operandCount
     default: return 1
     }
   }
@@ -95,6 +97,8 @@ public struct Dense: Hashable, Sendable {
   public var biasInit: Initializer
   /// Set by fold-batchnorm: the batch norm this layer's weight and bias absorb (then `bias` is true).
   public var foldedBatchNorm: FoldedBatchNorm?
+  /// Set by fuse-epilogues: elementwise operations applied after the bias and `activation`, in order.
+  public var epilogue: [EpilogueOp] = []
   public init(
     units: Int, bias: Bool = true, activation: Activation = .identity,
     weightInit: Initializer = .glorotUniform, biasInit: Initializer = .zeros, foldedBatchNorm: FoldedBatchNorm? = nil
@@ -125,6 +129,8 @@ public struct Conv2D: Hashable, Sendable {
   public var biasInit: Initializer
   /// Set by fold-batchnorm: the batch norm this layer's weight and bias absorb (then `bias` is true).
   public var foldedBatchNorm: FoldedBatchNorm?
+  /// Set by fuse-epilogues: elementwise operations applied after the bias and `activation`, in order.
+  public var epilogue: [EpilogueOp] = []
 
   public init(
     filters: Int, kernel: Pair, stride: Pair = Pair(1), padding: Padding = .explicit(Pads(0)),
@@ -236,4 +242,42 @@ public enum LossKind: String, Hashable, Sendable, CaseIterable {
 
   /// Whether the target holds class indices (i64, one per sample) rather than floats shaped like the prediction.
   public var takesClassIndices: Bool { self == .softmaxCrossEntropy }
+}
+
+/// One elementwise operation of a conv or dense kernel's epilogue, applied to the layer's value after its bias
+/// and its own `activation`, while the value is still in registers:
+///
+///     y = eₖ(…e₂(e₁(act(W∗x + b))))
+///
+/// `add` and `mul` read the node's next extra input: input 0 is the layer's own input, and the operand of the
+/// i-th `add`/`mul` of the epilogue is input i + 1 (same type as the layer's value). So ResNet's
+/// `relu(bn(conv(x)) + shortcut)` becomes `conv(x, shortcut) {epilogue: [add, relu]}` once the batch norm is folded.
+public enum EpilogueOp: Hashable, Sendable, CustomStringConvertible {
+  /// An elementwise activation (never softmax or log_softmax, which normalize across units).
+  case activation(Activation)
+  /// Adds the next extra input (a residual).
+  case add
+  /// Multiplies by the next extra input.
+  case mul
+
+  /// Whether the operation reads an extra input.
+  public var hasOperand: Bool {
+    switch self {
+    case .activation: return false
+    case .add, .mul: return true
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .activation(let a): return a.description
+    case .add: return "add"
+    case .mul: return "mul"
+    }
+  }
+}
+
+extension Array where Element == EpilogueOp {
+  /// How many extra inputs the epilogue reads.
+  public var operandCount: Int { filter(\.hasOperand).count }
 }

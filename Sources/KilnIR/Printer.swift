@@ -10,6 +10,7 @@ extension Graph {
       let attrs = n.op.attributeSummary
       if !attrs.isEmpty { line += " {\(attrs)}" }
       if let t = n.type { line += " : \(t)" }
+      if !n.absorbed.isEmpty { line += "  // absorbed: \(n.absorbed.joined(separator: ", "))" }
       lines.append(line)
     }
     for o in outputs { lines.append("  output \(o.name) = \(o.node)") }
@@ -23,6 +24,9 @@ extension Op {
   public var attributeSummary: String {
     var a: [String] = []
     func act(_ x: Activation) { if x != .identity { a.append("activation: \(x)") } }
+    func epilogue(_ e: [EpilogueOp]) {
+      if !e.isEmpty { a.append("epilogue: [\(e.map(\.description).joined(separator: ", "))]") }
+    }
     func window(_ k: Pair, _ s: Pair, _ p: Padding, _ r: Rounding, defaultStride: Pair) {
       a.append("kernel: \(k)")
       if s != defaultStride { a.append("stride: \(s)") }
@@ -38,6 +42,7 @@ extension Op {
       if !d.bias { a.append("bias: false") }
       act(d.activation)
       if let f = d.foldedBatchNorm { a.append(f.summary) }
+      epilogue(d.epilogue)
     case .conv2d(let c):
       a.append("filters: \(c.filters)")
       window(c.kernel, c.stride, c.padding, c.rounding, defaultStride: Pair(1))
@@ -46,6 +51,7 @@ extension Op {
       if !c.bias { a.append("bias: false") }
       act(c.activation)
       if let f = c.foldedBatchNorm { a.append(f.summary) }
+      epilogue(c.epilogue)
     case .maxPool(let p):
       window(p.kernel, p.stride, p.padding, p.rounding, defaultStride: p.kernel)
     case .avgPool(let p):

@@ -48,18 +48,19 @@ public struct FoldBatchNorm: GraphPass {
       }
       switch graph[layerID].op {
       case .conv2d(var c):
-        guard c.activation == .identity, c.foldedBatchNorm == nil else { continue }
+        guard c.activation == .identity, c.foldedBatchNorm == nil, c.epilogue.isEmpty else { continue }
         c.foldedBatchNorm = fold(c.bias)
         c.bias = true
         folded[layerID].op = .conv2d(c)
       case .dense(var d):
-        guard d.activation == .identity, d.foldedBatchNorm == nil else { continue }
+        guard d.activation == .identity, d.foldedBatchNorm == nil, d.epilogue.isEmpty else { continue }
         d.foldedBatchNorm = fold(d.bias)
         d.bias = true
         folded[layerID].op = .dense(d)
       default:
         continue
       }
+      folded[layerID].absorbed.append(bn.name)
       forwarded[bn.id] = layerID
     }
     guard !forwarded.isEmpty else { return [] }

@@ -46,6 +46,7 @@ public struct FuseEpilogues: GraphPass {
       default:
         continue
       }
+      fused[layerID].absorbed.append(contentsOf: [act.name] + act.absorbed)
       forwarded[act.id] = layerID
     }
     guard !forwarded.isEmpty else { return [] }
