@@ -77,18 +77,22 @@ extension Interpreter {
   public func gradientsInDouble(
     _ inputs: [String: AnyTensor], overrides: [String: DoubleTensor] = [:], seed: UInt64
   ) throws -> DoubleGradientResult {
-    let (values, loss) = try forwardInDouble(inputs, overrides: overrides, seed: seed)
+    let (values, loss) = try valuesInDouble(inputs, overrides: overrides, seed: seed)
     var parameters = doubleParameters()
     parameters.merge(overrides.filter { parameters[$0.key] != nil }) { _, new in new }
     let grads = try backward(values: values, inputs: inputs, parameters: parameters, seed: seed)
     return DoubleGradientResult(loss: loss, parameterGradients: grads.parameters, inputGradients: grads.inputs)
   }
 
-  /// The training-mode loss computed wholly in Double, with `overrides` as in `gradientsInDouble`.
-  public func lossInDouble(
+  /// The training-mode forward computed wholly in Double, with `overrides` as in `gradientsInDouble`:
+  /// the loss, and every float value by node (inputs included).
+  public func forwardInDouble(
     _ inputs: [String: AnyTensor], overrides: [String: DoubleTensor] = [:], seed: UInt64
-  ) throws -> Double {
-    try forwardInDouble(inputs, overrides: overrides, seed: seed).loss
+  ) throws -> (loss: Double, values: [NodeID: DoubleTensor]) {
+    let (values, loss) = try valuesInDouble(inputs, overrides: overrides, seed: seed)
+    var byNode: [NodeID: DoubleTensor] = [:]
+    for (i, v) in values.enumerated() { byNode[NodeID(i)] = v }
+    return (loss, byNode)
   }
 
   /// The loss node, after checking that there is one, that its target is given and that no layer is folded.
@@ -120,7 +124,7 @@ extension Interpreter {
   }
 
   /// Every node's value from the all-Double forward, and the loss.
-  private func forwardInDouble(
+  private func valuesInDouble(
     _ inputs: [String: AnyTensor], overrides: [String: DoubleTensor], seed: UInt64
   ) throws -> (values: [DoubleTensor?], loss: Double) {
     let lossNode = try checkTrainable(inputs)
