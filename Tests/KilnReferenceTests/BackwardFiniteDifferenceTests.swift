@@ -101,14 +101,17 @@ func expectFiniteDifferences(
 /// Expects the Float VJP on the inputs rounded to Float to agree with the Double VJP: every element within
 /// 1e-4·max(|double|, largest |gradient| of that input · 1e-2) — relative, floored at 1% of the largest
 /// gradient, since an element far below the largest is the difference of Float-rounded terms of its size.
-func expectFloatAgrees(_ c: VJPCase, seed: UInt64 = 11, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+func expectFloatAgrees(_ c: VJPCase, seed: UInt64 = 11, sourceLocation: Testing.SourceLocation = #_sourceLocation)
+  throws
+{
   let y = try c.forward(c.inputs)
   let r = randomDoubles(y.shape, seed: seed)
   let double = try c.vjp(c.inputs, r)
   let float = try c.floatVJP(c.inputs.map(\.float), r.float)
   #expect(double.count == float.count, sourceLocation: sourceLocation)
   for (k, (d, f)) in zip(double, float).enumerated() {
-    #expect((d == nil) == (f == nil), "\(c.name): gradient \(k) present in one form only", sourceLocation: sourceLocation)
+    #expect(
+      (d == nil) == (f == nil), "\(c.name): gradient \(k) present in one form only", sourceLocation: sourceLocation)
     guard let d, let f else { continue }
     #expect(d.shape == f.shape, sourceLocation: sourceLocation)
     let largest = d.data.reduce(0) { max($0, abs($1)) }
@@ -148,6 +151,9 @@ func expectFloatAgrees(_ c: VJPCase, seed: UInt64 = 11, sourceLocation: Testing.
       pieces: { xs in xs[0].data.map { $0 > 0 ? 1 : 0 } })
     let report = try finiteDifferences(relu, seed: 1)
     #expect(report.skipped == 1 && report.checked == 3 && report.worst.ratio <= 1)
-    #expect(try ReferenceGradients.activation(dy: DoubleTensor(shape: [1, 1], data: [1]), x: DoubleTensor(shape: [1, 1], data: [0]), .relu).data == [0])
+    #expect(
+      try ReferenceGradients.activation(
+        dy: DoubleTensor(shape: [1, 1], data: [1]), x: DoubleTensor(shape: [1, 1], data: [0]), .relu
+      ).data == [0])
   }
 }

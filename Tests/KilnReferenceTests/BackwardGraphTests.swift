@@ -74,14 +74,17 @@ func expectGraphGradients(
   let exact = try interpreter.gradientsInDouble(inputs, seed: seed)
   let float = try interpreter.gradients(inputs, seed: seed)
   #expect(abs(float.loss - exact.loss) <= 1e-5 * max(1, abs(exact.loss)), sourceLocation: sourceLocation)
-  var tensors = exact.parameterGradients.map { (name: $0.key, gradient: $0.value, float: float.parameterGradients[$0.key]) }
+  var tensors = exact.parameterGradients.map {
+    (name: $0.key, gradient: $0.value, float: float.parameterGradients[$0.key])
+  }
   if checkInputs {
     tensors += exact.inputGradients.map { (name: $0.key, gradient: $0.value, float: float.inputGradients[$0.key]) }
   }
   var rng = SplitMix(seed)
   var (checked, skipped) = (0, 0)
   for (name, gradient, floatGradient) in tensors.sorted(by: { $0.name < $1.name }) {
-    let base = interpreter.parameters[name].map(DoubleTensor.init)
+    let base =
+      interpreter.parameters[name].map(DoubleTensor.init)
       ?? { if case .f32(let t)? = inputs[name] { return DoubleTensor(t) } else { return nil } }()
     guard let base, let floatGradient else {
       Issue.record("\(name): no value or no Float gradient", sourceLocation: sourceLocation)
@@ -113,7 +116,9 @@ func expectGraphGradients(
         "\(name)[\(i)]: analytic \(gradient.data[i]) vs central difference \(numeric)", sourceLocation: sourceLocation)
     }
   }
-  #expect(checked > 0 && skipped * 5 <= checked + skipped, "\(skipped) skipped, \(checked) checked", sourceLocation: sourceLocation)
+  #expect(
+    checked > 0 && skipped * 5 <= checked + skipped, "\(skipped) skipped, \(checked) checked",
+    sourceLocation: sourceLocation)
 }
 
 @Suite struct BackwardGraphTests {
@@ -138,7 +143,8 @@ func expectGraphGradients(
   @Test func valuesWithSeveralReadersSumTheirGradients() throws {
     var g = Graph(name: "branches")
     let x = g.add("x", .input(Input(type: TensorType(.f32, [2, 6, 6]))))
-    let c1 = g.add("c1", .conv2d(Conv2D(filters: 4, kernel: Pair(3), padding: .explicit(Pads(1)), activation: .tanh)), inputs: [x])
+    let c1 = g.add(
+      "c1", .conv2d(Conv2D(filters: 4, kernel: Pair(3), padding: .explicit(Pads(1)), activation: .tanh)), inputs: [x])
     let c2 = g.add("c2", .conv2d(Conv2D(filters: 4, kernel: Pair(3), padding: .same, groups: 2)), inputs: [c1])
     let s = g.add("s", .add, inputs: [c1, c2])
     let m = g.add("m", .mul, inputs: [s, c1])
@@ -195,13 +201,16 @@ func expectGraphGradients(
     g.outputs = [GraphOutput(name: "y", node: fc)]
     let p = ["fc.weight": randomTensor([2, 3], seed: 1), "fc.bias": randomTensor([2], seed: 2)]
     let input: [String: AnyTensor] = ["x": .f32(randomTensor([2, 3], seed: 3))]
-    #expect(throws: GradientError.noLoss(graph: "plain")) { try Interpreter(graph: g, parameters: p).gradients(input, seed: 0) }
+    #expect(throws: GradientError.noLoss(graph: "plain")) {
+      try Interpreter(graph: g, parameters: p).gradients(input, seed: 0)
+    }
     let labels = g.add("labels", .input(Input(type: TensorType(.i64, []), role: .target)))
     g.add("loss", .loss(.softmaxCrossEntropy), inputs: [fc, labels])
     #expect(throws: GradientError.missingTarget(name: "labels", loss: "loss")) {
       try Interpreter(graph: g, parameters: p).gradients(input, seed: 0)
     }
-    g.nodes[fc.index].op = .dense(Dense(units: 2, foldedBatchNorm: FoldedBatchNorm(name: "bn", epsilon: 1e-5, sourceBias: true)))
+    g.nodes[fc.index].op = .dense(
+      Dense(units: 2, foldedBatchNorm: FoldedBatchNorm(name: "bn", epsilon: 1e-5, sourceBias: true)))
     #expect(throws: GradientError.foldedBatchNorm(node: "fc")) {
       try Interpreter(graph: g, parameters: p).gradients(input, seed: 0)
     }
@@ -233,7 +242,9 @@ func expectGraphGradients(
     let moved = try #require(pruned.node(named: "d"))
     #expect(moved.id.index < d.index && pruned.node(named: "id") == nil)
     let p = ["fc.weight": randomTensor([2, 6], seed: 1), "fc.bias": randomTensor([2], seed: 2)]
-    let inputs: [String: AnyTensor] = ["x": .f32(randomTensor([8, 6], seed: 3, low: 0.5, high: 1)), "t": .f32(randomTensor([8, 2], seed: 4))]
+    let inputs: [String: AnyTensor] = [
+      "x": .f32(randomTensor([8, 6], seed: 3, low: 0.5, high: 1)), "t": .f32(randomTensor([8, 2], seed: 4)),
+    ]
     let before = try Interpreter(graph: g, parameters: p)
     let after = try Interpreter(graph: pruned, parameters: p)
     let dropped = try #require(before.run(inputs, mode: .training(seed: 8)).values[d])

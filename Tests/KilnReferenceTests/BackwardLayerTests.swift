@@ -15,11 +15,16 @@ func activationPieces(_ a: Activation, _ z: DoubleTensor) -> [Int] {
 }
 
 /// A dense case: x [n, features] → units, with or without bias, and a fused activation.
-func denseCase(_ n: Int, _ features: Int, _ units: Int, bias: Bool = true, _ a: Activation = .identity, scale: Double = 1)
+func denseCase(
+  _ n: Int, _ features: Int, _ units: Int, bias: Bool = true, _ a: Activation = .identity, scale: Double = 1
+)
   -> VJPCase
 {
   let seed = UInt64(n * 100 + features * 10 + units)
-  var inputs = [randomDoubles([n, features], seed: seed, low: -scale, high: scale), randomDoubles([units, features], seed: seed + 1)]
+  var inputs = [
+    randomDoubles([n, features], seed: seed, low: -scale, high: scale),
+    randomDoubles([units, features], seed: seed + 1),
+  ]
   if bias { inputs.append(randomDoubles([units], seed: seed + 2)) }
   return VJPCase(
     name: "dense [\(n), \(features)] → \(units)\(bias ? "" : " no bias") \(a)", inputs: inputs,
@@ -41,7 +46,11 @@ func convCase(_ label: String, _ x: [Int], _ attrs: Conv2D) -> VJPCase {
   let weight = [attrs.filters, x[1] / attrs.groups, attrs.kernel.h, attrs.kernel.w]
   var inputs = [randomDoubles(x, seed: seed), randomDoubles(weight, seed: seed + 1, low: -0.5, high: 0.5)]
   if attrs.bias { inputs.append(randomDoubles([attrs.filters], seed: seed + 2)) }
-  let linear = { var a = attrs; a.activation = .identity; return a }()
+  let linear = {
+    var a = attrs
+    a.activation = .identity
+    return a
+  }()
   let bias = attrs.bias
   return VJPCase(
     name: "conv \(label) x\(x)", inputs: inputs,
@@ -55,7 +64,8 @@ func convCase(_ label: String, _ x: [Int], _ attrs: Conv2D) -> VJPCase {
       return [r.dx, r.dWeight] + (bias ? [r.dBias] : [])
     },
     pieces: { xs in
-      activationPieces(attrs.activation, try DoubleReferenceOps.conv2d(xs[0], weight: xs[1], bias: bias ? xs[2] : nil, linear))
+      activationPieces(
+        attrs.activation, try DoubleReferenceOps.conv2d(xs[0], weight: xs[1], bias: bias ? xs[2] : nil, linear))
     })
 }
 
@@ -78,24 +88,41 @@ func activationCase(_ a: Activation, _ shape: [Int], low: Double = -3, high: Dou
 
   static let convCases = [
     convCase("3×3 stride 1 valid", [1, 2, 5, 5], Conv2D(filters: 3, kernel: Pair(3))),
-    convCase("3×3 stride 2 pad 1 relu", [3, 2, 7, 7], Conv2D(filters: 4, kernel: Pair(3), stride: Pair(2),
-      padding: .explicit(Pads(1)), activation: .relu)),
-    convCase("dilation 2, pads 1/0/2/1, floor", [3, 2, 8, 7], Conv2D(filters: 3, kernel: Pair(3),
-      padding: .explicit(Pads(top: 1, left: 0, bottom: 2, right: 1)), dilation: Pair(2), rounding: .floor)),
-    convCase("groups 2, kernel 2×3, stride [1, 2], tanh", [3, 4, 5, 7], Conv2D(filters: 4, kernel: Pair(2, 3),
-      stride: Pair(1, 2), groups: 2, activation: .tanh)),
-    convCase("depthwise ×2, same, leaky", [1, 3, 6, 6], Conv2D(filters: 6, kernel: Pair(3), padding: .same,
-      groups: 3, activation: .leakyRelu(alpha: 0.2))),
-    convCase("no bias, same, stride 2, elu", [3, 2, 6, 5], Conv2D(filters: 2, kernel: Pair(3), stride: Pair(2),
-      padding: .same, bias: false, activation: .elu(alpha: 1))),
+    convCase(
+      "3×3 stride 2 pad 1 relu", [3, 2, 7, 7],
+      Conv2D(
+        filters: 4, kernel: Pair(3), stride: Pair(2),
+        padding: .explicit(Pads(1)), activation: .relu)),
+    convCase(
+      "dilation 2, pads 1/0/2/1, floor", [3, 2, 8, 7],
+      Conv2D(
+        filters: 3, kernel: Pair(3),
+        padding: .explicit(Pads(top: 1, left: 0, bottom: 2, right: 1)), dilation: Pair(2), rounding: .floor)),
+    convCase(
+      "groups 2, kernel 2×3, stride [1, 2], tanh", [3, 4, 5, 7],
+      Conv2D(
+        filters: 4, kernel: Pair(2, 3),
+        stride: Pair(1, 2), groups: 2, activation: .tanh)),
+    convCase(
+      "depthwise ×2, same, leaky", [1, 3, 6, 6],
+      Conv2D(
+        filters: 6, kernel: Pair(3), padding: .same,
+        groups: 3, activation: .leakyRelu(alpha: 0.2))),
+    convCase(
+      "no bias, same, stride 2, elu", [3, 2, 6, 5],
+      Conv2D(
+        filters: 2, kernel: Pair(3), stride: Pair(2),
+        padding: .same, bias: false, activation: .elu(alpha: 1))),
     convCase("1×1 relu6", [1, 3, 4, 4], Conv2D(filters: 2, kernel: Pair(1), activation: .relu6)),
   ]
 
   static let activationCases = [
-    activationCase(.identity, [3, 4]), activationCase(.relu, [3, 4, 2, 2]), activationCase(.relu6, [3, 5], low: -2, high: 8), activationCase(.relu6, [4, 6], low: 5, high: 7),
+    activationCase(.identity, [3, 4]), activationCase(.relu, [3, 4, 2, 2]),
+    activationCase(.relu6, [3, 5], low: -2, high: 8), activationCase(.relu6, [4, 6], low: 5, high: 7),
     activationCase(.leakyRelu(alpha: 0.01), [2, 6]), activationCase(.elu(alpha: 1.5), [3, 4]),
     activationCase(.sigmoid, [2, 3, 2, 2]), activationCase(.tanh, [4, 3]), activationCase(.softmax, [3, 4]),
-    activationCase(.softmax, [2, 3, 2, 2]), activationCase(.logSoftmax, [3, 5]), activationCase(.logSoftmax, [2, 4, 3]),
+    activationCase(.softmax, [2, 3, 2, 2]), activationCase(.logSoftmax, [3, 5]),
+    activationCase(.logSoftmax, [2, 4, 3]),
   ]
 
   @Test(arguments: denseCases + convCases + activationCases)

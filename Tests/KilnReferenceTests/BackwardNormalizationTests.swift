@@ -9,8 +9,10 @@ func batchNormTrainingCase(_ x: [Int], epsilon: Double = 1e-5) -> VJPCase {
   let seed = UInt64(x.reduce(1, *))
   return VJPCase(
     name: "batchnorm training x\(x)",
-    inputs: [randomDoubles(x, seed: seed, low: -2, high: 3), randomDoubles([x[1]], seed: seed + 1, low: 0.5, high: 2),
-      randomDoubles([x[1]], seed: seed + 2)],
+    inputs: [
+      randomDoubles(x, seed: seed, low: -2, high: 3), randomDoubles([x[1]], seed: seed + 1, low: 0.5, high: 2),
+      randomDoubles([x[1]], seed: seed + 2),
+    ],
     forward: { try DoubleReferenceOps.batchNormTraining($0[0], weight: $0[1], bias: $0[2], attrs) },
     vjp: { xs, dy in
       let r = try ReferenceGradients.batchNormTraining(dy: dy, x: xs[0], weight: xs[1], attrs)
@@ -27,10 +29,13 @@ func batchNormInferenceCase(_ x: [Int]) -> VJPCase {
   let c = x[1]
   return VJPCase(
     name: "batchnorm inference x\(x)",
-    inputs: [randomDoubles(x, seed: 50), randomDoubles([c], seed: 51, low: 0.5, high: 2), randomDoubles([c], seed: 52),
-      randomDoubles([c], seed: 53), randomDoubles([c], seed: 54, low: 0.5, high: 2)],
+    inputs: [
+      randomDoubles(x, seed: 50), randomDoubles([c], seed: 51, low: 0.5, high: 2), randomDoubles([c], seed: 52),
+      randomDoubles([c], seed: 53), randomDoubles([c], seed: 54, low: 0.5, high: 2),
+    ],
     forward: { xs in
-      try DoubleReferenceOps.batchNorm(xs[0], weight: xs[1], bias: xs[2], mean: xs[3].data, variance: xs[4].data, epsilon: 1e-3)
+      try DoubleReferenceOps.batchNorm(
+        xs[0], weight: xs[1], bias: xs[2], mean: xs[3].data, variance: xs[4].data, epsilon: 1e-3)
     },
     vjp: { xs, dy in
       let r = try ReferenceGradients.batchNormInference(
@@ -77,9 +82,11 @@ func lossCase(_ kind: LossKind, _ x: [Int], target: AnyTensor) -> VJPCase {
 
 @Suite struct BackwardNormalizationTests {
   static let cases = [
-    batchNormTrainingCase([4, 3]), batchNormTrainingCase([4, 2, 3, 3]), batchNormTrainingCase([2, 3, 1, 2], epsilon: 0.1),
+    batchNormTrainingCase([4, 3]), batchNormTrainingCase([4, 2, 3, 3]),
+    batchNormTrainingCase([2, 3, 1, 2], epsilon: 0.1),
     batchNormInferenceCase([4, 3, 2, 2]), batchNormInferenceCase([3, 5]),
-    lrnCase([2, 6, 2, 2], LRN(size: 3, alpha: 0.5, beta: 0.75, k: 2)), lrnCase([3, 5], LRN(size: 4, alpha: 1, beta: 0.5)),
+    lrnCase([2, 6, 2, 2], LRN(size: 3, alpha: 0.5, beta: 0.75, k: 2)),
+    lrnCase([3, 5], LRN(size: 4, alpha: 1, beta: 0.5)),
     lrnCase([1, 7, 3, 1], LRN(size: 5, alpha: 0.3, beta: 0.75, k: 1)),
     dropoutCase([3, 4, 2, 2], rate: 0.3), dropoutCase([4, 5], rate: 0.5), dropoutCase([2, 3], rate: 0),
     lossCase(.softmaxCrossEntropy, [4, 5], target: .i64(IntTensor(shape: [4], data: [0, 4, 2, 2]))),

@@ -22,7 +22,8 @@ func maxPoolCase(_ x: [Int], _ p: Pool) -> VJPCase {
 
 func avgPoolCase(_ x: [Int], _ p: Pool) -> VJPCase {
   VJPCase(
-    name: "avgpool \(p.kernel) stride \(p.stride) pads \(p.padding) \(p.rounding) includePad \(p.countIncludePad) x\(x)",
+    name:
+      "avgpool \(p.kernel) stride \(p.stride) pads \(p.padding) \(p.rounding) includePad \(p.countIncludePad) x\(x)",
     inputs: [randomDoubles(x, seed: UInt64(x.reduce(1, *) + 2 * p.kernel.h))],
     forward: { try DoubleReferenceOps.avgPool($0[0], p) },
     vjp: { [try ReferenceGradients.avgPool(dy: $1, inputShape: $0[0].shape, p)] },
@@ -40,7 +41,9 @@ func avgPoolCase(_ x: [Int], _ p: Pool) -> VJPCase {
       [1, 2, 5, 5],
       Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil, countIncludePad: false)),
     avgPoolCase([3, 1, 4, 5], Pool(kernel: Pair(2), stride: Pair(1))),
-    avgPoolCase([2, 2, 7, 5], Pool(kernel: Pair(3, 2), stride: Pair(2, 1), padding: .explicit(Pads(h: 1, w: 0)), rounding: .floor)),
+    avgPoolCase(
+      [2, 2, 7, 5], Pool(kernel: Pair(3, 2), stride: Pair(2, 1), padding: .explicit(Pads(h: 1, w: 0)), rounding: .floor)
+    ),
   ]
 
   static let shapeCases: [VJPCase] = [
@@ -56,7 +59,10 @@ func avgPoolCase(_ x: [Int], _ p: Pool) -> VJPCase {
       floatVJP: { [try ReferenceGradients.reshape(dy: $1, inputShape: $0[0].shape)] }),
     VJPCase(
       name: "concat [2, 1|2|3, 3, 3]",
-      inputs: [randomDoubles([2, 1, 3, 3], seed: 33), randomDoubles([2, 2, 3, 3], seed: 34), randomDoubles([2, 3, 3, 3], seed: 35)],
+      inputs: [
+        randomDoubles([2, 1, 3, 3], seed: 33), randomDoubles([2, 2, 3, 3], seed: 34),
+        randomDoubles([2, 3, 3, 3], seed: 35),
+      ],
       forward: { try DoubleReferenceOps.concat($0) },
       vjp: { xs, dy in try ReferenceGradients.concat(dy: dy, inputShapes: xs.map(\.shape)) },
       floatVJP: { xs, dy in try ReferenceGradients.concat(dy: dy, inputShapes: xs.map(\.shape)) }),
@@ -68,13 +74,25 @@ func avgPoolCase(_ x: [Int], _ p: Pool) -> VJPCase {
     VJPCase(
       name: "add [2, 3, 4]", inputs: [randomDoubles([2, 3, 4], seed: 38), randomDoubles([2, 3, 4], seed: 39)],
       forward: { try DoubleReferenceOps.add($0[0], $0[1]) },
-      vjp: { xs, dy in let r = try ReferenceGradients.add(dy: dy, shape: xs[0].shape); return [r.da, r.db] },
-      floatVJP: { xs, dy in let r = try ReferenceGradients.add(dy: dy, shape: xs[0].shape); return [r.da, r.db] }),
+      vjp: { xs, dy in
+        let r = try ReferenceGradients.add(dy: dy, shape: xs[0].shape)
+        return [r.da, r.db]
+      },
+      floatVJP: { xs, dy in
+        let r = try ReferenceGradients.add(dy: dy, shape: xs[0].shape)
+        return [r.da, r.db]
+      }),
     VJPCase(
       name: "mul [3, 5]", inputs: [randomDoubles([3, 5], seed: 40), randomDoubles([3, 5], seed: 41)],
       forward: { try DoubleReferenceOps.mul($0[0], $0[1]) },
-      vjp: { xs, dy in let r = try ReferenceGradients.mul(dy: dy, a: xs[0], b: xs[1]); return [r.da, r.db] },
-      floatVJP: { xs, dy in let r = try ReferenceGradients.mul(dy: dy, a: xs[0], b: xs[1]); return [r.da, r.db] }),
+      vjp: { xs, dy in
+        let r = try ReferenceGradients.mul(dy: dy, a: xs[0], b: xs[1])
+        return [r.da, r.db]
+      },
+      floatVJP: { xs, dy in
+        let r = try ReferenceGradients.mul(dy: dy, a: xs[0], b: xs[1])
+        return [r.da, r.db]
+      }),
   ]
 
   @Test(arguments: poolCases + shapeCases)

@@ -190,7 +190,8 @@ extension ReferenceGradients {
   static func checkLabel(_ label: Int64, sample: Int, classes: Int, _ kind: LossKind) throws {
     guard label >= 0, label < Int64(classes) else {
       throw ReferenceError(
-        "\(kind.rawValue): label \(label) at sample \(sample) is out of range; expected a class index in 0..<\(classes)")
+        "\(kind.rawValue): label \(label) at sample \(sample) is out of range; expected a class index in 0..<\(classes)"
+      )
     }
   }
 }

@@ -103,7 +103,9 @@ extension ReferenceGradients {
   }
 
   /// The VJP of `ReferenceOps.mul`: (∂L/∂a, ∂L/∂b) = (dy ⊙ b, dy ⊙ a).
-  public static func mul(dy: DoubleTensor, a: DoubleTensor, b: DoubleTensor) throws -> (da: DoubleTensor, db: DoubleTensor) {
+  public static func mul(dy: DoubleTensor, a: DoubleTensor, b: DoubleTensor) throws -> (
+    da: DoubleTensor, db: DoubleTensor
+  ) {
     try requireGradient("mul", dy.shape, try Shapes.elementwise("mul", a.shape, b.shape))
     return (
       DoubleTensor(checked: a.shape, zip(dy.data, b.data).map { $0 * $1 }),

@@ -68,7 +68,8 @@ extension Interpreter {
     let values = graph.nodes.map { forward.values[$0.id].map(DoubleTensor.init) }
     let grads = try backward(values: values, inputs: inputs, parameters: doubleParameters(), seed: seed)
     return GradientResult(
-      loss: loss, parameterGradients: grads.parameters.mapValues(\.float), inputGradients: grads.inputs.mapValues(\.float),
+      loss: loss, parameterGradients: grads.parameters.mapValues(\.float),
+      inputGradients: grads.inputs.mapValues(\.float),
       updatedParameters: forward.updatedParameters)
   }
 
@@ -152,7 +153,9 @@ extension Interpreter {
     }
     for node in graph.nodes {
       if case .input = node.op {
-        if values[node.id.index] == nil, case .f32(let t)? = inputs[node.name] { values[node.id.index] = DoubleTensor(t) }
+        if values[node.id.index] == nil, case .f32(let t)? = inputs[node.name] {
+          values[node.id.index] = DoubleTensor(t)
+        }
         continue
       }
       // A node reading an absent target (only the loss may) is skipped, as `run` does.
@@ -184,7 +187,8 @@ extension Interpreter {
       for (k, g) in zip(node.inputs, result.operands) {
         guard let g else { continue }
         // NOTE: readers are visited in reverse node order, so each sum is formed in one fixed order.
-        grads[k.index] = grads[k.index].map { DoubleTensor(checked: g.shape, zip($0.data, g.data).map { $0 + $1 }) } ?? g
+        grads[k.index] =
+          grads[k.index].map { DoubleTensor(checked: g.shape, zip($0.data, g.data).map { $0 + $1 }) } ?? g
       }
       for (name, g) in result.parameters { parameterGrads[name] = g }
     }

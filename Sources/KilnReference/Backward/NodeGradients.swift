@@ -50,7 +50,8 @@ struct NodeContext {
     case .add: return try DoubleReferenceOps.add(operand(0), operand(1))
     case .mul: return try DoubleReferenceOps.mul(operand(0), operand(1))
     case .batchNorm(let b):
-      return try DoubleReferenceOps.batchNormTraining(operand(0), weight: parameter("weight"), bias: parameter("bias"), b)
+      return try DoubleReferenceOps.batchNormTraining(
+        operand(0), weight: parameter("weight"), bias: parameter("bias"), b)
     case .dropout(let rate):
       return try DoubleReferenceOps.dropout(
         operand(0), rate: rate, seed: seed, stream: CounterRandom.stream(named: node.name))
