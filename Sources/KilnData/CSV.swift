@@ -69,7 +69,8 @@ public struct CSVTable: Hashable, Sendable {
         throw CSVError(path: path, line: at.line, column: at.column, "column \(i + 1) of the header has no name")
       }
       if header[..<i].contains(name) {
-        throw CSVError(path: path, line: at.line, column: at.column, "column name '\(name)' appears twice in the header")
+        throw CSVError(
+          path: path, line: at.line, column: at.column, "column name '\(name)' appears twice in the header")
       }
     }
     var rows: [[String]] = []
@@ -148,7 +149,9 @@ public struct CSVTable: Hashable, Sendable {
       guard i < s.count, s[i] == "\"" else {
         while i < s.count, s[i] != ",", s[i] != "\n", s[i] != "\r" {
           if s[i] == "\"" {
-            throw error(position, "a quote inside an unquoted field; expected the whole field in quotes, with \"\" for each quote in it")
+            throw error(
+              position,
+              "a quote inside an unquoted field; expected the whole field in quotes, with \"\" for each quote in it")
           }
           out.append(s[i])
           advance()
@@ -158,7 +161,9 @@ public struct CSVTable: Hashable, Sendable {
       let open = position
       advance()
       while true {
-        guard i < s.count else { throw error(open, "the quoted field starting here is never closed; expected a closing \"") }
+        guard i < s.count else {
+          throw error(open, "the quoted field starting here is never closed; expected a closing \"")
+        }
         if s[i] == "\"" {
           advance()
           guard i < s.count, s[i] == "\"" else { break }

@@ -52,10 +52,12 @@ public struct TabularDataset: Hashable, Sendable {
         "no column is named '\(target)'; expected one of the header's names: \(table.header.joined(separator: ", "))")
     }
     guard table.header.count > 1 else {
-      throw CSVError(path: path, line: 1, column: 1, "the only column is the target '\(target)'; expected feature columns too")
+      throw CSVError(
+        path: path, line: 1, column: 1, "the only column is the target '\(target)'; expected feature columns too")
     }
     guard !table.rows.isEmpty else {
-      throw CSVError(path: path, line: 2, column: 1, "the file has a header but no records; expected at least one sample")
+      throw CSVError(
+        path: path, line: 2, column: 1, "the file has a header but no records; expected at least one sample")
     }
     func error(_ r: Int, _ c: Int, _ message: String) -> CSVError {
       let at = table.positions[r][c]
@@ -97,7 +99,8 @@ public struct TabularDataset: Hashable, Sendable {
         guard largest < Self.maximumClassCount else {
           let r = labels.firstIndex(of: Int64(largest))!
           throw error(
-            r, targetColumn, "class label \(largest) is too large; expected integer labels below \(Self.maximumClassCount)")
+            r, targetColumn,
+            "class label \(largest) is too large; expected integer labels below \(Self.maximumClassCount)")
         }
         self.target = .classes(IntTensor(shape: [n], data: labels), classNames: (0...largest).map(String.init))
       } else {

@@ -21,7 +21,8 @@ public struct Standardization: Hashable, Sendable {
   /// Throws when there are no samples or a value is not finite.
   public init(fitting training: Tensor, perFeature: Bool = true) throws {
     guard let n = training.shape.first, n > 0, training.count > 0 else {
-      throw DataError(path: "standardization", "cannot fit on shape \(training.shape); expected [N, …] with N ≥ 1 samples")
+      throw DataError(
+        path: "standardization", "cannot fit on shape \(training.shape); expected [N, …] with N ≥ 1 samples")
     }
     if let i = training.data.firstIndex(where: { !$0.isFinite }) {
       throw DataError(path: "standardization", "training value \(training.data[i]) at flat index \(i) is not finite")

@@ -86,38 +86,55 @@ public struct LineChart: Hashable, Sendable {
     ]
     // Grid and ticks.
     for t in xTicks {
-      out.append(#"<line x1="\#(f(x(t)))" y1="\#(f(top))" x2="\#(f(x(t)))" y2="\#(f(bottom))" stroke="\#(Self.gridColor)"/>"#)
+      out.append(
+        #"<line x1="\#(f(x(t)))" y1="\#(f(top))" x2="\#(f(x(t)))" y2="\#(f(bottom))" stroke="\#(Self.gridColor)"/>"#)
       out.append(#"<text x="\#(f(x(t)))" y="\#(f(bottom + 18))" text-anchor="middle">\#(Self.label(t, xTicks))</text>"#)
     }
     for t in leftTicks {
-      out.append(#"<line x1="\#(f(left))" y1="\#(f(y(t, leftTicks)))" x2="\#(f(right))" y2="\#(f(y(t, leftTicks)))" stroke="\#(Self.gridColor)"/>"#)
-      out.append(#"<text x="\#(f(left - 8))" y="\#(f(y(t, leftTicks) + 4))" text-anchor="end">\#(Self.label(t, leftTicks))</text>"#)
+      out.append(
+        #"<line x1="\#(f(left))" y1="\#(f(y(t, leftTicks)))" x2="\#(f(right))" y2="\#(f(y(t, leftTicks)))" stroke="\#(Self.gridColor)"/>"#
+      )
+      out.append(
+        #"<text x="\#(f(left - 8))" y="\#(f(y(t, leftTicks) + 4))" text-anchor="end">\#(Self.label(t, leftTicks))</text>"#
+      )
     }
     if usesRight {
       for t in rightTicks {
         out.append(#"<text x="\#(f(right + 8))" y="\#(f(y(t, rightTicks) + 4))">\#(Self.label(t, rightTicks))</text>"#)
       }
       let mid = (top + bottom) / 2
-      out.append(#"<text x="\#(f(Double(width) - 16))" y="\#(f(mid))" text-anchor="middle" transform="rotate(90 \#(f(Double(width) - 16)) \#(f(mid)))">\#(escaped(rightLabel))</text>"#)
+      out.append(
+        #"<text x="\#(f(Double(width) - 16))" y="\#(f(mid))" text-anchor="middle" transform="rotate(90 \#(f(Double(width) - 16)) \#(f(mid)))">\#(escaped(rightLabel))</text>"#
+      )
     }
     // Axes and their labels.
-    out.append(#"<rect x="\#(f(left))" y="\#(f(top))" width="\#(f(right - left))" height="\#(f(bottom - top))" fill="none" stroke="\#(Self.frameColor)"/>"#)
-    out.append(#"<text x="\#(f((left + right) / 2))" y="\#(f(Double(height) - 14))" text-anchor="middle">\#(escaped(xLabel))</text>"#)
+    out.append(
+      #"<rect x="\#(f(left))" y="\#(f(top))" width="\#(f(right - left))" height="\#(f(bottom - top))" fill="none" stroke="\#(Self.frameColor)"/>"#
+    )
+    out.append(
+      #"<text x="\#(f((left + right) / 2))" y="\#(f(Double(height) - 14))" text-anchor="middle">\#(escaped(xLabel))</text>"#
+    )
     let mid = (top + bottom) / 2
-    out.append(#"<text x="18" y="\#(f(mid))" text-anchor="middle" transform="rotate(-90 18 \#(f(mid)))">\#(escaped(leftLabel))</text>"#)
+    out.append(
+      #"<text x="18" y="\#(f(mid))" text-anchor="middle" transform="rotate(-90 18 \#(f(mid)))">\#(escaped(leftLabel))</text>"#
+    )
     // Curves, then the legend over them.
     for (i, s) in series.enumerated() {
       let ticks = s.axis == .left ? leftTicks : rightTicks
       let points = s.values.enumerated().filter { $0.element.isFinite }
         .map { "\(f(x(Double($0.offset + 1)))),\(f(y($0.element, ticks)))" }
       let dash = s.axis == .right ? #" stroke-dasharray="6 3""# : ""
-      out.append(#"<polyline data-series="\#(escaped(s.name))" points="\#(points.joined(separator: " "))" fill="none" stroke="\#(Self.palette[i % Self.palette.count])" stroke-width="2"\#(dash)/>"#)
+      out.append(
+        #"<polyline data-series="\#(escaped(s.name))" points="\#(points.joined(separator: " "))" fill="none" stroke="\#(Self.palette[i % Self.palette.count])" stroke-width="2"\#(dash)/>"#
+      )
     }
     for (i, s) in series.enumerated() {
       let ly = top + 16 + Double(i) * 18
       let color = Self.palette[i % Self.palette.count]
       let dash = s.axis == .right ? #" stroke-dasharray="6 3""# : ""
-      out.append(#"<line x1="\#(f(right - 150))" y1="\#(f(ly - 4))" x2="\#(f(right - 126))" y2="\#(f(ly - 4))" stroke="\#(color)" stroke-width="2"\#(dash)/>"#)
+      out.append(
+        #"<line x1="\#(f(right - 150))" y1="\#(f(ly - 4))" x2="\#(f(right - 126))" y2="\#(f(ly - 4))" stroke="\#(color)" stroke-width="2"\#(dash)/>"#
+      )
       out.append(#"<text x="\#(f(right - 120))" y="\#(f(ly))">\#(escaped(s.name))</text>"#)
     }
     out.append("</svg>")

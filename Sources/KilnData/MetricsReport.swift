@@ -50,9 +50,11 @@ extension ClassificationMetrics {
   public func json() -> String {
     func scores(_ s: ClassScores, name: String? = nil) -> String {
       let head = name.map { "\"class\": \(jsonQuoted($0)), " } ?? ""
-      return "{\(head)\"precision\": \(s.precision), \"recall\": \(s.recall), \"f1\": \(s.f1), \"support\": \(s.support)}"
+      return
+        "{\(head)\"precision\": \(s.precision), \"recall\": \(s.recall), \"f1\": \(s.f1), \"support\": \(s.support)}"
     }
-    let counts = confusion.map { "      [" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ",\n")
+    let counts = confusion.map { "      [" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(
+      separator: ",\n")
     let perClassText = perClass.enumerated().map { "    " + scores($0.element, name: classNames[$0.offset]) }
       .joined(separator: ",\n")
     return """

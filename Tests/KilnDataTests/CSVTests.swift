@@ -24,7 +24,10 @@ import Testing
     // The second record starts on line 5: the quoted line break moved the first record onto two lines.
     #expect(table.positions[0].map(\.line) == [2, 2, 3])
     #expect(table.positions[0][2].column == 8)  // `lines",1`: the 1 is the 8th character
-    #expect(table.positions[1] == [CSVPosition(line: 5, column: 1), CSVPosition(line: 5, column: 3), CSVPosition(line: 5, column: 4)])
+    #expect(
+      table.positions[1] == [
+        CSVPosition(line: 5, column: 1), CSVPosition(line: 5, column: 3), CSVPosition(line: 5, column: 4),
+      ])
   }
 
   @Test func regressionTargetAndFeaturesInFileOrder() throws {
@@ -42,7 +45,8 @@ import Testing
   }
 
   @Test func stringCategoriesAreIndexedInSortedOrder() throws {
-    let d = try Self.load("a,species,b\n1,virginica,2\n3,setosa,4\n5,versicolor,6\n7,setosa,8\n", target: "species", task: .classification)
+    let d = try Self.load(
+      "a,species,b\n1,virginica,2\n3,setosa,4\n5,versicolor,6\n7,setosa,8\n", target: "species", task: .classification)
     #expect(
       d.target
         == .classes(IntTensor(shape: [4], data: [2, 0, 1, 0]), classNames: ["setosa", "versicolor", "virginica"]))
@@ -62,16 +66,36 @@ import Testing
   }
 
   static let bad = [
-    Bad(name: "missing column", text: "a,b\n1,2\n", target: "price", message: "data.csv:1:1: no column is named 'price'; expected one of the header's names: a, b"),
-    Bad(name: "ragged short", text: "x,y\n1,2\n3\n", message: "data.csv:3:2: the record has 1 fields; expected 2, as the header has"),
-    Bad(name: "ragged long", text: "x,y\n1,2,5\n", message: "data.csv:2:5: the record has 3 fields; expected 2, as the header has"),
-    Bad(name: "non-numeric feature", text: "x,y\n1,2\nabc,3\n", message: "data.csv:3:1: feature column 'x' holds 'abc'; expected a finite number"),
-    Bad(name: "empty feature", text: "x,y\n,2\n", message: "data.csv:2:1: feature column 'x' holds an empty cell; expected a finite number"),
-    Bad(name: "nan target", text: "x,y\n1,nan\n", message: "data.csv:2:3: target column 'y' holds 'nan'; expected a finite number"),
-    Bad(name: "empty label", text: "x,y\n1,a\n2, \n", task: .classification, message: "data.csv:3:3: target column 'y' holds an empty cell; expected a class label"),
-    Bad(name: "huge label", text: "x,y\n1,70000\n", task: .classification, message: "data.csv:2:3: class label 70000 is too large"),
-    Bad(name: "unterminated quote", text: "x,y\n1,\"2\n", message: "data.csv:2:3: the quoted field starting here is never closed"),
-    Bad(name: "text after quote", text: "x,y\n1,\"2\"3\n", message: "data.csv:2:6: text after the closing quote of a field"),
+    Bad(
+      name: "missing column", text: "a,b\n1,2\n", target: "price",
+      message: "data.csv:1:1: no column is named 'price'; expected one of the header's names: a, b"),
+    Bad(
+      name: "ragged short", text: "x,y\n1,2\n3\n",
+      message: "data.csv:3:2: the record has 1 fields; expected 2, as the header has"),
+    Bad(
+      name: "ragged long", text: "x,y\n1,2,5\n",
+      message: "data.csv:2:5: the record has 3 fields; expected 2, as the header has"),
+    Bad(
+      name: "non-numeric feature", text: "x,y\n1,2\nabc,3\n",
+      message: "data.csv:3:1: feature column 'x' holds 'abc'; expected a finite number"),
+    Bad(
+      name: "empty feature", text: "x,y\n,2\n",
+      message: "data.csv:2:1: feature column 'x' holds an empty cell; expected a finite number"),
+    Bad(
+      name: "nan target", text: "x,y\n1,nan\n",
+      message: "data.csv:2:3: target column 'y' holds 'nan'; expected a finite number"),
+    Bad(
+      name: "empty label", text: "x,y\n1,a\n2, \n", task: .classification,
+      message: "data.csv:3:3: target column 'y' holds an empty cell; expected a class label"),
+    Bad(
+      name: "huge label", text: "x,y\n1,70000\n", task: .classification,
+      message: "data.csv:2:3: class label 70000 is too large"),
+    Bad(
+      name: "unterminated quote", text: "x,y\n1,\"2\n",
+      message: "data.csv:2:3: the quoted field starting here is never closed"),
+    Bad(
+      name: "text after quote", text: "x,y\n1,\"2\"3\n",
+      message: "data.csv:2:6: text after the closing quote of a field"),
     Bad(name: "stray quote", text: "x,y\n1,2\"\n", message: "data.csv:2:4: a quote inside an unquoted field"),
     Bad(name: "empty file", text: "\n\n", message: "data.csv:1:1: the file is empty; expected a header row"),
     Bad(name: "no records", text: "x,y\n", message: "data.csv:2:1: the file has a header but no records"),

@@ -46,7 +46,8 @@ final class ElementCollector: NSObject, XMLParserDelegate {
     let parser = XMLParser(data: Data(svg.utf8))
     let collector = ElementCollector()
     parser.delegate = collector
-    #expect(parser.parse(), "not well-formed: \(String(describing: parser.parserError))", sourceLocation: sourceLocation)
+    #expect(
+      parser.parse(), "not well-formed: \(String(describing: parser.parserError))", sourceLocation: sourceLocation)
     return collector
   }
 
@@ -100,8 +101,9 @@ final class ElementCollector: NSObject, XMLParserDelegate {
   }
 
   @Test func niceTicks() {
-    #expect(LineChart.ticks(low: 0.12, high: 0.93, maxCount: 6, integral: false).map { ($0 * 10).rounded() / 10 }
-      == [0, 0.2, 0.4, 0.6, 0.8, 1])
+    #expect(
+      LineChart.ticks(low: 0.12, high: 0.93, maxCount: 6, integral: false).map { ($0 * 10).rounded() / 10 }
+        == [0, 0.2, 0.4, 0.6, 0.8, 1])
     #expect(LineChart.ticks(low: 1, high: 30, maxCount: 8, integral: true) == [0, 5, 10, 15, 20, 25, 30])
     #expect(LineChart.ticks(low: 1, high: 3, maxCount: 8, integral: true) == [1, 2, 3])
     #expect(LineChart.ticks(low: 0.31, high: 2.4, maxCount: 6, integral: false) == [0, 0.5, 1, 1.5, 2, 2.5])

@@ -90,7 +90,9 @@ import Testing
     expectError(containing: ["1 class names for 2 classes"]) {
       _ = try ClassificationMetrics(predicted: [0], actual: [0], classCount: 2, classNames: ["a"])
     }
-    expectError(containing: ["class count 0"]) { _ = try ClassificationMetrics(predicted: [], actual: [], classCount: 0) }
+    expectError(containing: ["class count 0"]) {
+      _ = try ClassificationMetrics(predicted: [], actual: [], classCount: 0)
+    }
     expectError(containing: ["scores have shape [2, 2]; expected [1, classes]"]) {
       _ = try ClassificationMetrics(scores: Tensor(zeros: [2, 2]), actual: [0])
     }

@@ -65,7 +65,9 @@ import Testing
     // 100·0.29 = 28.999999999999996 in Double: rounding, not truncation, keeps 29 samples.
     #expect(try SampleOrder.split(Array(0..<100), validationFraction: 0.29).validation.count == 29)
     #expect(try SampleOrder.split(order, validationFraction: 0).validation.isEmpty)
-    expectError(containing: ["fraction 1.0; expected a number in [0, 1)"]) { _ = try SampleOrder.split(order, validationFraction: 1) }
+    expectError(containing: ["fraction 1.0; expected a number in [0, 1)"]) {
+      _ = try SampleOrder.split(order, validationFraction: 1)
+    }
   }
 
   @Test func miniBatchesCoverEverySampleOnceInOrder() throws {

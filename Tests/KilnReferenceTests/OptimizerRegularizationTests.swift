@@ -7,7 +7,9 @@ import Testing
 
 @Suite struct OptimizerRegularizationTests {
   /// A dense weight, its bias, a batch norm's γ, β and running mean, all [1, −2]-like, with zero gradients.
-  static func layerParameters() -> (params: [String: Tensor], gradients: [String: Tensor], kinds: [String: ParameterSpec.Kind]) {
+  static func layerParameters() -> (
+    params: [String: Tensor], gradients: [String: Tensor], kinds: [String: ParameterSpec.Kind]
+  ) {
     let params = [
       "fc.weight": Tensor(shape: [1, 2], data: [1, -2]), "fc.bias": Tensor(shape: [2], data: [1, -2]),
       "bn.weight": Tensor(shape: [2], data: [1, -2]), "bn.bias": Tensor(shape: [2], data: [1, -2]),
@@ -26,17 +28,22 @@ import Testing
     var regularization = Regularization()
     regularization.weightDecay = 0.5
     var (params, gradients, kinds) = Self.layerParameters()
-    var sgd = ReferenceOptimizer(.sgd(lr: 0.5, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
+    var sgd = ReferenceOptimizer(
+      .sgd(lr: 0.5, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
     try sgd.step(&params, gradients: gradients, kinds: kinds)
     #expect(params["fc.weight"]!.data == [0.75, -1.5])
-    for name in ["fc.bias", "bn.weight", "bn.bias", "bn.running_mean"] { #expect(params[name]!.data == [1, -2], "\(name)") }
+    for name in ["fc.bias", "bn.weight", "bn.bias", "bn.running_mean"] {
+      #expect(params[name]!.data == [1, -2], "\(name)")
+    }
     #expect(sgd.states["bn.running_mean"] == nil)
 
     regularization.decayBiases = true
     (params, gradients, kinds) = Self.layerParameters()
     sgd = ReferenceOptimizer(.sgd(lr: 0.5, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
     try sgd.step(&params, gradients: gradients, kinds: kinds)
-    for name in ["fc.weight", "fc.bias", "bn.weight", "bn.bias"] { #expect(params[name]!.data == [0.75, -1.5], "\(name)") }
+    for name in ["fc.weight", "fc.bias", "bn.weight", "bn.bias"] {
+      #expect(params[name]!.data == [0.75, -1.5], "\(name)")
+    }
     #expect(params["bn.running_mean"]!.data == [1, -2])
   }
 
@@ -45,15 +52,20 @@ import Testing
     // p by 1 − γ·wd = 0.99 and then takes Adam's step: t1 = 1·0.99 − 0.1 = 0.89 and −1·0.99 − 0.1 = −1.09.
     var regularization = Regularization()
     regularization.weightDecay = 0.1
-    var adam = ReferenceOptimizer(.adam(lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false), regularization: regularization)
-    var adamw = ReferenceOptimizer(.adamw(lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false), regularization: regularization)
+    var adam = ReferenceOptimizer(
+      .adam(lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false), regularization: regularization)
+    var adamw = ReferenceOptimizer(
+      .adamw(lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false), regularization: regularization)
     let coupled = try trajectory(&adam, start: OptimizerCase.start, gradients: OptimizerCase.gradients)
     let decoupled = try trajectory(&adamw, start: OptimizerCase.start, gradients: OptimizerCase.gradients)
-    expectTrajectory(coupled, [[0.900000002, -1.099999999], [0.80004734, -1.084374939], [0.700174575, -1.128081404]])
-    expectTrajectory(decoupled, [[0.890000002, -1.089999999], [0.781100004, -1.073836841], [0.673289006, -1.112922687]])
+    expectTrajectory(
+      coupled, [[0.900000002, -1.099999999], [0.80004734, -1.084374939], [0.700174575, -1.128081404]])
+    expectTrajectory(
+      decoupled, [[0.890000002, -1.089999999], [0.781100004, -1.073836841], [0.673289006, -1.112922687]])
 
     // On a bias neither decays: both follow plain Adam.
-    adamw = ReferenceOptimizer(.adamw(lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false), regularization: regularization)
+    adamw = ReferenceOptimizer(
+      .adamw(lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false), regularization: regularization)
     let bias = try trajectory(&adamw, start: OptimizerCase.start, gradients: OptimizerCase.gradients, kind: .bias)
     expectTrajectory(bias, [[0.900000002, -1.099999999], [0.800000004, -1.094736841], [0.700000006, -1.144561055]])
   }
@@ -62,7 +74,8 @@ import Testing
     // SGD γ = 0.5, l1 = 0.5, g = 0: p ← p − 0.25·sign(p); sign(0) = 0.
     var regularization = Regularization()
     regularization.l1 = 0.5
-    var sgd = ReferenceOptimizer(.sgd(lr: 0.5, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
+    var sgd = ReferenceOptimizer(
+      .sgd(lr: 0.5, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
     let path = try trajectory(&sgd, start: [1, -2, 0], gradients: [[0, 0, 0], [0, 0, 0]])
     #expect(path == [[0.75, -1.75, 0], [0.5, -1.5, 0]])
   }
@@ -72,9 +85,11 @@ import Testing
     // [2, 1, 1, 2] is constrained per output channel the same way; a bias [3, 4] is never constrained.
     var regularization = Regularization()
     regularization.maxNorm = 2
-    var sgd = ReferenceOptimizer(.sgd(lr: 0.1, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
+    var sgd = ReferenceOptimizer(
+      .sgd(lr: 0.1, momentum: 0, dampening: 0, nesterov: false), regularization: regularization)
     var params = [
-      "fc.weight": Tensor(shape: [2, 2], data: [3, 4, 0.6, 0.8]), "conv.weight": Tensor(shape: [2, 1, 1, 2], data: [0, 0.5, 6, -8]),
+      "fc.weight": Tensor(shape: [2, 2], data: [3, 4, 0.6, 0.8]),
+      "conv.weight": Tensor(shape: [2, 1, 1, 2], data: [0, 0.5, 6, -8]),
       "fc.bias": Tensor(shape: [2], data: [3, 4]),
     ]
     let kinds: [String: ParameterSpec.Kind] = ["fc.weight": .weight, "conv.weight": .weight, "fc.bias": .bias]
@@ -92,9 +107,14 @@ import Testing
     let good = Tensor(shape: [1, 2], data: [1, 1])
     let failures: [(gradients: [String: Tensor], kinds: [String: ParameterSpec.Kind], message: String)] = [
       (["a.weight": good], kinds, "optimizer step: no gradient for trainable parameter 'b.weight' of shape [1, 2]"),
-      (["a.weight": good, "b.weight": Tensor(zeros: [2])], kinds, "optimizer step: gradient of 'b.weight' has shape [2]; expected [1, 2]"),
-      (["a.weight": good, "b.weight": good], ["a.weight": .weight],
-        "optimizer step: parameter 'b.weight' has no kind; expected weight, bias or a running statistic"),
+      (
+        ["a.weight": good, "b.weight": Tensor(zeros: [2])], kinds,
+        "optimizer step: gradient of 'b.weight' has shape [2]; expected [1, 2]"
+      ),
+      (
+        ["a.weight": good, "b.weight": good], ["a.weight": .weight],
+        "optimizer step: parameter 'b.weight' has no kind; expected weight, bias or a running statistic"
+      ),
     ]
     for f in failures {
       #expect(throws: ReferenceError(f.message)) {
@@ -136,13 +156,15 @@ import Testing
 
   @Test(arguments: defaults)
   func specDefaultsArePyTorchs(_ c: DefaultCase) throws {
-    let spec = "network n\ninput x: f32[2]\ndense d (units: 1)\noutput y\ntrain {\n  loss: mse(y, t)\n  optimizer: \(c.spelling)\n}\n"
+    let spec =
+      "network n\ninput x: f32[2]\ndense d (units: 1)\noutput y\ntrain {\n  loss: mse(y, t)\n  optimizer: \(c.spelling)\n}\n"
     let parsed = Frontend.parse(spec, file: "defaults.kiln")
     #expect(parsed.diagnostics.isEmpty, "\(parsed.diagnostics)")
     let training = try #require(parsed.graph?.training)
     var optimizer = ReferenceOptimizer(training.optimizer, regularization: training.regularization)
     var params = ["d.weight": Tensor(shape: [1, 1], data: [1])]
-    try optimizer.step(&params, gradients: ["d.weight": Tensor(shape: [1, 1], data: [0.5])], kinds: ["d.weight": .weight])
+    try optimizer.step(
+      &params, gradients: ["d.weight": Tensor(shape: [1, 1], data: [0.5])], kinds: ["d.weight": .weight])
     expectClose(Double(params["d.weight"]!.data[0]), Double(c.expected), tolerance: 1e-7)
     #expect(optimizer.states["d.weight"]!.slots.keys.sorted() == c.slots)
     if c.spelling == "nadam" { #expect(optimizer.states["d.weight"]!.slots["mu_product"]!.data == [Float(0.45007347)]) }

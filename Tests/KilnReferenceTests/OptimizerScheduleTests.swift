@@ -74,7 +74,8 @@ import Testing
     var params = ["fc.weight": Tensor(shape: [1, 1], data: [1])]
     var path: [Float] = []
     for _ in 0..<3 {
-      try optimizer.step(&params, gradients: ["fc.weight": Tensor(shape: [1, 1], data: [1])], kinds: ["fc.weight": .weight])
+      try optimizer.step(
+        &params, gradients: ["fc.weight": Tensor(shape: [1, 1], data: [1])], kinds: ["fc.weight": .weight])
       path.append(params["fc.weight"]!.data[0])
       optimizer.learningRate = schedule.epochEnded()
     }

@@ -73,7 +73,8 @@ func expectTrajectory(
     //   t3: d = [0 + 0.625, 4 + 1.75] = [0.625, 5.75]; p = [−1.375 − 0.3125, −2.25 − 2.875] = [−1.6875, −5.125]
     OptimizerCase(
       name: "nesterov", optimizer: .sgd(lr: 0.5, momentum: 0.5, dampening: 0, nesterov: true),
-      start: [1, -2], gradients: [[1, 2], [2, -2], [0, 4]], expected: [[0.25, -3.5], [-1.375, -2.25], [-1.6875, -5.125]]),
+      start: [1, -2], gradients: [[1, 2], [2, -2], [0, 4]],
+      expected: [[0.25, -3.5], [-1.375, -2.25], [-1.6875, -5.125]]),
     // s ← s + g²; p ← p − 0.1·g/√s. Element 1, g = 1, −1, 2: s = 1, 2, 6; p = −1.1, −1.1 + 0.1/√2, … − 0.2/√6.
     OptimizerCase(
       name: "adagrad", optimizer: .adagrad(lr: 0.1, epsilon: 1e-10),
@@ -125,6 +126,7 @@ func expectTrajectory(
     var optimizer = ReferenceOptimizer(c.optimizer)
     expectTrajectory(try trajectory(&optimizer, start: c.start, gradients: c.gradients), c.expected)
     #expect(optimizer.states["fc.weight"]?.step == 3)
-    #expect(optimizer.states["fc.weight"]?.slots.keys.sorted() == ReferenceOptimizer.slotNames(of: c.optimizer).sorted())
+    #expect(
+      optimizer.states["fc.weight"]?.slots.keys.sorted() == ReferenceOptimizer.slotNames(of: c.optimizer).sorted())
   }
 }

@@ -91,7 +91,8 @@ public struct ReferenceOptimizer: Hashable, Sendable {
     let names = params.keys.sorted()
     for name in names {
       guard let kind = kinds[name] else {
-        throw ReferenceError("optimizer step: parameter '\(name)' has no kind; expected weight, bias or a running statistic")
+        throw ReferenceError(
+          "optimizer step: parameter '\(name)' has no kind; expected weight, bias or a running statistic")
       }
       guard kind == .weight || kind == .bias else { continue }
       let p = params[name]!
@@ -157,7 +158,9 @@ public struct ReferenceOptimizer: Hashable, Sendable {
     var slots = state.slots.mapValues { $0.data.map(Double.init) }
     UpdateRule(optimizer: optimizer, learningRate: learningRate, step: state.step).apply(&p, g, &slots)
     for (slot, values) in slots { state.slots[slot]!.data = values.map(Float.init) }
-    if let limit = reg.maxNorm, kind == .weight, param.shape.count >= 2 { Self.constrainRows(&p, rows: param.shape[0], limit) }
+    if let limit = reg.maxNorm, kind == .weight, param.shape.count >= 2 {
+      Self.constrainRows(&p, rows: param.shape[0], limit)
+    }
     param.data = p.map(Float.init)
   }
 
