@@ -78,64 +78,79 @@ public struct LineChart: Hashable, Sendable {
       bottom - (v - ticks.first!) / (ticks.last! - ticks.first!) * (bottom - top)
     }
 
+    let mid = (top + bottom) / 2
     var out: [String] = [
       #"<?xml version="1.0" encoding="UTF-8"?>"#,
-      #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(width)" height="\#(height)" viewBox="0 0 \#(width) \#(height)" font-family="sans-serif" font-size="12">"#,
-      #"<rect width="100%" height="100%" fill="white"/>"#,
-      #"<text x="\#(f(Double(width) / 2))" y="24" text-anchor="middle" font-size="16">\#(escaped(title))</text>"#,
+      element(
+        "svg",
+        [
+          "xmlns": "http://www.w3.org/2000/svg", "width": "\(width)", "height": "\(height)",
+          "viewBox": "0 0 \(width) \(height)", "font-family": "sans-serif", "font-size": "12",
+        ], open: true),
+      element("rect", ["width": "100%", "height": "100%", "fill": "white"]),
+      element(
+        "text", ["x": f(Double(width) / 2), "y": "24", "text-anchor": "middle", "font-size": "16"], text: title),
     ]
     // Grid and ticks.
     for t in xTicks {
       out.append(
-        #"<line x1="\#(f(x(t)))" y1="\#(f(top))" x2="\#(f(x(t)))" y2="\#(f(bottom))" stroke="\#(Self.gridColor)"/>"#)
-      out.append(#"<text x="\#(f(x(t)))" y="\#(f(bottom + 18))" text-anchor="middle">\#(Self.label(t, xTicks))</text>"#)
+        element("line", ["x1": f(x(t)), "y1": f(top), "x2": f(x(t)), "y2": f(bottom), "stroke": Self.gridColor]))
+      out.append(
+        element("text", ["x": f(x(t)), "y": f(bottom + 18), "text-anchor": "middle"], text: Self.label(t, xTicks)))
     }
     for t in leftTicks {
+      let ty = y(t, leftTicks)
+      out.append(element("line", ["x1": f(left), "y1": f(ty), "x2": f(right), "y2": f(ty), "stroke": Self.gridColor]))
       out.append(
-        #"<line x1="\#(f(left))" y1="\#(f(y(t, leftTicks)))" x2="\#(f(right))" y2="\#(f(y(t, leftTicks)))" stroke="\#(Self.gridColor)"/>"#
-      )
-      out.append(
-        #"<text x="\#(f(left - 8))" y="\#(f(y(t, leftTicks) + 4))" text-anchor="end">\#(Self.label(t, leftTicks))</text>"#
-      )
+        element("text", ["x": f(left - 8), "y": f(ty + 4), "text-anchor": "end"], text: Self.label(t, leftTicks)))
     }
     if usesRight {
       for t in rightTicks {
-        out.append(#"<text x="\#(f(right + 8))" y="\#(f(y(t, rightTicks) + 4))">\#(Self.label(t, rightTicks))</text>"#)
+        out.append(element("text", ["x": f(right + 8), "y": f(y(t, rightTicks) + 4)], text: Self.label(t, rightTicks)))
       }
-      let mid = (top + bottom) / 2
+      let lx = f(Double(width) - 16)
       out.append(
-        #"<text x="\#(f(Double(width) - 16))" y="\#(f(mid))" text-anchor="middle" transform="rotate(90 \#(f(Double(width) - 16)) \#(f(mid)))">\#(escaped(rightLabel))</text>"#
-      )
+        element(
+          "text",
+          ["x": lx, "y": f(mid), "text-anchor": "middle", "transform": "rotate(90 \(lx) \(f(mid)))"],
+          text: rightLabel))
     }
-    // Axes and their labels.
+    // The frame and the axis labels.
     out.append(
-      #"<rect x="\#(f(left))" y="\#(f(top))" width="\#(f(right - left))" height="\#(f(bottom - top))" fill="none" stroke="\#(Self.frameColor)"/>"#
-    )
+      element(
+        "rect",
+        [
+          "x": f(left), "y": f(top), "width": f(right - left), "height": f(bottom - top), "fill": "none",
+          "stroke": Self.frameColor,
+        ]))
     out.append(
-      #"<text x="\#(f((left + right) / 2))" y="\#(f(Double(height) - 14))" text-anchor="middle">\#(escaped(xLabel))</text>"#
-    )
-    let mid = (top + bottom) / 2
+      element(
+        "text", ["x": f((left + right) / 2), "y": f(Double(height) - 14), "text-anchor": "middle"], text: xLabel))
     out.append(
-      #"<text x="18" y="\#(f(mid))" text-anchor="middle" transform="rotate(-90 18 \#(f(mid)))">\#(escaped(leftLabel))</text>"#
-    )
-    // Curves, then the legend over them.
+      element(
+        "text", ["x": "18", "y": f(mid), "text-anchor": "middle", "transform": "rotate(-90 18 \(f(mid)))"],
+        text: leftLabel))
+    // Curves, then the legend over them; right-axis curves are dashed.
     for (i, s) in series.enumerated() {
       let ticks = s.axis == .left ? leftTicks : rightTicks
       let points = s.values.enumerated().filter { $0.element.isFinite }
         .map { "\(f(x(Double($0.offset + 1)))),\(f(y($0.element, ticks)))" }
-      let dash = s.axis == .right ? #" stroke-dasharray="6 3""# : ""
-      out.append(
-        #"<polyline data-series="\#(escaped(s.name))" points="\#(points.joined(separator: " "))" fill="none" stroke="\#(Self.palette[i % Self.palette.count])" stroke-width="2"\#(dash)/>"#
-      )
+      var attributes = [
+        ("data-series", s.name), ("points", points.joined(separator: " ")), ("fill", "none"),
+        ("stroke", Self.palette[i % Self.palette.count]), ("stroke-width", "2"),
+      ]
+      if s.axis == .right { attributes.append(("stroke-dasharray", "6 3")) }
+      out.append(element("polyline", attributes))
     }
     for (i, s) in series.enumerated() {
       let ly = top + 16 + Double(i) * 18
-      let color = Self.palette[i % Self.palette.count]
-      let dash = s.axis == .right ? #" stroke-dasharray="6 3""# : ""
-      out.append(
-        #"<line x1="\#(f(right - 150))" y1="\#(f(ly - 4))" x2="\#(f(right - 126))" y2="\#(f(ly - 4))" stroke="\#(color)" stroke-width="2"\#(dash)/>"#
-      )
-      out.append(#"<text x="\#(f(right - 120))" y="\#(f(ly))">\#(escaped(s.name))</text>"#)
+      var attributes = [
+        ("x1", f(right - 150)), ("y1", f(ly - 4)), ("x2", f(right - 126)), ("y2", f(ly - 4)),
+        ("stroke", Self.palette[i % Self.palette.count]), ("stroke-width", "2"),
+      ]
+      if s.axis == .right { attributes.append(("stroke-dasharray", "6 3")) }
+      out.append(element("line", attributes))
+      out.append(element("text", ["x": f(right - 120), "y": f(ly)], text: s.name))
     }
     out.append("</svg>")
     return out.joined(separator: "\n") + "\n"
@@ -189,6 +204,24 @@ public struct LineChart: Hashable, Sendable {
 
 /// A coordinate with two decimals.
 private func f(_ v: Double) -> String { String(format: "%.2f", v) }
+
+/// One SVG element with its attributes in the given order (values escaped): empty (`<name …/>`), with escaped
+/// text content, or only opened (`open`, for the root).
+private func element(_ name: String, _ attributes: [(String, String)], text: String? = nil, open: Bool = false)
+  -> String
+{
+  let written = attributes.map { " \($0.0)=\"\(escaped($0.1))\"" }.joined()
+  if open { return "<\(name)\(written)>" }
+  guard let text else { return "<\(name)\(written)/>" }
+  return "<\(name)\(written)>\(escaped(text))</\(name)>"
+}
+
+/// `element` with attributes written as a literal, in order.
+private func element(
+  _ name: String, _ attributes: KeyValuePairs<String, String>, text: String? = nil, open: Bool = false
+) -> String {
+  element(name, attributes.map { ($0.key, $0.value) }, text: text, open: open)
+}
 
 /// `text` with the five XML special characters escaped.
 private func escaped(_ text: String) -> String {
