@@ -13,9 +13,24 @@ import KilnIR
 ///     bits   = mix(key + (i + 1) * 0x9E3779B97F4A7C15)       (the i-th SplitMix64 output from state `key`)
 ///     u      = (double)(bits >> 40) * 0x1p-24                (top 24 bits: a multiple of 2⁻²⁴ in [0, 1))
 ///
-/// In the interpreter the stream is the dropout node's index in the graph and i the element's flat
-/// index in the full [N, …] tensor.
+/// In the interpreter the stream is `stream(named:)` of the dropout node's NAME, and i the element's flat
+/// index in the full [N, …] tensor. Names, unlike node indices, survive passes that remove or renumber
+/// nodes, so a graph keeps its masks through the pipeline.
 public enum CounterRandom {
+  /// The stream of the dropout node called `name`: the 64-bit FNV-1a hash of its UTF-8 bytes. Exactly,
+  /// on uint64 with wrapping multiplication (C: `uint64_t`):
+  ///
+  ///     h = 0xCBF29CE484222325                    (the FNV-1a 64 offset basis)
+  ///     for each byte b of the name in UTF-8:  h = (h ^ b) * 0x00000100000001B3   (the FNV 64 prime)
+  ///     stream = h
+  ///
+  /// so the empty name gives 0xCBF29CE484222325 and "a" gives 0xAF63DC4C8601EC8C.
+  public static func stream(named name: String) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    return h
+  }
+
   /// The SplitMix64 finalizer.
   public static func mix(_ z0: UInt64) -> UInt64 {
     var z = z0

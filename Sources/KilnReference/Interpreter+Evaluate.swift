@@ -132,7 +132,8 @@ extension Interpreter {
           return value(try ReferenceOps.dropout(x, rate: rate, training: false, seed: 0, stream: 0))
         case .training(let seed):
           return value(
-            try ReferenceOps.dropout(x, rate: rate, training: true, seed: seed, stream: UInt64(node.id.index)))
+            try ReferenceOps.dropout(
+              x, rate: rate, training: true, seed: seed, stream: CounterRandom.stream(named: node.name)))
         }
       case .lrn(let l):
         return value(try ReferenceOps.lrn(operand(0), l))

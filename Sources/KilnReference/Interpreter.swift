@@ -26,7 +26,8 @@ public struct Interpreter: Sendable {
     /// Batch norm uses its running statistics; dropout is the identity.
     case inference
     /// Batch norm uses batch statistics and updates its running statistics; dropout draws its mask from
-    /// `CounterRandom` with this seed, the dropout node's index as the stream.
+    /// `CounterRandom` with this seed and `CounterRandom.stream(named:)` of the dropout node's name as the
+    /// stream, so removing or renumbering other nodes leaves every mask unchanged.
     case training(seed: UInt64)
   }
 
@@ -122,7 +123,7 @@ public struct Interpreter: Sendable {
 
   /// Checks every given input against its declaration (element type, per-sample dims, one batch size for
   /// all) and that every data input is present.
-  private func checkInputs(_ inputs: [String: AnyTensor], inputNodes: [Node]) throws {
+  func checkInputs(_ inputs: [String: AnyTensor], inputNodes: [Node]) throws {
     var batch: (size: Int, input: String)?
     // Data inputs first, so a missing one is reported before any mismatch with a target.
     let ordered = inputNodes.filter(isData) + inputNodes.filter { !isData($0) }

@@ -104,7 +104,7 @@ struct SmallCNN {
       dense, weight: p["bn.weight"]!, bias: p["bn.bias"]!, runningMean: p["bn.running_mean"]!,
       runningVar: p["bn.running_var"]!, BatchNorm(momentum: 0.2))
     let dropped = try ReferenceOps.dropout(
-      stats.output, rate: 0.5, training: true, seed: 99, stream: UInt64(drop.index))
+      stats.output, rate: 0.5, training: true, seed: 99, stream: CounterRandom.stream(named: "drop"))
     let training = try interpreter.run(["x": .f32(input)], mode: .training(seed: 99))
     #expect(training.outputs["y"] == dropped)
     #expect(training.updatedParameters == ["bn.running_mean": stats.runningMean, "bn.running_var": stats.runningVar])
