@@ -1,4 +1,5 @@
 // A rendered kernel: one static C function with a declared, ordered parameter list.
+import KilnIR
 
 /// One pointer parameter of a kernel, after the leading `int n` (the runtime batch).
 public struct KernelParameter: Hashable, Sendable {
@@ -11,20 +12,73 @@ public struct KernelParameter: Hashable, Sendable {
     case output
     /// Working memory it may overwrite, `floats` long.
     case scratch
+    /// A parameter tensor the kernel reads and writes in place, e.g. `c1.weight` in an optimizer step or
+    /// `bn.running_mean` in a training-mode batch norm (`float *`).
+    case updatedParameter
+    /// One slot of a parameter's optimizer state, read and written in place; `tensor` is
+    /// `<parameter>.<slot>` with PyTorch's slot name, e.g. `c1.weight.exp_avg` (`float *`).
+    case optimizerState
+    /// The step's run-time scalars, `const kiln_step_info *` (see `TrainingABI`): learning rate, step number,
+    /// dropout seed.
+    case stepInfo
   }
   public var name: String
   public var role: Role
-  /// For parameters: the tensor's name (`c1.weight`); for scratch: unused.
+  /// For parameters, updated parameters and optimizer state: the tensor's name (`c1.weight`,
+  /// `c1.weight.exp_avg`); for the others: unused.
   public var tensor: String?
-  /// Elements: per sample for inputs/outputs, in all for parameters and scratch.
+  /// Elements: per sample for batched inputs/outputs, in all otherwise (0 for `stepInfo`).
   public var floats: Int
+  /// The element type: `.i64` for class labels (`const int64_t *`), else `.f32`.
+  public var dtype: DType
+  /// Whether an input or output holds `n ×` `floats` (a batch) or `floats` in all (a parameter gradient, a loss).
+  public var batched: Bool
 
-  public init(_ name: String, _ role: Role, tensor: String? = nil, floats: Int) {
+  public init(
+    _ name: String, _ role: Role, tensor: String? = nil, floats: Int, dtype: DType = .f32, batched: Bool = true
+  ) {
     self.name = name
     self.role = role
     self.tensor = tensor
     self.floats = floats
+    self.dtype = dtype
+    self.batched = batched
   }
+
+  /// Elements of the argument at batch `n`.
+  public func count(batch n: Int) -> Int {
+    switch role {
+    case .input, .output: return batched ? n * floats : floats
+    case .parameter, .scratch, .updatedParameter, .optimizerState: return floats
+    case .stepInfo: return 0
+    }
+  }
+
+  /// The C type of the argument as the kernel declares it, without `restrict`.
+  public var cType: String {
+    switch role {
+    case .input: return dtype == .i64 ? "const int64_t *" : "const float *"
+    case .parameter: return "const float *"
+    case .output, .scratch, .updatedParameter, .optimizerState: return "float *"
+    case .stepInfo: return "const kiln_step_info *"
+    }
+  }
+}
+
+/// The C declarations training kernels share with the module that calls them.
+public enum TrainingABI {
+  /// `kiln_step_info`: what one training step passes every kernel that needs a run-time scalar.
+  ///
+  /// - `lr`: the learning rate of this step (set by `<name>_set_lr`, changed by schedules between epochs);
+  /// - `step`: the optimizer step number t, 1 for the first step (Adam's bias correction);
+  /// - `seed`: this step's dropout seed, `CounterRandom.stepSeed(base:step:)` of the module's seed.
+  public static let stepInfoDeclaration = """
+    typedef struct kiln_step_info {
+      float lr;
+      int64_t step;
+      uint64_t seed;
+    } kiln_step_info;
+    """
 }
 
 /// A kernel ready to emit: `static void name(int n, <parameters>)` and its body. The template owns the C

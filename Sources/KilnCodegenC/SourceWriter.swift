@@ -83,6 +83,9 @@ enum SourceWriter {
           }
           args.append("arena + \(offset)")
           scratch = offset + alignedFloats(param.floats)
+        case .updatedParameter, .optimizerState, .stepInfo:
+          // NOTE: training modules (issue 5) bind these; an inference module never has such a kernel.
+          throw EmitError("step \(step.kernelName) is a training kernel; this module is built for inference")
         }
       }
       calls.append("\(k.name)(\(args.joined(separator: ", ")));")

@@ -39,6 +39,14 @@ public enum CounterRandom {
     return z ^ (z >> 31)
   }
 
+  /// The dropout seed of training step `step` (1 for the first) of a run seeded `base`, so each step draws
+  /// fresh masks that depend only on (base, step), never on thread count or on where training resumed:
+  ///
+  ///     stepSeed = mix(base + step · 0x9E3779B97F4A7C15)          (uint64, wrapping)
+  public static func stepSeed(base: UInt64, step: Int64) -> UInt64 {
+    mix(base &+ UInt64(bitPattern: step) &* 0x9E37_79B9_7F4A_7C15)
+  }
+
   /// The uniform value in [0, 1) of element `index` of `stream` under `seed`.
   public static func uniform(seed: UInt64, stream: UInt64, index: UInt64) -> Double {
     let key = mix(seed ^ mix(stream))

@@ -3,7 +3,7 @@ import Foundation
 import KilnCodegenC
 import KilnHarness
 
-/// One C library holding a set of kernels, each behind an exported wrapper `bench_<name>(int n, float **args)`.
+/// One C library holding a set of kernels, each behind an exported wrapper `bench_<name>(int n, void **args)`.
 /// Build one bench per suite (a C compile costs ~0.3 s; the content-hash cache makes reruns free).
 public final class KernelBench: @unchecked Sendable {
   public let library: SharedLibrary
@@ -21,10 +21,13 @@ public final class KernelBench: @unchecked Sendable {
     var c = CPrinter()
     c.directive("#include <math.h>")
     c.directive("#include <stddef.h>")
+    c.directive("#include <stdint.h>")
     if options.blas { c.directive("#include <cblas.h>") }
     c.directive("#ifdef _OPENMP")
     c.directive("void omp_set_num_threads(int);")
     c.directive("#endif")
+    c.line()
+    c.text(TrainingABI.stepInfoDeclaration)
     c.line()
     c.function("void bench_set_threads(int threads)") { c in
       c.directive("#ifdef _OPENMP")
@@ -36,9 +39,9 @@ public final class KernelBench: @unchecked Sendable {
     for k in kernels {
       c.text(k.definition)
       c.line()
-      c.line("void bench_\(k.name)(int n, float **args);")
-      c.function("void bench_\(k.name)(int n, float **args)") { c in
-        let args = k.parameters.indices.map { "args[\($0)]" }
+      c.line("void bench_\(k.name)(int n, void **args);")
+      c.function("void bench_\(k.name)(int n, void **args)") { c in
+        let args = k.parameters.enumerated().map { i, p in "(\(p.cType))args[\(i)]" }
         c.line("\(k.name)(\((["n"] + args).joined(separator: ", ")));")
       }
     }
@@ -57,42 +60,77 @@ public final class KernelBench: @unchecked Sendable {
     try library.withSymbol("bench_set_threads", as: (@convention(c) (Int32) -> Void).self) { $0(Int32(threads)) }
   }
 
-  /// Runs `kernel` on batch `n`. `arguments` gives every input and parameter by parameter name
-  /// (inputs hold `n ×` their per-sample size); returns every output by name. Scratch is filled with NaN
-  /// first, so a kernel that reads scratch it did not write shows it.
-  public func run(_ kernel: KernelFunction, n: Int, _ arguments: [String: [Float]]) throws -> [String: [Float]] {
-    var buffers: [[Float]] = []
-    for p in kernel.parameters {
-      let count = (p.role == .input || p.role == .output) ? n * p.floats : p.floats
+  /// The run-time scalars of a training kernel's `const kiln_step_info *` argument (same layout as C's).
+  public struct StepInfo: Sendable {
+    public var lr: Float
+    public var step: Int64
+    public var seed: UInt64
+    public init(lr: Float, step: Int64, seed: UInt64) {
+      self.lr = lr
+      self.step = step
+      self.seed = seed
+    }
+  }
+
+  /// Runs `kernel` on batch `n`. `arguments` gives every float input, parameter, updated parameter and
+  /// optimizer-state slot by parameter name (batched inputs hold `n ×` their per-sample size), `labels` the
+  /// i64 inputs, `stepInfo` the scalars of a kernel that takes them. Returns every output, updated parameter
+  /// and state slot by name, after the call. Outputs and scratch are filled with NaN first, so a kernel that
+  /// reads what it did not write shows it.
+  public func run(
+    _ kernel: KernelFunction, n: Int, _ arguments: [String: [Float]], labels: [String: [Int64]] = [:],
+    stepInfo: StepInfo? = nil
+  ) throws -> [String: [Float]] {
+    var pointers: [UnsafeMutableRawPointer?] = []
+    var floatBuffers: [Int: (UnsafeMutablePointer<Float>, Int)] = [:]
+    var owned: [UnsafeMutableRawPointer] = []
+    defer { owned.forEach { $0.deallocate() } }
+    func allocate<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+      let p = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
+      p.initialize(from: values, count: values.count)
+      owned.append(UnsafeMutableRawPointer(p))
+      return p
+    }
+    for (i, p) in kernel.parameters.enumerated() {
+      let count = p.count(batch: n)
       switch p.role {
-      case .input, .parameter:
+      case .input where p.dtype == .i64:
+        guard let values = labels[p.name] else { throw BenchError("no labels '\(p.name)' for \(kernel.name)") }
+        guard values.count == count else {
+          throw BenchError("labels '\(p.name)' of \(kernel.name) has \(values.count) values, needs \(count)")
+        }
+        pointers.append(UnsafeMutableRawPointer(allocate(values)))
+      case .input, .parameter, .updatedParameter, .optimizerState:
         guard let values = arguments[p.name] else { throw BenchError("no argument '\(p.name)' for \(kernel.name)") }
         guard values.count == count else {
           throw BenchError("argument '\(p.name)' of \(kernel.name) has \(values.count) values, needs \(count)")
         }
-        buffers.append(values)
-      case .output: buffers.append([Float](repeating: .nan, count: count))
-      case .scratch: buffers.append([Float](repeating: .nan, count: count))
+        let buffer = allocate(values)
+        floatBuffers[i] = (buffer, count)
+        pointers.append(UnsafeMutableRawPointer(buffer))
+      case .output, .scratch:
+        let buffer = allocate([Float](repeating: .nan, count: count))
+        floatBuffers[i] = (buffer, count)
+        pointers.append(UnsafeMutableRawPointer(buffer))
+      case .stepInfo:
+        guard let stepInfo else { throw BenchError("\(kernel.name) takes step info; none was given") }
+        pointers.append(UnsafeMutableRawPointer(allocate([stepInfo])))
       }
     }
-    // Stable, separately allocated pointers for the call.
-    let pointers = buffers.map { b -> UnsafeMutablePointer<Float> in
-      let p = UnsafeMutablePointer<Float>.allocate(capacity: max(b.count, 1))
-      p.initialize(from: b, count: b.count)
-      return p
-    }
-    defer { pointers.forEach { $0.deallocate() } }
-    var args: [UnsafeMutablePointer<Float>?] = pointers
     try library.withSymbol(
-      "bench_\(kernel.name)", as: (@convention(c) (Int32, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>) -> Void).self
+      "bench_\(kernel.name)",
+      as: (@convention(c) (Int32, UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Void).self
     ) { f in
-      args.withUnsafeMutableBufferPointer { f(Int32(n), $0.baseAddress!) }
+      pointers.withUnsafeMutableBufferPointer { f(Int32(n), $0.baseAddress!) }
     }
-    var outputs: [String: [Float]] = [:]
-    for (i, p) in kernel.parameters.enumerated() where p.role == .output {
-      outputs[p.name] = Array(UnsafeBufferPointer(start: pointers[i], count: buffers[i].count))
+    var results: [String: [Float]] = [:]
+    for (i, p) in kernel.parameters.enumerated() {
+      guard [.output, .updatedParameter, .optimizerState].contains(p.role), let (buffer, count) = floatBuffers[i] else {
+        continue
+      }
+      results[p.name] = Array(UnsafeBufferPointer(start: buffer, count: count))
     }
-    return outputs
+    return results
   }
 }
 
