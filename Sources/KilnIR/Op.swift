@@ -36,6 +36,10 @@ public enum Op: Hashable, Sendable {
   case activation(Activation)
   /// A loss of (prediction, target), averaged over the batch: a scalar.
   case loss(LossKind)
+  /// Appended by autodiff: the backward of one forward op toward one of its inputs or parameters.
+  indirect case gradient(Gradient)
+  /// Appended by autodiff: one optimizer update of a parameter from its gradient (in place; no value).
+  case optimizerStep(OptimizerStep)
 
   /// The spec keyword of the op, as `kiln check` prints it.
   public var name: String {
@@ -61,6 +65,8 @@ public enum Op: Hashable, Sendable {
       default: return a.description
       }
     case .loss(let l): return l.rawValue
+    case .gradient: return "grad"
+    case .optimizerStep: return "optimizer_step"
     }
   }
 
@@ -70,6 +76,8 @@ public enum Op: Hashable, Sendable {
     case .input: return 0
     case .concat: return nil
     case .add, .mul, .loss: return 2
+    case .gradient(let g): return g.operands.count
+    case .optimizerStep: return 1
     case .dense(let d): return 1 + d.epilogue.operandCount
     case .conv2d(let c): return 1 + c.epilogue.operandCount
     default: return 1

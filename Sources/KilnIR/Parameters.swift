@@ -76,7 +76,7 @@ extension Node {
     case .batchNorm:
       return Self.batchNormParameters(name, channels: inputTypes.first?.dims.first ?? 0)
     case .input, .maxPool, .avgPool, .globalAvgPool, .flatten, .reshape, .concat, .add, .mul, .dropout, .lrn,
-      .activation, .loss:
+      .activation, .loss, .gradient, .optimizerStep:
       return []
     }
   }

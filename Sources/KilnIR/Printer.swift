@@ -69,6 +69,11 @@ extension Op {
       case .leakyRelu(let al), .elu(let al): a.append("alpha: \(formatNumber(al))")
       default: break
       }
+    case .gradient(let g):
+      a.append("of: \(g.forward.name) \(g.forwardName), wrt: \(g.target)")
+      a.append("operands: [\(g.operands.map(\.description).joined(separator: ", "))]")
+    case .optimizerStep(let s):
+      a.append("\(s.optimizer.name) \(s.parameter)")
     case .globalAvgPool, .flatten, .concat, .add, .mul, .loss: break
     }
     return a.joined(separator: ", ")

@@ -4,7 +4,7 @@ import KilnIR
 /// Deletes the nodes whose values nothing needs, then renumbers the rest.
 ///
 /// Live values are the graph outputs, the training section's prediction (so the training
-/// configuration stays valid), every loss in training mode, and everything they read, transitively.
+/// configuration stays valid), every loss and optimizer step in training mode, and everything they read, transitively.
 /// Inputs are always kept: they are the module's interface, even when nothing reads them.
 /// In inference mode the loss is dead (no output reads it), so it goes.
 public struct EliminateDead: GraphPass {
@@ -24,6 +24,8 @@ public struct EliminateDead: GraphPass {
       switch n.op {
       case .input: live.insert(n.id)
       case .loss where mode == .training: live.insert(n.id)
+      // An optimizer step's effect is on the parameters, not a value: it is always needed.
+      case .optimizerStep where mode == .training: live.insert(n.id)
       default: break
       }
     }

@@ -71,6 +71,16 @@ public enum PassRegistry {
       modes: [.inference], isFusion: true
     ) { FuseEpilogues(mode: $0) },
     //   eliminate-dead again after fusion, if fusion leaves dead producers behind.
+    RegisteredPass(
+      name: Autodiff.passName,
+      why: "training is the same program run backward: gradient nodes go through the same lowering, planner and C emitter",
+      modes: [.training]
+    ) { Autodiff(mode: $0) },
+    RegisteredPass(
+      name: AppendOptimizerSteps.passName,
+      why: "the update of every parameter is a node too, so one generated call runs forward, backward and the step",
+      modes: [.training]
+    ) { AppendOptimizerSteps(mode: $0) },
   ]
 
   /// The registered names, in pipeline order.

@@ -145,7 +145,7 @@ public enum PlanValidator {
     case .add, .mul, .batchNorm: return true
     case .activation(let a): return a.isElementwise
     case .input, .dense, .conv2d, .maxPool, .avgPool, .globalAvgPool, .flatten, .reshape, .concat, .dropout, .lrn,
-      .loss:
+      .loss, .gradient, .optimizerStep:
       return false
     }
   }

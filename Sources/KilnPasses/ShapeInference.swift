@@ -45,6 +45,24 @@ public struct ShapeInference: GraphPass {
       .failure(Diagnostic(at: n.location, "\(n.op.name) '\(n.name)': \(message)", expected: expected))
     }
     let what = "\(n.op.name) '\(n.name)'"
+    switch n.op {
+    case .gradient(let g):
+      // Autodiff typed these when it built them; re-inference checks the operands still match.
+      guard g.operands.count == ins.count else { return fail("has \(ins.count) inputs", expected: "\(g.operands.count)") }
+      for (role, t) in zip(g.operands, ins) {
+        if case .forwardInput(let k) = role, g.forwardInputTypes.indices.contains(k), g.forwardInputTypes[k] != t {
+          return fail("operand \(role) has type \(t)", expected: "\(g.forwardInputTypes[k])")
+        }
+      }
+      guard let type = g.resultType else { return fail("\(g.forward.name) '\(g.forwardName)' has no \(g.target)") }
+      return .success(type)
+    case .optimizerStep(let step):
+      let expected = TensorType(.f32, step.dims, batched: false)
+      guard ins == [expected] else { return fail("found \(ins.map(\.description))", expected: "[\(expected)] unbatched") }
+      return .success(TensorType.empty)
+    default:
+      break
+    }
     // Every op but a loss's target reads float data.
     for (k, t) in ins.enumerated() where t.dtype != .f32 {
       if case .loss = n.op, k == 1 { continue }
@@ -150,6 +168,9 @@ public struct ShapeInference: GraphPass {
         return fail("found target \(target)", expected: "f32 values shaped like the prediction \(pred)")
       }
       return .success(TensorType(.f32, [], batched: false))
+
+    case .gradient, .optimizerStep:
+      return fail("was not typed")  // handled above
     }
 
     func window(_ w: Window2D, _ x: TensorType) -> Result<Pair, WindowError> {

@@ -19,6 +19,7 @@ extension Interpreter {
         guard declared.type.batched else { throw ReferenceError("inputs are batched; the declared type is not") }
         return declared.type
       }
+      if let type = try autodiffType(of: node, inputTypes: inputTypes) { return type }
       for (k, t) in inputTypes.enumerated() {
         let isLossTarget = k == 1 && { if case .loss = node.op { return true } else { return false } }()
         guard t.batched else { throw ReferenceError("operand \(k) is the unbatched loss; expected a batched value") }
@@ -61,6 +62,8 @@ extension Interpreter {
       case .loss(let kind):
         _ = try Shapes.loss(kind, prediction: shapes[0], target: shapes[1], targetType: inputTypes[1].dtype)
         return TensorType(.f32, [], batched: false)
+      case .gradient, .optimizerStep:
+        return inputTypes[0]  // handled above
       }
       return TensorType(.f32, Array(out.dropFirst()))
     } catch let e as ReferenceError {
@@ -84,6 +87,11 @@ extension Interpreter {
     func value(_ t: Tensor) -> Evaluation { Evaluation(value: .f32(t)) }
     do {
       switch node.op {
+      case .gradient, .optimizerStep:
+        guard let t = try evaluateAutodiff(node, operands: operands, mode: mode) else {
+          throw ReferenceError("not an autodiff node")
+        }
+        return value(t)
       case .input:
         // Bound by run(_:mode:), which never evaluates an input node.
         throw ReferenceError("an input node has no operation to evaluate")

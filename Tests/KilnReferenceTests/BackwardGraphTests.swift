@@ -11,7 +11,8 @@ import Testing
 
 /// An example spec, shape-checked, with seeded initial parameters and a random batch (labels or float targets).
 func trainingSetup(_ file: String, batch: Int) throws -> (Interpreter, [String: AnyTensor]) {
-  let parsed = Frontend.parse(contentsOf: PackagePaths.examples.appendingPathComponent(file).path)
+  let path = file.hasPrefix("/") ? file : PackagePaths.examples.appendingPathComponent(file).path
+  let parsed = Frontend.parse(contentsOf: path)
   guard var graph = parsed.graph, !parsed.hasErrors else { throw DiagnosticError(parsed.diagnostics) }
   let problems = PassManager(passes: PassManager.checking).run(&graph)
   guard problems.isEmpty, let training = graph.training else { throw DiagnosticError(problems) }
@@ -181,7 +182,8 @@ func expectGraphGradients(
   /// backward; it is covered by the same op VJPs, and left out here to keep the suite within its time.)
   @Test(arguments: PackagePaths.exampleSpecs().map(\.lastPathComponent).filter { $0 != "alexnet.kiln" })
   func everyTrainableExampleDifferentiates(_ file: String) throws {
-    let parsed = Frontend.parse(contentsOf: PackagePaths.examples.appendingPathComponent(file).path)
+    let path = file.hasPrefix("/") ? file : PackagePaths.examples.appendingPathComponent(file).path
+  let parsed = Frontend.parse(contentsOf: path)
     guard parsed.graph?.training != nil else { return }
     let (interpreter, inputs) = try trainingSetup(file, batch: 2)
     let result = try interpreter.gradients(inputs, seed: 3)

@@ -35,6 +35,8 @@ struct NodeContext {
     switch node.op {
     case .input:
       throw ReferenceError("an input node has no operation to evaluate")
+    case .gradient, .optimizerStep:
+      throw ReferenceError("'\(node.name)' was appended by autodiff; differentiate the forward graph instead")
     case .dense(let d):
       return try DoubleReferenceOps.dense(
         operand(0), weight: parameter("weight"), bias: d.bias ? parameter("bias") : nil, activation: d.activation)
@@ -71,6 +73,8 @@ struct NodeContext {
     switch node.op {
     case .input:
       return NodeGradients(operands: [])
+    case .gradient, .optimizerStep:
+      throw ReferenceError("'\(node.name)' was appended by autodiff; differentiate the forward graph instead")
     case .dense(let d):
       let r = try ReferenceGradients.dense(
         dy: dy, x: operand(0), weight: parameter("weight"), bias: d.bias ? parameter("bias") : nil,
