@@ -20,7 +20,8 @@ extension SourceWriter {
   static func writeProfileStorage(_ c: inout CPrinter, _ l: ModuleLayout) {
     let p = l.program
     c.directive("#ifdef KILN_PROFILE")
-    c.comment("Profiling build: when each step of the last forward on this thread began and ended (ns), and its kernel.")
+    c.comment(
+      "Profiling build: when each step of the last forward on this thread began and ended (ns), and its kernel.")
     c.line("static _Thread_local unsigned long long kiln_rt_step_begin[\(profileSlots(p))];")
     c.line("static _Thread_local unsigned long long kiln_rt_step_end[\(profileSlots(p))];")
     c.line("static const char *const \(l.names.fn("step_names"))[\(profileSlots(p))] = {")

@@ -76,7 +76,8 @@ public struct BarChart: Hashable, Sendable {
       element("text", ["x": f(Double(width) / 2), "y": "22", "text-anchor": "middle", "font-size": "15"], text: title),
     ]
     for t in ticks {
-      out.append(element("line", ["x1": f(x(t)), "y1": f(top), "x2": f(x(t)), "y2": f(bottom), "stroke": LineChart.gridColor]))
+      out.append(
+        element("line", ["x1": f(x(t)), "y1": f(top), "x2": f(x(t)), "y2": f(bottom), "stroke": LineChart.gridColor]))
       out.append(
         element("text", ["x": f(x(t)), "y": f(bottom + 16), "text-anchor": "middle"], text: LineChart.label(t, ticks)))
     }

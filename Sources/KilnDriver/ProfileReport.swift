@@ -97,7 +97,9 @@ public struct ProfileReport: Codable, Hashable, Sendable {
   public var kernelSpeedup: Double { unfused.kernelSeconds / fused.kernelSeconds }
 
   /// The fused variant's median seconds for a group (the sum of its fused steps).
-  public func fusedSeconds(_ g: ProfileGroup) -> Double { g.fusedSteps.map { fused.steps[$0].time.median }.reduce(0, +) }
+  public func fusedSeconds(_ g: ProfileGroup) -> Double {
+    g.fusedSteps.map { fused.steps[$0].time.median }.reduce(0, +)
+  }
   /// The unfused variant's median seconds for a group.
   public func unfusedSeconds(_ g: ProfileGroup) -> Double {
     g.unfusedSteps.map { unfused.steps[$0].time.median }.reduce(0, +)

@@ -13,7 +13,9 @@ extension ProfileReport {
     let unfusedTotal = unfused.kernelSeconds
     let fusedTotal = fused.kernelSeconds
     func us(_ s: Double) -> String { String(format: "%.1f", s * 1e6) }
-    func rate(_ macs: Int, _ s: Double) -> String { gflopsRate(macs: macs, seconds: s).map { String(format: "%.1f", $0) } ?? "-" }
+    func rate(_ macs: Int, _ s: Double) -> String {
+      gflopsRate(macs: macs, seconds: s).map { String(format: "%.1f", $0) } ?? "-"
+    }
     func share(_ s: Double, _ total: Double) -> String { total > 0 ? String(format: "%.1f%%", s / total * 100) : "-" }
     func ratio(_ a: Double, _ b: Double) -> String { a > 0 && b > 0 ? String(format: "%.2f×", a / b) : "" }
     func unfusedCells(_ steps: [Int]) -> [String] {
@@ -46,7 +48,8 @@ extension ProfileReport {
         rows.append(["  \(u.layer)", u.op, u.template] + unfusedCells([i]) + ["", "", "", ""])
       }
     }
-    let totals = ["total of the steps", "", ""] + [us(unfusedTotal), "", share(unfusedTotal, unfusedTotal)]
+    let totals =
+      ["total of the steps", "", ""] + [us(unfusedTotal), "", share(unfusedTotal, unfusedTotal)]
       + [us(fusedTotal), "", share(fusedTotal, fusedTotal), ratio(unfusedTotal, fusedTotal)]
     let widths = header.indices.map { c in (rows + [totals]).map { $0[c].count }.max() ?? 0 }
     func line(_ r: [String]) -> String {

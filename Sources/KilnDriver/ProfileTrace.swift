@@ -12,7 +12,8 @@ extension ProfileReport {
     for (pid, variant) in [(1, unfused), (2, fused)] {
       events.append(.metadata("process_name", pid: pid, value: "\(network) \(variant.name)"))
       events.append(.metadata("process_sort_index", pid: pid, value: pid))
-      events.append(.metadata("thread_name", pid: pid, value: "forward (run \(variant.representativeRun + 1) of \(reps))"))
+      events.append(
+        .metadata("thread_name", pid: pid, value: "forward (run \(variant.representativeRun + 1) of \(reps))"))
       let groupOf = stepGroups(fused: variant.name == fused.name)
       for (i, step) in variant.steps.enumerated() {
         var args: [String: TraceValue] = [

@@ -82,7 +82,8 @@ public enum Profiler {
     return ProfileReport(
       network: graph.name, batch: options.batch, threads: options.threads, reps: options.reps,
       warmup: options.warmup, compiler: fused.compiler, unfused: unfusedProfile, fused: fusedProfile,
-      groups: groups(fused: fused.graph, fusedSteps: fused.program.steps, unfused: unfused.graph,
+      groups: groups(
+        fused: fused.graph, fusedSteps: fused.program.steps, unfused: unfused.graph,
         unfusedSteps: unfused.program.steps),
       maxAbsoluteDifference: absolute, maxRelativeDifference: relative)
   }
@@ -180,7 +181,8 @@ struct Variant {
     let (model, module, build) = try Compilation.load(
       source, specName: specName, options: compile, safetensors: options.weightsPath, weights: weights)
     guard model.isProfilingBuild else {
-      throw ProfileError("the \(name) build of \(source.name) exports no \(source.name)_profile: -DKILN_PROFILE was lost")
+      throw ProfileError(
+        "the \(name) build of \(source.name) exports no \(source.name)_profile: -DKILN_PROFILE was lost")
     }
     if let threads = options.threads { try model.setThreads(threads) }
     self.model = model
@@ -204,7 +206,8 @@ struct Variant {
     let expected = program.steps.map(\.kernelName)
     guard times.names == expected else {
       throw ProfileError(
-        "the \(name) module reports steps \(times.names.prefix(4))…, expected \(expected.prefix(4))… (\(expected.count))")
+        "the \(name) module reports steps \(times.names.prefix(4))…, expected \(expected.prefix(4))… (\(expected.count))"
+      )
     }
     walls.append(wall)
     starts.append(times.startNanoseconds)

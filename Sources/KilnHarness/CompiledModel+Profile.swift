@@ -12,10 +12,11 @@ public struct StepTimes: Hashable, Sendable {
 }
 
 extension CompiledModel {
-  private typealias Profile = @convention(c) (
-    OpaquePointer?, UnsafeMutablePointer<CUnsignedLongLong>?, UnsafeMutablePointer<CUnsignedLongLong>?,
-    UnsafeMutablePointer<UnsafePointer<CChar>?>?, Int32
-  ) -> Int32
+  private typealias Profile =
+    @convention(c) (
+      OpaquePointer?, UnsafeMutablePointer<CUnsignedLongLong>?, UnsafeMutablePointer<CUnsignedLongLong>?,
+      UnsafeMutablePointer<UnsafePointer<CChar>?>?, Int32
+    ) -> Int32
 
   /// Whether the module was built with `-DKILN_PROFILE` (`BuildOptions.profile`), i.e. exports `<name>_profile`.
   public var isProfilingBuild: Bool { (try? library.address(of: "\(interface.name)_profile")) != nil }
@@ -37,7 +38,9 @@ extension CompiledModel {
     let rc: Int32 = withExtendedLifetime(library) {
       starts.withUnsafeMutableBufferPointer { s in
         durations.withUnsafeMutableBufferPointer { d in
-          names.withUnsafeMutableBufferPointer { m in profile(context, s.baseAddress, d.baseAddress, m.baseAddress, count) }
+          names.withUnsafeMutableBufferPointer { m in
+            profile(context, s.baseAddress, d.baseAddress, m.baseAddress, count)
+          }
         }
       }
     }
@@ -70,11 +73,14 @@ public final class PreparedInference {
   public init(model: CompiledModel, inputs values: [[Float]], n: Int) throws {
     let spec = model.interface
     guard values.count == spec.inputs.count else {
-      throw ModelError(code: RuntimeCode.invalidArgument, message: "\(spec.name) takes \(spec.inputs.count) inputs, got \(values.count)")
+      throw ModelError(
+        code: RuntimeCode.invalidArgument,
+        message: "\(spec.name) takes \(spec.inputs.count) inputs, got \(values.count)")
     }
     for (x, v) in zip(values, spec.inputs) where x.count != n * v.size {
       throw ModelError(
-        code: RuntimeCode.invalidArgument, message: "input '\(v.name)' has \(x.count) floats, expected \(n) × \(v.size)")
+        code: RuntimeCode.invalidArgument, message: "input '\(v.name)' has \(x.count) floats, expected \(n) × \(v.size)"
+      )
     }
     func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
       let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)

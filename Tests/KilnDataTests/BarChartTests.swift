@@ -15,7 +15,8 @@ import Testing
     let doc = ChartTests.parse(Self.chart.svg())
     let bars = doc.elements.filter { $0.name == "rect" && $0.attributes["data-series"] != nil }
     #expect(bars.count == 5, "the missing fused value draws no bar")
-    #expect(bars.map { $0.attributes["data-category"] ?? "" } == ["stem", "stem", "b1_conv1", "b1_add \"x\"", "b1_add \"x\""])
+    #expect(
+      bars.map { $0.attributes["data-category"] ?? "" } == ["stem", "stem", "b1_conv1", "b1_add \"x\"", "b1_add \"x\""])
     #expect(doc.texts.contains("profile <resnet> & co"))
     #expect(doc.texts.contains("40.0 µs") && doc.texts.contains("5.0 µs") && doc.texts.contains("–"))
     #expect(doc.texts.contains("unfused") && doc.texts.contains("fused"), "the legend")

@@ -110,7 +110,10 @@ struct ProfiledExample: Sendable {
     var rowSum = 0.0
     var rows = 0
     for g in r.groups {
-      for i in g.unfusedSteps { rowSum += (r.unfused.steps[i].time.median * 1e7).rounded() / 10; rows += 1 }
+      for i in g.unfusedSteps {
+        rowSum += (r.unfused.steps[i].time.median * 1e7).rounded() / 10
+        rows += 1
+      }
     }
     #expect(abs(printedTotal - rowSum) <= 0.05 * Double(rows + 1), "\(printedTotal) vs \(rowSum)")
   }
@@ -152,7 +155,9 @@ struct ProfiledExample: Sendable {
       #expect(mine.compactMap { $0["name"] as? String } == variant.steps.map(\.kernel))
       #expect(mine.allSatisfy { ($0["ts"] as? Double ?? -1) >= 0 && ($0["dur"] as? Double ?? 0) > 0 })
       #expect(mine.allSatisfy { $0["tid"] as? Int == 1 && ($0["args"] as? [String: Any])?["group"] is String })
-      let names = events.filter { $0["ph"] as? String == "M" && $0["pid"] as? Int == pid && $0["name"] as? String == "process_name" }
+      let names = events.filter {
+        $0["ph"] as? String == "M" && $0["pid"] as? Int == pid && $0["name"] as? String == "process_name"
+      }
       #expect((names.first?["args"] as? [String: Any])?["name"] as? String == "resnet_block \(variant.name)")
     }
     // Deterministic: the same report gives the same bytes.
