@@ -86,11 +86,32 @@ enum HeaderWriter {
     c.line("const char *\(n.fn("strerror"))(int code);")
     c.comment("What went wrong in this context's last failed call, naming the tensor or file; \"\" if nothing.")
     c.line("const char *\(n.fn("last_error"))(const \(n.fn("ctx")) *ctx);")
+    writeProfileDeclarations(&c, l)
     c.line()
     c.directive("#ifdef __cplusplus")
     c.line("}")
     c.directive("#endif")
     c.directive("#endif")
     return c.text
+  }
+}
+
+extension HeaderWriter {
+  /// The profiling API, declared only when the module is built with -DKILN_PROFILE.
+  static func writeProfileDeclarations(_ c: inout CPrinter, _ l: ModuleLayout) {
+    let n = l.names
+    c.directive("#ifdef KILN_PROFILE")
+    c.comment(
+      """
+      Profiling builds only (-DKILN_PROFILE): the \(l.program.steps.count) steps of this context's last successful
+      infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
+      kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
+      steps, or a negative status.
+      """)
+    c.define(n.m("PROFILE_STEPS"), "\(l.program.steps.count)")
+    c.line(
+      "int \(n.fn("profile"))(const \(n.fn("ctx")) *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);"
+    )
+    c.directive("#endif")
   }
 }

@@ -4,8 +4,34 @@ import KilnPasses
 
 /// Chooses and renders the kernel of each step.
 public enum KernelCatalog {
-  /// The kernel for `step`, named `step.kernelName`.
+  /// The kernel for `step`, named `step.kernelName`, with `template` saying which variant it is.
   public static func kernel(for step: Step, program: Program, options: KernelOptions) throws -> KernelFunction {
+    var kernel = try render(step, program: program, options: options)
+    kernel.template = template(of: step.op, usesBLAS: kernel.usesBLAS)
+    return kernel
+  }
+
+  /// The template a kernel of `op` renders. Conv and dense have two: the OpenBLAS one exactly when the kernel
+  /// calls OpenBLAS (the builders choose; a depthwise conv takes the direct loops even with OpenBLAS on).
+  static func template(of op: Op, usesBLAS: Bool) -> String {
+    switch op {
+    case .dense: return usesBLAS ? DenseBLASContext.template : DenseLoopsContext.template
+    case .conv2d: return usesBLAS ? Conv2DGemmContext.template : Conv2DDirectContext.template
+    case .maxPool: return MaxPoolContext.template
+    case .avgPool: return AvgPoolContext.template
+    case .globalAvgPool: return GlobalAvgPoolContext.template
+    case .batchNorm: return BatchNormContext.template
+    case .lrn: return LRNContext.template
+    case .activation(let a) where a.isElementwise: return ActivationContext.template
+    case .activation: return SoftmaxContext.template
+    case .concat: return ConcatContext.template
+    case .add, .mul: return ElementwiseBinaryContext.template
+    case .input, .flatten, .reshape, .dropout, .loss: return ""
+    }
+  }
+
+  /// The builder call of `step`'s op.
+  static func render(_ step: Step, program: Program, options: KernelOptions) throws -> KernelFunction {
     let name = step.kernelName
     let x = step.inputTypes.first ?? step.outputType
     switch step.op {

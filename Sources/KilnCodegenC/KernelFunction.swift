@@ -92,6 +92,9 @@ public struct KernelFunction: Hashable, Sendable {
   public var parameters: [KernelParameter]
   /// Whether it calls OpenBLAS (the module then includes cblas.h and links OpenBLAS).
   public var usesBLAS: Bool
+  /// The template that rendered the body (`conv2d_gemm`, `dense_loops`, …): which variant of the op's kernels
+  /// this is, as `kiln profile` shows it. `KernelCatalog` sets it; empty for a kernel built elsewhere.
+  public var template: String = ""
 
   public init(name: String, definition: String, parameters: [KernelParameter], usesBLAS: Bool = false) {
     self.name = name

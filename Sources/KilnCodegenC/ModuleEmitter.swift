@@ -14,6 +14,8 @@ public struct GeneratedModule: Sendable {
   public var usesBLAS: Bool
   /// Bytes of arena the module needs (activations and kernel scratch, planned together), the header's ARENA_BYTES.
   public var arenaBytes: Int
+  /// The kernel of each step of `program`, in order (the template each one rendered is its `template`).
+  public var kernels: [KernelFunction]
 }
 
 /// Everything the emitter needs beyond the program.
@@ -104,7 +106,7 @@ public enum ModuleEmitter {
       : nil
     return GeneratedModule(
       name: program.name, header: header, source: source, weightsFile: weightsFile, program: program,
-      placement: placement, usesBLAS: usesBLAS, arenaBytes: program.arenaFloats * 4)
+      placement: placement, usesBLAS: usesBLAS, arenaBytes: program.arenaFloats * 4, kernels: kernels)
   }
 }
 

@@ -18,6 +18,7 @@ public enum RuntimeSource {
   /// Every runtime file, in the order they must be pasted (each uses only the ones before it).
   public static let order = [
     "kiln_status.h", "errors.c", "file.c", "json.c", "safetensors_header.c", "safetensors.c", "weights_file.c",
+    "profile.c",
   ]
 
   /// The text of the runtime file `name` (one of `order`).

@@ -18,6 +18,7 @@ extension SourceWriter {
       c.line("const float *params; /* the weights in use; NULL until some are loaded */")
       c.line("int threads;         /* 0: OpenMP's default */")
       c.line("char detail[256];    /* the last failure, in words */")
+      writeProfileFields(&c, l)
     }
     c.line()
     c.function("\(ctx) *\(n.fn("create"))(void)") { c in
@@ -80,6 +81,7 @@ extension SourceWriter {
       c.line("  snprintf(ctx->detail, sizeof ctx->detail, \"an input or output pointer is NULL\");")
       c.line("else")
       c.line("  ctx->detail[0] = '\\0';")
+      writeProfileCopy(&c)
       c.line("return rc;")
     }
     if p.inputs.count == 1 && p.outputs.count == 1 {
@@ -95,6 +97,7 @@ extension SourceWriter {
       c.line("ctx->threads = threads;")
       c.line("return KILN_OK;")
     }
+    writeProfileAPI(&c, l)
     c.function("const char *\(n.fn("strerror"))(int code)") { c in
       c.line("return kiln_rt_strerror(code);")
     }

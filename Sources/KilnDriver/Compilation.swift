@@ -24,13 +24,16 @@ public struct CompileOptions: Sendable {
   public var embedThreshold: Int = defaultEmbedThreshold
   /// The pass pipeline's options (`--disable-pass`, `--print-after`, `--no-fuse`).
   public var passes = PassOptions()
+  /// Build with the per-step timers compiled in (`-DKILN_PROFILE`), as `kiln profile` does.
+  public var profile = false
   public init() {}
 
   /// More scratch slots than samples would never be used: a batch-1 module needs one im2col buffer, not eight.
   var kernelOptions: KernelOptions { KernelOptions(blas: blas, threadSlots: max(1, min(threadSlots, maxBatch))) }
 
   var buildOptions: BuildOptions {
-    BuildOptions(optimization: portable ? .portable : .native, openMP: openMP, blas: blas, warningsAsErrors: true)
+    BuildOptions(
+      optimization: portable ? .portable : .native, openMP: openMP, blas: blas, warningsAsErrors: true, profile: profile)
   }
 }
 

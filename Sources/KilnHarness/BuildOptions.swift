@@ -47,19 +47,23 @@ public struct BuildOptions: Sendable, Hashable {
   public var warningsAsErrors: Bool
   /// Runtime checkers to compile in (`-fsanitize=…`, with `-g` and no recovery).
   public var sanitizers: Set<Sanitizer>
+  /// Compile the per-step timers of generated modules in (`-DKILN_PROFILE`): `<name>_profile` is exported and
+  /// each kernel call reads the clock twice. Off, the module has neither.
+  public var profile: Bool
   /// Appended after every other compile flag.
   public var extraFlags: [String]
 
-  /// The defaults: `-O3 -march=native`, OpenMP on, no OpenBLAS, warnings allowed, no sanitizers.
+  /// The defaults: `-O3 -march=native`, OpenMP on, no OpenBLAS, warnings allowed, no sanitizers, no profiling.
   public init(
     optimization: Optimization = .native, openMP: Bool = true, blas: Bool = false,
-    warningsAsErrors: Bool = false, sanitizers: Set<Sanitizer> = [], extraFlags: [String] = []
+    warningsAsErrors: Bool = false, sanitizers: Set<Sanitizer> = [], profile: Bool = false, extraFlags: [String] = []
   ) {
     self.optimization = optimization
     self.openMP = openMP
     self.blas = blas
     self.warningsAsErrors = warningsAsErrors
     self.sanitizers = sanitizers
+    self.profile = profile
     self.extraFlags = extraFlags
   }
 
@@ -72,6 +76,7 @@ public struct BuildOptions: Sendable, Hashable {
       // Stop at the first report so a sanitizer finding always shows as a failing exit status.
       flags += ["-g", "-fno-omit-frame-pointer", "-fsanitize=\(names)", "-fno-sanitize-recover=all"]
     }
+    if profile { flags.append("-DKILN_PROFILE") }
     return flags + extraFlags
   }
 }

@@ -40,7 +40,7 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
 public final class CompiledModel: @unchecked Sendable {
   public let interface: ModelInterface
   public let library: SharedLibrary
-  private let context: OpaquePointer
+  let context: OpaquePointer
 
   private typealias Create = @convention(c) () -> OpaquePointer?
   private typealias Destroy = @convention(c) (OpaquePointer?) -> Void
@@ -127,7 +127,8 @@ public final class CompiledModel: @unchecked Sendable {
     return (text ?? nil) ?? ""
   }
 
-  private func check(_ rc: Int32) throws {
+  /// Throws the module's error for a failing status code, with the context's detail.
+  func check(_ rc: Int32) throws {
     guard rc != 0 else { return }
     let detail = lastError
     throw ModelError(code: rc, message: "\(interface.name): \(describe(rc))" + (detail.isEmpty ? "" : ": \(detail)"))

@@ -88,6 +88,14 @@ int conv_32x32x3_set_threads(conv_32x32x3_ctx *ctx, int threads);
 const char *conv_32x32x3_strerror(int code);
 // What went wrong in this context's last failed call, naming the tensor or file; "" if nothing.
 const char *conv_32x32x3_last_error(const conv_32x32x3_ctx *ctx);
+#ifdef KILN_PROFILE
+// Profiling builds only (-DKILN_PROFILE): the 1 steps of this context's last successful
+// infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
+// kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
+// steps, or a negative status.
+#define CONV_32X32X3_PROFILE_STEPS 1
+int conv_32x32x3_profile(const conv_32x32x3_ctx *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);
+#endif
 
 #ifdef __cplusplus
 }

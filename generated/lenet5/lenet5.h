@@ -88,6 +88,14 @@ int lenet5_set_threads(lenet5_ctx *ctx, int threads);
 const char *lenet5_strerror(int code);
 // What went wrong in this context's last failed call, naming the tensor or file; "" if nothing.
 const char *lenet5_last_error(const lenet5_ctx *ctx);
+#ifdef KILN_PROFILE
+// Profiling builds only (-DKILN_PROFILE): the 7 steps of this context's last successful
+// infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
+// kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
+// steps, or a negative status.
+#define LENET5_PROFILE_STEPS 7
+int lenet5_profile(const lenet5_ctx *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);
+#endif
 
 #ifdef __cplusplus
 }

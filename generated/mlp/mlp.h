@@ -88,6 +88,14 @@ int mlp_set_threads(mlp_ctx *ctx, int threads);
 const char *mlp_strerror(int code);
 // What went wrong in this context's last failed call, naming the tensor or file; "" if nothing.
 const char *mlp_last_error(const mlp_ctx *ctx);
+#ifdef KILN_PROFILE
+// Profiling builds only (-DKILN_PROFILE): the 2 steps of this context's last successful
+// infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
+// kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
+// steps, or a negative status.
+#define MLP_PROFILE_STEPS 2
+int mlp_profile(const mlp_ctx *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);
+#endif
 
 #ifdef __cplusplus
 }

@@ -88,6 +88,14 @@ int mlp_3_5_4_5_2_set_threads(mlp_3_5_4_5_2_ctx *ctx, int threads);
 const char *mlp_3_5_4_5_2_strerror(int code);
 // What went wrong in this context's last failed call, naming the tensor or file; "" if nothing.
 const char *mlp_3_5_4_5_2_last_error(const mlp_3_5_4_5_2_ctx *ctx);
+#ifdef KILN_PROFILE
+// Profiling builds only (-DKILN_PROFILE): the 4 steps of this context's last successful
+// infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
+// kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
+// steps, or a negative status.
+#define MLP_3_5_4_5_2_PROFILE_STEPS 4
+int mlp_3_5_4_5_2_profile(const mlp_3_5_4_5_2_ctx *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);
+#endif
 
 #ifdef __cplusplus
 }

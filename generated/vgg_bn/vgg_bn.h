@@ -92,6 +92,14 @@ int vgg_bn_set_threads(vgg_bn_ctx *ctx, int threads);
 const char *vgg_bn_strerror(int code);
 // What went wrong in this context's last failed call, naming the tensor or file; "" if nothing.
 const char *vgg_bn_last_error(const vgg_bn_ctx *ctx);
+#ifdef KILN_PROFILE
+// Profiling builds only (-DKILN_PROFILE): the 11 steps of this context's last successful
+// infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
+// kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
+// steps, or a negative status.
+#define VGG_BN_PROFILE_STEPS 11
+int vgg_bn_profile(const vgg_bn_ctx *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);
+#endif
 
 #ifdef __cplusplus
 }
