@@ -7,7 +7,8 @@ public enum KernelCatalog {
   /// The kernel for `step`, named `step.kernelName`, with `template` saying which variant it is.
   public static func kernel(for step: Step, program: Program, options: KernelOptions) throws -> KernelFunction {
     var kernel = try render(step, program: program, options: options)
-    kernel.template = template(of: step.op, usesBLAS: kernel.usesBLAS)
+    // Training kernels (gradients, optimizer steps, training-mode forwards) name their template themselves.
+    if kernel.template.isEmpty { kernel.template = template(of: step.op, usesBLAS: kernel.usesBLAS) }
     return kernel
   }
 
@@ -26,7 +27,7 @@ public enum KernelCatalog {
     case .activation: return SoftmaxContext.template
     case .concat: return ConcatContext.template
     case .add, .mul: return ElementwiseBinaryContext.template
-    case .input, .flatten, .reshape, .dropout, .loss: return ""
+    case .input, .flatten, .reshape, .dropout, .loss, .gradient, .optimizerStep: return ""
     }
   }
 
