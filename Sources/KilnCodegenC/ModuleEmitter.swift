@@ -16,6 +16,8 @@ public struct GeneratedModule: Sendable {
   public var arenaBytes: Int
   /// The kernel of each step of `program`, in order (the template each one rendered is its `template`).
   public var kernels: [KernelFunction]
+  /// The training step, for a module built for training; nil otherwise (the module then has no training code).
+  public var training: TrainingModule? = nil
 }
 
 /// Everything the emitter needs beyond the program.
@@ -67,11 +69,22 @@ public enum ModuleEmitter {
   /// Emits the module. `parameters` gives each SOURCE tensor's values by name (the unfolded tensors a weights
   /// file holds; folded batch norms are prepared from them); it is called only when the weights are embedded
   /// or written to the weights file, so large models can pass their values lazily.
+  ///
+  /// With a `training` program (lowered by `Lowering.lowerTraining`, its params laid out like `program`'s), the
+  /// module also gets `<name>_train_step` and its state: optimizer state, learning rate, seed, checkpoints.
   public static func emit(
-    _ program: Program, options: EmitOptions, parameters: () throws -> [String: [Float]]
+    _ program: Program, training: Program? = nil, options: EmitOptions, parameters: () throws -> [String: [Float]]
   ) throws -> GeneratedModule {
     let (program, kernels) = try planScratch(program, options: options.kernels)
-    let usesBLAS = kernels.contains { $0.usesBLAS }
+    var trainingModule: TrainingModule?
+    if let training {
+      try TrainingModule.checkSharedParameters(program, training)
+      let (planned, trainingKernels) = try planScratch(training, options: options.kernels)
+      let state = try TrainingModule.optimizerStateLayout(of: planned, kernels: trainingKernels)
+      trainingModule = TrainingModule(
+        program: planned, kernels: trainingKernels, optimizerState: state.slots, optimizerStateFloats: state.floats)
+    }
+    let usesBLAS = kernels.contains { $0.usesBLAS } || trainingModule?.kernels.contains { $0.usesBLAS } == true
     let placement = placement(for: program, options: options)
     let names = CNames(program.name)
 
@@ -96,7 +109,8 @@ public enum ModuleEmitter {
 
     let layout = ModuleLayout(
       program: program, names: names, kernels: kernels,
-      placement: placement, usesBLAS: usesBLAS, threadSlots: options.kernels.threadSlots, specName: options.specName)
+      placement: placement, usesBLAS: usesBLAS, threadSlots: options.kernels.threadSlots, specName: options.specName,
+      training: trainingModule)
     let header = try HeaderWriter.write(layout)
     let source = try SourceWriter.write(layout, embedded: placement == .embedded ? params : nil)
     let weightsFile = placement == .external && options.writeWeightsFile
@@ -106,7 +120,8 @@ public enum ModuleEmitter {
       : nil
     return GeneratedModule(
       name: program.name, header: header, source: source, weightsFile: weightsFile, program: program,
-      placement: placement, usesBLAS: usesBLAS, arenaBytes: program.arenaFloats * 4, kernels: kernels)
+      placement: placement, usesBLAS: usesBLAS, arenaBytes: program.arenaFloats * 4, kernels: kernels,
+      training: trainingModule)
   }
 }
 
@@ -125,6 +140,8 @@ struct ModuleLayout {
   var usesBLAS: Bool
   var threadSlots: Int
   var specName: String
+  /// The training step of a module built for training.
+  var training: TrainingModule? = nil
 }
 
 /// The C identifiers of a module: `lenet5_create`, `LENET5_MAX_BATCH`.

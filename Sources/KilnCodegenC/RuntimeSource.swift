@@ -21,7 +21,11 @@ public enum RuntimeSource {
     "profile.c",
   ]
 
-  /// The text of the runtime file `name` (one of `order`).
+  /// The files only a training module pastes, after `order`: saving safetensors atomically (checkpoints), the
+  /// per-step dropout seed and the checkpoint metadata reader. A module built without training has none of them.
+  public static let trainingOrder = ["safetensors_save.c", "training.c"]
+
+  /// The text of the runtime file `name` (one of `order` or `trainingOrder`).
   /// - Throws: `TemplateError` when the file is missing from the bundle.
   public static func text(_ name: String) throws -> String {
     let url = KilnTemplates.runtime.appendingPathComponent(name)
@@ -33,6 +37,11 @@ public enum RuntimeSource {
   /// Every runtime file in `order`.
   public static var all: [RuntimeFile] {
     get throws { try order.map { RuntimeFile(name: $0, text: try text($0)) } }
+  }
+
+  /// Every training-only runtime file in `trainingOrder`.
+  public static var training: [RuntimeFile] {
+    get throws { try trainingOrder.map { RuntimeFile(name: $0, text: try text($0)) } }
   }
 
   /// The names of the files actually present in Templates/runtime, for the test that `order` lists them all.

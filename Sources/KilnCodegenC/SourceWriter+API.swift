@@ -18,13 +18,15 @@ extension SourceWriter {
       c.line("const float *params; /* the weights in use; NULL until some are loaded */")
       c.line("int threads;         /* 0: OpenMP's default */")
       c.line("char detail[256];    /* the last failure, in words */")
+      writeTrainingFields(&c, l)
       writeProfileFields(&c, l)
     }
     c.line()
     c.function("\(ctx) *\(n.fn("create"))(void)") { c in
       c.line("\(ctx) *ctx = (\(ctx) *)calloc(1, sizeof *ctx);")
       c.line("if (!ctx) return NULL;")
-      c.line("ctx->arena = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("ARENA_BYTES"))));")
+      let arenaBytes = n.m(l.training == nil ? "ARENA_BYTES" : "CTX_ARENA_BYTES")
+      c.line("ctx->arena = (float *)aligned_alloc(64, \(n.fn("round64"))(\(arenaBytes)));")
       c.block("if (!ctx->arena)") { c in
         c.line("free(ctx);")
         c.line("return NULL;")
@@ -35,6 +37,7 @@ extension SourceWriter {
         c.line("static const float none[1] = {0.0f};")
         c.line("ctx->params = none;")
       }
+      writeTrainingCreate(&c, l)
       if l.usesBLAS {
         c.comment("Kernels parallelize over images with OpenMP; each OpenBLAS call runs on one thread.")
         c.line("openblas_set_num_threads(1);")
@@ -50,6 +53,7 @@ extension SourceWriter {
     c.function("void \(n.fn("destroy"))(\(ctx) *ctx)") { c in
       c.line("if (!ctx) return;")
       c.line("free(ctx->owned_params);")
+      if l.training != nil { c.line("free(ctx->opt_state);") }
       c.line("free(ctx->arena);")
       c.line("free(ctx);")
     }

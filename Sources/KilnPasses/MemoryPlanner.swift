@@ -63,7 +63,7 @@ public struct MemoryPlan: Hashable, Sendable {
 /// Plans the arena of a lowered program.
 ///
 /// 1. Lifetimes come from the linear schedule (`Liveness`).
-/// 2. In place: an elementwise step (elementwise activation, add, mul, inference batch norm) whose arena input
+/// 2. In place: an elementwise step (elementwise activation, add, mul, inference batch norm; `mayRunInPlace`) whose arena input
 ///    dies at that step, and is the same size as its output, writes its output into that input's region. Every
 ///    such kernel reads and writes element `i` at the same index only, so `y == x` is legal (its template has no
 ///    `restrict` on that pair). A chain of such steps shares one region: a *slot* spanning the whole chain.
@@ -107,11 +107,19 @@ public enum MemoryPlanner {
     }
   }
 
+  /// Whether a step computing `op` in a program of `mode` may write its output over a dying input: an
+  /// elementwise op, except a training-mode batch norm, whose kernel reduces over the batch (its statistics)
+  /// before it writes.
+  public static func mayRunInPlace(_ op: Op, mode: PipelineMode) -> Bool {
+    if case .batchNorm = op, mode == .training { return false }
+    return isElementwise(op)
+  }
+
   /// Plans `program`'s arena buffers (any offsets or in-place marks it already has are ignored). An empty
   /// `heuristics` means all of them.
   public static func plan(_ program: Program, heuristics: [Heuristic] = Heuristic.allCases) -> MemoryPlan {
     let lifetimes = Liveness.lifetimes(of: program)
-    func floats(_ id: BufferID) -> Int { alignedFloats(program[id].floatsPerSample * program.maxBatch) }
+    func floats(_ id: BufferID) -> Int { alignedFloats(program[id].elements(batch: program.maxBatch)) }
 
     // In-place chains, in schedule order.
     var slots: [Slot] = []
@@ -128,7 +136,7 @@ public enum MemoryPlanner {
       let out = step.output
       guard let outSpan = lifetimes[out], slotOf[out] == nil else { continue }
       let donor =
-        isElementwise(step.op)
+        mayRunInPlace(step.op, mode: program.mode)
         ? step.inputs.first { id in
           guard let s = slotOf[id] else { return false }
           return slots[s].lifetime.last == step.index && slots[s].floats == floats(out)

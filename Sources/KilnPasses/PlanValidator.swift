@@ -62,7 +62,7 @@ public enum PlanValidator {
         problems.append("\(label(b)) is used by steps \(first)...\(last) but has no arena offset")
         continue
       }
-      let end = offset + b.floatsPerSample * program.maxBatch
+      let end = offset + b.elements(batch: program.maxBatch)
       if offset < 0 || offset % 16 != 0 {
         problems.append("\(label(b)) offset \(offset) floats is not 64-byte aligned")
       }
@@ -110,7 +110,7 @@ public enum PlanValidator {
 
     // In-place marks.
     for step in program.steps where step.inPlace {
-      guard readsAndWritesAtOneIndex(step.op) else {
+      guard readsAndWritesAtOneIndex(step.op, mode: program.mode) else {
         problems.append(
           "step \(step.index) (\(step.kernelName)) is marked in place but \(step.op.name) is not elementwise")
         continue
@@ -131,18 +131,19 @@ public enum PlanValidator {
     _ input: BufferID, _ output: BufferID, _ p: Program, _ firstUse: [Int?], _ lastUse: [Int?]
   ) -> Bool {
     p.steps.contains { s in
-      s.inPlace && readsAndWritesAtOneIndex(s.op) && s.output == output && s.inputs.contains(input)
+      s.inPlace && readsAndWritesAtOneIndex(s.op, mode: p.mode) && s.output == output && s.inputs.contains(input)
         && lastUse[input.index] == s.index && firstUse[output.index] == s.index
         && p.arenaOffsets[input] == p.arenaOffsets[output]
-        && p[input].floatsPerSample == p[output].floatsPerSample
+        && p[input].elements(batch: p.maxBatch) == p[output].elements(batch: p.maxBatch)
     }
   }
 
   /// The ops whose kernels compute `y[i]` from the inputs' element `i` alone (see their templates), the only
-  /// ones that may write over an input.
-  static func readsAndWritesAtOneIndex(_ op: Op) -> Bool {
+  /// ones that may write over an input. A training-mode batch norm reads the whole batch (its statistics) first.
+  static func readsAndWritesAtOneIndex(_ op: Op, mode: PipelineMode) -> Bool {
     switch op {
-    case .add, .mul, .batchNorm: return true
+    case .batchNorm: return mode == .inference
+    case .add, .mul: return true
     case .activation(let a): return a.isElementwise
     case .input, .dense, .conv2d, .maxPool, .avgPool, .globalAvgPool, .flatten, .reshape, .concat, .dropout, .lrn,
       .loss, .gradient, .optimizerStep:

@@ -9,7 +9,8 @@ public struct BufferID: Hashable, Comparable, Sendable, CustomStringConvertible 
   public var description: String { "t\(index)" }
 }
 
-/// A tensor the program reads or writes: per-sample sized, batched to the compiled maximum.
+/// A tensor the program reads or writes: per-sample sized and batched to the compiled maximum, or (a parameter
+/// gradient, the loss) a fixed number of elements.
 public struct Buffer: Hashable, Sendable {
   public enum Storage: Hashable, Sendable {
     /// The caller's i-th input array.
@@ -18,12 +19,26 @@ public struct Buffer: Hashable, Sendable {
     case output(Int)
     /// A region of the arena.
     case arena
+    /// Training: the caller's i-th target array (class labels or regression targets of the loss).
+    case target(Int)
+    /// Training: the caller's loss scalar, which the loss step writes.
+    case loss
+    /// Training: the value of an optimizer step, which is nothing (it updates parameters in place); never bound.
+    case empty
   }
   public var id: BufferID
   /// The graph value it holds, e.g. `c1` (or `fc2.pre` for a value split off by lowering).
   public var name: String
   public var storage: Storage
+  /// Elements per sample of a batched buffer; elements in all of an unbatched one.
   public var floatsPerSample: Int
+  /// Whether the buffer holds `floatsPerSample` for each sample of the batch (else that many in all).
+  public var batched: Bool = true
+  /// The element type: `.i64` for class-label targets, else `.f32`.
+  public var dtype: DType = .f32
+
+  /// Elements the buffer holds at batch `n`.
+  public func elements(batch n: Int) -> Int { batched ? floatsPerSample * n : floatsPerSample }
 }
 
 /// One kernel call.
@@ -66,9 +81,12 @@ public struct ProgramValue: Hashable, Sendable {
   public var type: TensorType
 }
 
-/// A network lowered for inference at a maximum batch.
+/// A network lowered at a maximum batch, for inference (forward steps into the caller's outputs) or training
+/// (forward, loss, gradient and optimizer steps; see `Lowering.lowerTraining`).
 public struct Program: Hashable, Sendable {
   public var name: String
+  /// What the steps compute: a forward pass, or one whole training step.
+  public var mode: PipelineMode = .inference
   public var maxBatch: Int
   public var buffers: [Buffer]
   public var steps: [Step]
@@ -85,8 +103,12 @@ public struct Program: Hashable, Sendable {
   public var folds: [ParameterFold]
   /// The data inputs, in declaration order.
   public var inputs: [ProgramValue]
-  /// The outputs, in declaration order.
+  /// The outputs, in declaration order (none in a training program: its result is the loss).
   public var outputs: [ProgramValue]
+  /// Training: the loss's target inputs (class labels as i64, or floats shaped like the prediction).
+  public var targets: [ProgramValue] = []
+  /// Training: the spec's training section (the optimizer's initial learning rate, the dropout seed, the loss).
+  public var training: TrainingConfig? = nil
   /// Offsets in floats of the arena buffers, 64-byte aligned, as the memory planner assigned them.
   public var arenaOffsets: [BufferID: Int]
   /// Floats of arena the plan needs at the maximum batch: activations and every step's scratch.

@@ -7,16 +7,17 @@ import Testing
 
 @Suite struct RuntimeSourceTests {
   @Test func orderNamesEveryBundledFileOnce() throws {
-    #expect(try RuntimeSource.bundledNames() == RuntimeSource.order.sorted())
-    #expect(Set(RuntimeSource.order).count == RuntimeSource.order.count)
-    for file in try RuntimeSource.all {
+    let listed = RuntimeSource.order + RuntimeSource.trainingOrder
+    #expect(try RuntimeSource.bundledNames() == listed.sorted())
+    #expect(Set(listed).count == listed.count)
+    for file in try RuntimeSource.all + RuntimeSource.training {
       #expect(file.text.hasPrefix("/* \(file.name): "), "\(file.name) must open with its one-line banner")
     }
   }
 
   @Test func everyDefinitionIsStaticAndPrefixed() throws {
     // Pasted into each model's .c: any external symbol would clash when two models are linked together.
-    for file in try RuntimeSource.all {
+    for file in try RuntimeSource.all + RuntimeSource.training {
       for line in file.text.split(separator: "\n") where line.hasPrefix("KILN_RT_MAYBE_UNUSED") {
         #expect(line.contains(" static "), "\(file.name): not static: \(line)")
         #expect(
