@@ -58,7 +58,8 @@ import Testing
       try gradientTargets.filter { c.conv.bias || $0.output != "dbias" }.map { target, output in
         try Conv2DGradientKernel.make(
           name: name(i, output, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv,
-          input: TensorType(.f32, c.input), target: target, options: KernelOptions(blas: blas, threadSlots: threadSlots))
+          input: TensorType(.f32, c.input), target: target, options: KernelOptions(blas: blas, threadSlots: threadSlots)
+        )
       }
     }
   }
@@ -167,7 +168,8 @@ import Testing
       forward: .conv2d(Self.conv(16, 5)), forwardName: "c2", forwardInputTypes: [TensorType(.f32, [6, 14, 14])],
       target: .input(0), operands: [.outputGradient])
     #expect(Conv2DGradientKernel.differentiates(node) && !DenseGradientKernel.differentiates(node))
-    let kernel = try Conv2DGradientKernel.make(name: "k5_grad_c2", gradient: node, options: KernelOptions(threadSlots: 4))
+    let kernel = try Conv2DGradientKernel.make(
+      name: "k5_grad_c2", gradient: node, options: KernelOptions(threadSlots: 4))
     #expect(kernel.parameters.map(\.name) == ["dy", "weight", "dx", "scratch"])
     #expect(kernel.parameters.map(\.floats) == [1600, 2400, 1176, 4 * 150 * 100])
     #expect(kernel.parameters[1].tensor == "c2.weight")
@@ -180,14 +182,16 @@ import Testing
   static let cases: [Conv2DGradientTests.Case] = [
     .init(conv: Conv2DGradientTests.conv(16, 5), input: [6, 14, 14], batches: [16]),
     .init(conv: Conv2DGradientTests.conv(12, 3, padding: .same, groups: 2), input: [8, 12, 10], batches: [5]),
-    .init(conv: Conv2DGradientTests.conv(32, 3, padding: .explicit(Pads(1)), groups: 32), input: [32, 15, 15], batches: [5]),
+    .init(
+      conv: Conv2DGradientTests.conv(32, 3, padding: .explicit(Pads(1)), groups: 32), input: [32, 15, 15], batches: [5]),
     .init(conv: Conv2DGradientTests.conv(12, 1), input: [32, 14, 14], batches: [5]),
   ]
 
   static let variants: [(prefix: String, blas: Bool)] = [("k", true), ("s", true), ("k", false)]
 
   static func kernels() throws -> [KernelFunction] {
-    try Conv2DGradientTests.kernels(cases, blas: true) + Conv2DGradientTests.kernels(cases, blas: true, threadSlots: 2, prefix: "s")
+    try Conv2DGradientTests.kernels(cases, blas: true)
+      + Conv2DGradientTests.kernels(cases, blas: true, threadSlots: 2, prefix: "s")
       + Conv2DGradientTests.kernels(cases, blas: false)
   }
 
@@ -205,6 +209,18 @@ import Testing
     try bench.setThreads(2)
     let two = try Conv2DGradientTests.check(c, n: n, on: bench, seed: UInt64(i), name: name)
     #expect(one.count == 3 && one == two, "case \(i) \(prefix) blas \(blas): 1 and 2 threads differ")
+  }
+
+  /// An empty batch has zero parameter gradients (the outputs start as NaN in the bench).
+  @Test(arguments: variants.indices)
+  func anEmptyBatchGivesZeroParameterGradients(variant v: Int) throws {
+    let (prefix, blas) = Self.variants[v]
+    let bench = try Self.bench.get()
+    for output in ["dweight", "dbias"] {
+      let kernel = try #require(bench.kernels[Conv2DGradientTests.name(0, output, blas: blas, prefix: prefix)])
+      let result = try bench.run(kernel, n: 0, ["dy": [], "x": []])[output] ?? []
+      #expect(result.count == (output == "dbias" ? 16 : 2400) && result.allSatisfy { $0 == 0 }, "\(kernel.name)")
+    }
   }
 
   @Test func compilesAndMatchesWithoutOpenMP() throws {

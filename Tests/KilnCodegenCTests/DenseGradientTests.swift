@@ -119,6 +119,17 @@ let gradientTargets: [(target: Gradient.Target, output: String)] = [
     }
   }
 
+  /// An empty batch has zero parameter gradients (the outputs start as NaN in the bench).
+  @Test(arguments: [true, false])
+  func anEmptyBatchGivesZeroParameterGradients(blas: Bool) throws {
+    let bench = try Self.threadBench.get()
+    for output in ["dweight", "dbias"] {
+      let kernel = try #require(bench.kernels["k_\(output)_\(blas ? "blas" : "loops")"])
+      let result = try bench.run(kernel, n: 0, ["dy": [], "x": []])[output] ?? []
+      #expect(result.count == (output == "dbias" ? 512 : 512 * 784) && result.allSatisfy { $0 == 0 }, "\(kernel.name)")
+    }
+  }
+
   @Test func theParametersAreTheDocumentedOnes() throws {
     let dense = Dense(units: 3)
     func parameters(_ target: Gradient.Target) throws -> [String] {
@@ -126,8 +137,10 @@ let gradientTargets: [(target: Gradient.Target, output: String)] = [
         name: "k", layer: "fc", dense: dense, inFeatures: 5, target: target, options: KernelOptions()
       ).parameters.map { "\($0.name):\($0.role.rawValue):\($0.tensor ?? "-"):\($0.floats):\($0.batched)" }
     }
-    #expect(try parameters(.input(0)) == ["dy:input:-:3:true", "weight:parameter:fc.weight:15:true", "dx:output:-:5:true"])
-    #expect(try parameters(.parameter(.weight)) == ["dy:input:-:3:true", "x:input:-:5:true", "dweight:output:-:15:false"])
+    #expect(
+      try parameters(.input(0)) == ["dy:input:-:3:true", "weight:parameter:fc.weight:15:true", "dx:output:-:5:true"])
+    #expect(
+      try parameters(.parameter(.weight)) == ["dy:input:-:3:true", "x:input:-:5:true", "dweight:output:-:15:false"])
     #expect(try parameters(.parameter(.bias)) == ["dy:input:-:3:true", "dbias:output:-:3:false"])
   }
 

@@ -32,7 +32,8 @@ public struct Conv2DGradWeightDirectContext: KernelContext {
   public var macsPerSample: Int
   public var parallelThreshold: Int
 
-  public static let sample = Conv2DGradWeightDirectContext(geometry: Conv2DGradientKernel.sampleGeometry, name: "k1_grad_c1", comment: "conv c1: dW")
+  public static let sample = Conv2DGradWeightDirectContext(
+    geometry: Conv2DGradientKernel.sampleGeometry, name: "k1_grad_c1", comment: "conv c1: dW")
 
   init(geometry g: Conv2DGeometry, name: String, comment: String) {
     self.name = name
@@ -62,7 +63,8 @@ public struct Conv2DGradInputDirectContext: KernelContext {
   public var macsPerSample: Int
   public var parallelThreshold: Int
 
-  public static let sample = Conv2DGradInputDirectContext(geometry: Conv2DGradientKernel.sampleGeometry, name: "k1_grad_c1", comment: "conv c1: dx")
+  public static let sample = Conv2DGradInputDirectContext(
+    geometry: Conv2DGradientKernel.sampleGeometry, name: "k1_grad_c1", comment: "conv c1: dx")
 
   init(geometry g: Conv2DGeometry, name: String, comment: String) {
     self.name = name

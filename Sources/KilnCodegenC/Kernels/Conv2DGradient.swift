@@ -3,14 +3,14 @@ import KilnIR
 
 /// The kernels of a `.gradient` node whose forward op is `.conv2d`.
 public enum Conv2DGradientKernel {
-  /* z[n, f, i, j] = b[f] + Σ_{c, p, q} x[n, g·Cg + c, i·sh − top + p·dh, j·sw − left + q·dw]·W[f, c, p, q], g = ⌊f/Fg⌋.
-     With columns(x_n)[(c, p, q), (i, j)] = x[n, g·Cg + c, i·sh − top + p·dh, j·sw − left + q·dw] (0 in the padding),
-     the forward is z_n,g = W_g·columns(x_n,g), so
-       dW_g = Σ_n dy_n,g·columns(x_n,g)ᵀ            (per image a [Fg × OH·OW]·[OH·OW × Cg·kh·kw] GEMM, summed)
-       dx_n,g = col2im(W_gᵀ·dy_n,g)                  (a [Cg·kh·kw × Fg]·[Fg × OH·OW] GEMM, each column entry added
-                                                      back to the input position it was read from; padding dropped)
-       db[f] = Σ_{n, i, j} dy[n, f, i, j]
-     The direct loops compute the same sums tap by tap.                                                                */
+  // z[n, f, i, j] = b[f] + Σ_{c, p, q} x[n, g·Cg + c, i·sh − top + p·dh, j·sw − left + q·dw]·W[f, c, p, q], g = ⌊f/Fg⌋.
+  // With columns(x_n)[(c, p, q), (i, j)] = x[n, g·Cg + c, i·sh − top + p·dh, j·sw − left + q·dw] (0 in the padding),
+  // the forward is z_n,g = W_g·columns(x_n,g), so
+  //   dW_g = Σ_n dy_n,g·columns(x_n,g)ᵀ            (per image a [Fg × OH·OW]·[OH·OW × Cg·kh·kw] GEMM, summed)
+  //   dx_n,g = col2im(W_gᵀ·dy_n,g)                  (a [Cg·kh·kw × Fg]·[Fg × OH·OW] GEMM, each column entry added
+  //                                                  back to the input position it was read from; padding dropped)
+  //   db[f] = Σ_{n, i, j} dy[n, f, i, j]
+  // The direct loops compute the same sums tap by tap.
 
   /// The backward of `y = conv(x, W) + b` (W: [F, C/groups, kh, kw], PyTorch's layout) on a per-sample `input`
   /// [C, H, W], toward `target`:
@@ -87,7 +87,8 @@ public enum Conv2DGradientKernel {
 
     default:
       throw KernelShapeError(
-        kernel: name, "conv '\(layer)' has no \(target) to differentiate; expected x0, weight\(conv.bias ? " or bias" : "")")
+        kernel: name,
+        "conv '\(layer)' has no \(target) to differentiate; expected x0, weight\(conv.bias ? " or bias" : "")")
     }
   }
 
@@ -111,18 +112,23 @@ public enum Conv2DGradientKernel {
     guard conv.activation == .identity, conv.epilogue.isEmpty else {
       throw KernelShapeError(
         kernel: name,
-        "conv '\(layer)' has a fused \(conv.activation) activation or epilogue \(conv.epilogue); autodiff splits it off, so its backward expects identity")
+        "conv '\(layer)' has a fused \(conv.activation) activation or epilogue \(conv.epilogue); autodiff splits it off, so its backward expects identity"
+      )
     }
     guard conv.foldedBatchNorm == nil else {
-      throw KernelShapeError(kernel: name, "conv '\(layer)' has a folded batch norm; training differentiates the unfolded graph")
+      throw KernelShapeError(
+        kernel: name, "conv '\(layer)' has a folded batch norm; training differentiates the unfolded graph")
     }
     try KernelChecks.require(input, "conv '\(layer)' input", ranks: 3...3, layout: "[C, H, W]", kernel: name)
-    let positive = [conv.filters, conv.groups, conv.kernel.h, conv.kernel.w, conv.stride.h, conv.stride.w,
-      conv.dilation.h, conv.dilation.w]
+    let positive = [
+      conv.filters, conv.groups, conv.kernel.h, conv.kernel.w, conv.stride.h, conv.stride.w,
+      conv.dilation.h, conv.dilation.w,
+    ]
     guard positive.allSatisfy({ $0 >= 1 }) else {
       throw KernelShapeError(
         kernel: name,
-        "conv '\(layer)': filters \(conv.filters), groups \(conv.groups), kernel \(conv.kernel), stride \(conv.stride), dilation \(conv.dilation); expected all ≥ 1")
+        "conv '\(layer)': filters \(conv.filters), groups \(conv.groups), kernel \(conv.kernel), stride \(conv.stride), dilation \(conv.dilation); expected all ≥ 1"
+      )
     }
     if case .explicit(let p) = conv.padding, min(p.top, p.left, p.bottom, p.right) < 0 {
       throw KernelShapeError(kernel: name, "conv '\(layer)' has padding \(p); expected pads ≥ 0")
@@ -153,11 +159,13 @@ public enum Conv2DGradientKernel {
       product(g.filters, g.outH, g.outW, g.groupChannels, g.kernelH, g.kernelW),
     ]
     guard sizes.allSatisfy({ $0 != nil }) else {
-      throw KernelShapeError(kernel: name, "conv '\(layer)' on \(input) is too large: a size exceeds \(KernelChecks.maxElements)")
+      throw KernelShapeError(
+        kernel: name, "conv '\(layer)' on \(input) is too large: a size exceeds \(KernelChecks.maxElements)")
     }
     return g
   }
 
   /// The geometry of the contexts' samples: 2 channels of 6×6, 4 filters of 3×3.
-  static let sampleGeometry = Conv2DGeometry(conv: Conv2D(filters: 4, kernel: Pair(3)), input: TensorType(.f32, [2, 6, 6]))!
+  static let sampleGeometry = Conv2DGeometry(
+    conv: Conv2D(filters: 4, kernel: Pair(3)), input: TensorType(.f32, [2, 6, 6]))!
 }

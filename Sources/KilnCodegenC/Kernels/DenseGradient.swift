@@ -106,11 +106,14 @@ public enum DenseGradientKernel {
     try requireDifferentiable(dense, layer: layer, kernel: name)
     let units = dense.units
     guard inFeatures >= 1, units >= 1 else {
-      throw KernelShapeError(kernel: name, "dense '\(layer)' maps \(inFeatures) features to \(units) units; expected both ≥ 1")
+      throw KernelShapeError(
+        kernel: name, "dense '\(layer)' maps \(inFeatures) features to \(units) units; expected both ≥ 1")
     }
     let (macs, overflow) = inFeatures.multipliedReportingOverflow(by: units)
     guard !overflow, macs <= KernelChecks.maxElements else {
-      throw KernelShapeError(kernel: name, "dense '\(layer)': the weight of \(units)×\(inFeatures) has more than \(KernelChecks.maxElements) values")
+      throw KernelShapeError(
+        kernel: name,
+        "dense '\(layer)': the weight of \(units)×\(inFeatures) has more than \(KernelChecks.maxElements) values")
     }
     let threshold = denseParallelThreshold
     let slots = max(options.threadSlots, 1)
@@ -185,7 +188,8 @@ public enum DenseGradientKernel {
   /// node's forward attributes, parameter prefix, input size and target.
   public static func make(name: String, gradient g: Gradient, options: KernelOptions) throws -> KernelFunction {
     guard case .dense(let dense) = g.forward, let x = g.forwardInputTypes.first else {
-      throw KernelShapeError(kernel: name, "gradient of '\(g.forwardName)' is not the backward of a dense layer with an input")
+      throw KernelShapeError(
+        kernel: name, "gradient of '\(g.forwardName)' is not the backward of a dense layer with an input")
     }
     return try make(
       name: name, layer: g.forwardName, dense: dense, inFeatures: x.elementCount, target: g.target, options: options)
@@ -197,10 +201,12 @@ public enum DenseGradientKernel {
     guard dense.activation == .identity, dense.epilogue.isEmpty else {
       throw KernelShapeError(
         kernel: kernel,
-        "dense '\(layer)' has a fused \(dense.activation) activation or epilogue \(dense.epilogue); autodiff splits it off, so its backward expects identity")
+        "dense '\(layer)' has a fused \(dense.activation) activation or epilogue \(dense.epilogue); autodiff splits it off, so its backward expects identity"
+      )
     }
     guard dense.foldedBatchNorm == nil else {
-      throw KernelShapeError(kernel: kernel, "dense '\(layer)' has a folded batch norm; training differentiates the unfolded graph")
+      throw KernelShapeError(
+        kernel: kernel, "dense '\(layer)' has a folded batch norm; training differentiates the unfolded graph")
     }
   }
 }
