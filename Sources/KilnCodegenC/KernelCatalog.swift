@@ -33,7 +33,8 @@ public enum KernelCatalog {
       return ElementwiseBinaryKernel.make(name: name, op: step.op, perSample: x.elementCount)
     case .input, .flatten, .reshape, .dropout, .loss:
       throw EmitError("no kernel for \(step.op.name) '\(step.layer)': lowering should have removed it")
-    case .gradient, .optimizerStep:
+    case .optimizerStep(let s): return try OptimizerStepKernel.make(name: step.kernelName, step: s, options: options)
+    case .gradient:
       // NOTE: training programs are not lowered to C yet (issue 5); the interpreter runs them.
       throw EmitError("no C kernel for \(step.op.name) '\(step.layer)' yet: training is not emitted as C")
     }

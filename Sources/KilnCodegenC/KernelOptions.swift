@@ -32,5 +32,6 @@ public enum KernelContexts {
     DenseLoopsContext.self,
     Conv2DGemmContext.self,
     Conv2DDirectContext.self,
+    OptimizerStepContext.self,
   ]
 }
