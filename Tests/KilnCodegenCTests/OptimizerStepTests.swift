@@ -16,7 +16,8 @@ import Testing
     var testDescription: String { "\(label) \(kind.suffix) \(dims)" }
 
     var step: OptimizerStep {
-      OptimizerStep(parameter: "p.\(kind.suffix)", kind: kind, dims: dims, optimizer: optimizer, regularization: regularization)
+      OptimizerStep(
+        parameter: "p.\(kind.suffix)", kind: kind, dims: dims, optimizer: optimizer, regularization: regularization)
     }
   }
 
@@ -72,32 +73,48 @@ import Testing
     Case(
       label: "decayed bias", optimizer: adamw, regularization: regularization(weightDecay: 0.1, decayBiases: true),
       kind: .bias, dims: [5]),
-    Case(label: "undecayed γ", optimizer: momentum, regularization: regularization(weightDecay: 0.1, l1: 0.1), dims: [5]),
+    Case(
+      label: "undecayed γ", optimizer: momentum, regularization: regularization(weightDecay: 0.1, l1: 0.1), dims: [5]),
     Case(
       label: "decayed γ", optimizer: momentum,
       regularization: regularization(weightDecay: 0.1, l1: 0.1, decayBiases: true), dims: [5]),
     Case(label: "L1", optimizer: momentum, regularization: regularization(l1: 0.02), dims: [6, 5]),
-    Case(label: "L1 + decoupled decay", optimizer: adamw, regularization: regularization(weightDecay: 0.1, l1: 0.02), dims: [6, 5]),
+    Case(
+      label: "L1 + decoupled decay", optimizer: adamw, regularization: regularization(weightDecay: 0.1, l1: 0.02),
+      dims: [6, 5]),
     Case(label: "max-norm", optimizer: momentum, regularization: regularization(maxNorm: 1.2), dims: [6, 5]),
     Case(
       label: "max-norm + decay + L1", optimizer: adam,
       regularization: regularization(weightDecay: 0.01, l1: 0.01, maxNorm: 2.4), dims: [4, 2, 3, 3]),
-    Case(label: "max-norm skips biases", optimizer: momentum, regularization: regularization(maxNorm: 0.1), kind: .bias, dims: [5]),
+    Case(
+      label: "max-norm skips biases", optimizer: momentum, regularization: regularization(maxNorm: 0.1), kind: .bias,
+      dims: [5]),
     Case(label: "max-norm skips γ", optimizer: momentum, regularization: regularization(maxNorm: 0.1), dims: [5]),
   ]
 
   /// Above the parallel threshold: rows of a max-norm weight and every value of a plain one on their own threads.
   static let threadCases: [Case] = [
-    Case(label: "threads max-norm", optimizer: adam, regularization: regularization(weightDecay: 0.01, maxNorm: 8), dims: [300, 256]),
+    Case(
+      label: "threads max-norm", optimizer: adam, regularization: regularization(weightDecay: 0.01, maxNorm: 8),
+      dims: [300, 256]),
     Case(label: "threads", optimizer: .nadam(lr: 2e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8), dims: [300, 256]),
   ]
 
-  static let cases = optimizerCases + regularizationCases + threadCases
+  /// Checked against numbers worked out by hand rather than against the reference.
+  static let handCases: [Case] = [
+    Case(
+      label: "hand sgd-momentum", optimizer: .sgd(lr: 0.5, momentum: 0.5, dampening: 0, nesterov: false), dims: [1, 2]),
+    Case(label: "hand adam", optimizer: adam, dims: [6, 5]),
+  ]
+
+  static let cases = optimizerCases + regularizationCases + threadCases + handCases
   static func name(_ i: Int) -> String { "k\(i)_optimizer_step" }
 
   static let bench = Result {
     try KernelBench(
-      cases.enumerated().map { i, c in try OptimizerStepKernel.make(name: name(i), step: c.step, options: KernelOptions()) })
+      cases.enumerated().map { i, c in
+        try OptimizerStepKernel.make(name: name(i), step: c.step, options: KernelOptions())
+      })
   }
 
   /// The learning rate of each step (a multiple of the optimizer's own, as a schedule would set it): a kernel
@@ -111,8 +128,9 @@ import Testing
     return [1, 0.1, 2, 0.05].map { scale in random.tensor(c.dims, low: -Float(scale), high: Float(scale)) }
   }
 
-  /// Runs `steps` kernel steps of case `i` and the reference's alongside, from one random start. Returns the
-  /// kernel's parameter and state after each step, and the reference's.
+  /// Runs four kernel steps of case `i` and the reference's alongside, from a random start that depends only on
+  /// `seed` and the shape (so two cases can be compared). Returns the kernel's parameter and state after each
+  /// step, and the reference's.
   static func trajectories(_ i: Int, threads: Int = 1, seed: UInt64 = 1)
     throws -> [(kernel: [String: [Float]], reference: [String: [Float]])]
   {
@@ -120,7 +138,7 @@ import Testing
     let bench = try bench.get()
     try bench.setThreads(threads)
     let kernel = try #require(bench.kernels[name(i)])
-    var random = SeededRandom(seed: seed + 1000 * UInt64(i))
+    var random = SeededRandom(seed: seed)
     let start = random.tensor(c.dims)
     let parameter = c.step.parameter
     var state = ["param": start.data]
@@ -145,8 +163,9 @@ import Testing
 
   /// Expects the kernel's parameter and every state slot to match the reference after every step.
   ///
-  /// rtol 1e-5, atol 0: both compute each value in double from the same floats in the same order, so they
-  /// agree to the last bit except under max-norm, whose C scales the rounded float (one ulp, 6e-8 relative).
+  /// rtol 1e-5, atol 0: both compute each value in double from the same floats in the same order (max-norm too:
+  /// the C recomputes each row before scaling it), and here they agree to the last bit. The 1e-5 leaves room
+  /// for a compiler that contracts a·b + c into a fused multiply-add (the bench's -std=c11 keeps gcc from it).
   static func expectMatch(_ i: Int, threads: Int = 1) throws {
     let c = cases[i]
     for (k, step) in try trajectories(i, threads: threads).enumerated() {
@@ -173,5 +192,95 @@ import Testing
     let one = try Self.trajectories(index, threads: 1).map(\.kernel)
     let two = try Self.trajectories(index, threads: 2).map(\.kernel)
     #expect(one == two)
+  }
+
+  static func index(_ label: String, dims: [Int]) throws -> Int {
+    try #require(cases.firstIndex { $0.label == label && $0.dims == dims }, "no case \(label) \(dims)")
+  }
+
+  /// AdamW's decoupled decay is not Adam's coupled one: from the same start and gradients they part ways.
+  @Test func coupledAndDecoupledDecayDiffer() throws {
+    let coupled = try Self.trajectories(Self.index("coupled decay", dims: [6, 5]))
+    let decoupled = try Self.trajectories(Self.index("decoupled decay", dims: [6, 5]))
+    let a = try #require(coupled.last?.kernel["param"])
+    let b = try #require(decoupled.last?.kernel["param"])
+    let gap = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    #expect(gap > 1e-4, "largest difference \(gap)")
+  }
+
+  /// After every step no row of the max-norm weight is longer than the limit; at the first step some rows were
+  /// scaled down to it and some were left alone, so both branches ran.
+  @Test func maxNormBoundsEveryRowAndScalesOnlyTheLongOnes() throws {
+    let limit = 1.2
+    let steps = try Self.trajectories(Self.index("max-norm", dims: [6, 5]))
+    var clipped = 0
+    var free = 0
+    for (k, step) in steps.enumerated() {
+      let p = try #require(step.kernel["param"])
+      for r in 0..<6 {
+        let norm = p[r * 5..<(r + 1) * 5].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(norm <= limit * (1 + 1e-6), "step \(k + 1) row \(r): norm \(norm)")
+        if k == 0 { if abs(norm - limit) < 1e-6 { clipped += 1 } else { free += 1 } }
+      }
+    }
+    #expect(clipped > 0 && free > 0, "\(clipped) rows clipped, \(free) not")
+  }
+
+  /// SGD with momentum μ = 0.5, γ = 0.5 from p₀ = [1, −2], gradients [1, 2], [2, −2], [0, 4] (see OptimizerTests):
+  /// b = [1, 2], p = [0.5, −3]; b = [2.5, −1], p = [−0.75, −2.5]; b = [1.25, 3.5], p = [−1.375, −4.25].
+  @Test func momentumSGDMatchesHandWorkedSteps() throws {
+    let bench = try Self.bench.get()
+    let i = try Self.index("hand sgd-momentum", dims: [1, 2])
+    let kernel = try #require(bench.kernels[Self.name(i)])
+    var state: [String: [Float]] = ["param": [1, -2], "momentum_buffer": [0, 0]]
+    let expected: [[Float]] = [[0.5, -3], [-0.75, -2.5], [-1.375, -4.25]]
+    let buffers: [[Float]] = [[1, 2], [2.5, -1], [1.25, 3.5]]
+    for (k, g) in [[1, 2], [2, -2], [0, 4] as [Float]].enumerated() {
+      state = try bench.run(
+        kernel, n: 1, state.merging(["grad": g]) { $1 },
+        stepInfo: KernelBench.StepInfo(lr: 0.5, step: Int64(k + 1), seed: 0))
+      #expect(state["param"] == expected[k], "step \(k + 1)")
+      #expect(state["momentum_buffer"] == buffers[k], "step \(k + 1)")
+    }
+  }
+
+  /// Adam's first step moves each value by almost exactly γ against the gradient's sign: m̂ = g and √v̂ = |g|,
+  /// so the step is γ·g/(|g| + ε).
+  @Test func adamFirstStepIsTheLearningRateAgainstTheGradientSign() throws {
+    let i = try Self.index("hand adam", dims: [6, 5])
+    let first = try #require(try Self.trajectories(i).first?.kernel["param"])
+    var random = SeededRandom(seed: 1)
+    let start = random.tensor([6, 5]).data
+    let g = Self.gradients(Self.cases[i], seed: 1)[0].data
+    let lr = Double(Self.rates(Self.cases[i])[0])
+    for j in start.indices {
+      let expected = Double(start[j]) - lr * (g[j] > 0 ? 1 : -1)
+      #expect(abs(Double(first[j]) - expected) <= 1e-6, "value \(j): \(first[j]) vs \(expected)")
+    }
+  }
+
+  /// The slots are the reference's, in its order, shaped like the parameter except NAdam's scalar `mu_product`.
+  @Test(arguments: optimizers.map(\.1))
+  func stateSlotsAreTheReferenceOptimizers(_ optimizer: Optimizer) {
+    let step = OptimizerStep(
+      parameter: "fc.weight", kind: .weight, dims: [6, 5], optimizer: optimizer, regularization: Regularization())
+    let slots = OptimizerStepKernel.stateSlots(of: step)
+    #expect(slots.map(\.slot) == ReferenceOptimizer.slotNames(of: optimizer))
+    for (slot, floats) in slots {
+      #expect(floats == (slot == "mu_product" ? 1 : 30), "\(slot)")
+      #expect(OptimizerStepKernel.initialValue(ofSlot: slot) == (slot == "mu_product" ? 1 : 0), "\(slot)")
+    }
+  }
+
+  /// Running statistics are not trained, and a shape with an empty dimension is refused, naming the parameter.
+  @Test(arguments: [(ParameterSpec.Kind.runningMean, [4]), (.weight, [3, 0])])
+  func untrainableParametersAndEmptyShapesAreRefused(kind: ParameterSpec.Kind, dims: [Int]) {
+    let step = OptimizerStep(
+      parameter: "bn.\(kind.suffix)", kind: kind, dims: dims, optimizer: Self.adam, regularization: Regularization())
+    #expect {
+      try OptimizerStepKernel.make(name: "k1_optimizer_step", step: step, options: KernelOptions())
+    } throws: { error in
+      "\(error)".contains("bn.\(kind.suffix)") && error is KernelShapeError
+    }
   }
 }

@@ -67,7 +67,10 @@ public enum OptimizerStepKernel {
   /// Every element is updated in double from the float parameter, gradient and state and stored as float, in the
   /// reference's order of operations; the regularization order is the reference's too (decoupled decay, coupled
   /// decay, L1, the update, max-norm), with decay and L1 only where `ReferenceOptimizer.isDecayed` would say and
-  /// max-norm only on `.weight` tensors of rank ≥ 2. Each state slot must start as `initialValue(ofSlot:)`.
+  /// max-norm only on `.weight` tensors of rank ≥ 2. Max-norm scales the double values as the reference does: a
+  /// first pass over each row computes the updated values only to sum their squares, and a second computes them
+  /// again and stores them scaled. Each state slot must start as `initialValue(ofSlot:)`. `options` changes
+  /// nothing: the update is elementwise, with no BLAS call.
   /// - Throws: `KernelShapeError` when the parameter is not trainable (a running statistic) or its shape has an
   ///   empty dimension or too many values.
   public static func make(name: String, step: OptimizerStep, options: KernelOptions) throws -> KernelFunction {
