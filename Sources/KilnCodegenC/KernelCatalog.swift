@@ -73,9 +73,9 @@ public enum KernelCatalog {
     case .gradient(let g) where !GradientKernels.isDenseOrConv(g.forward):
       return try GradientKernels.make(
         name: name, gradient: g, inputTypes: step.inputTypes, outputType: step.outputType, options: options)
-    case .gradient, .optimizerStep:
-      // NOTE: training programs are not lowered to C yet (issue 5); the interpreter runs them.
-      throw EmitError("no C kernel for \(step.op.name) '\(step.layer)' yet: training is not emitted as C")
+    case .optimizerStep(let s): return try OptimizerStepKernel.make(name: step.kernelName, step: s, options: options)
+    case .gradient(let g):
+      throw EmitError("no C kernel for the gradient of \(g.forward.name) '\(g.forwardName)' toward \(g.target)")
     }
   }
 }

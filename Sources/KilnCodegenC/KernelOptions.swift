@@ -62,5 +62,6 @@ public enum KernelContexts {
     ElementwiseLossContext.self,
     CrossEntropyLossGradientContext.self,
     ElementwiseLossGradientContext.self,
+    OptimizerStepContext.self,
   ]
 }
