@@ -55,6 +55,9 @@ public enum ModuleEmitter {
   public static func planScratch(
     _ program: Program, options: KernelOptions
   ) throws -> (program: Program, kernels: [KernelFunction]) {
+    // A training program's batch norms, dropouts and loss take their training kernels.
+    var options = options
+    options.training = program.mode == .training
     let kernels = try program.steps.map { try KernelCatalog.kernel(for: $0, program: program, options: options) }
     var planned = program
     try planned.planMemory(scratchFloats: kernels.map(scratchFloats(of:)))

@@ -114,13 +114,6 @@ struct GradientNode {
   func parameter(_ suffix: String) -> String { "\(gradient.forwardName).\(suffix)" }
 }
 
-/// Exact C double literal (hexadecimal), e.g. `0x1.47ae147ae147bp-7`, for attributes the reference uses in
-/// Double (slopes, ε, momentum, rates).
-func cDouble(_ x: Double) -> String {
-  if x == 0 { return x.sign == .minus ? "-0.0" : "0.0" }
-  return String(format: "%a", x)
-}
-
 /// `count · factor`, capped at `Int32.max`: the work estimate kernels compare with the parallel threshold.
 func cappedWork(_ count: Int, _ factor: Int) -> Int {
   let (work, overflow) = count.multipliedReportingOverflow(by: factor)

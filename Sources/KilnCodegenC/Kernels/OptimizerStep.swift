@@ -192,11 +192,3 @@ extension OptimizerStepContext {
     }
   }
 }
-
-/// A C double literal that parses to exactly `x`: Swift's shortest round-trip decimal (`0.9`, `1e-08`), which
-/// C compilers read correctly rounded; `NAN` and `(±INFINITY)` from math.h for the others.
-func cDouble(_ x: Double) -> String {
-  if x.isNaN { return "NAN" }
-  if x.isInfinite { return x < 0 ? "(-INFINITY)" : "INFINITY" }
-  return x < 0 || (x == 0 && x.sign == .minus) ? "(\(x))" : "\(x)"
-}
