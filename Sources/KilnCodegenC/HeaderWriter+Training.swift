@@ -30,7 +30,8 @@ extension HeaderWriter {
       Training. Every call of train_step runs forward, loss, backward and every optimizer step on n samples,
       allocating nothing. targets holds n \(target == "int64_t" ? "class indices in 0..NUM_CLASSES-1" : "× TARGET_SIZE floats");
       *loss receives the batch's mean loss (before the update). The context's step counter t starts at 0; a step
-      uses t + 1 (Adam's bias correction) and the dropout seed kiln_step_seed(seed, t + 1), then t becomes t + 1.
+      uses t + 1 (Adam's bias correction) and the dropout seed mix(seed + (t + 1) · 0x9E3779B97F4A7C15)
+      (CounterRandom.stepSeed, SplitMix64's finalizer as mix), then t becomes t + 1.
       """)
     c.directive("#include <stdint.h>")
     c.directive("#ifndef KILN_STEP_INFO_DEFINED")

@@ -26,6 +26,10 @@ public struct CompileOptions: Sendable {
   public var passes = PassOptions()
   /// Build with the per-step timers compiled in (`-DKILN_PROFILE`), as `kiln profile` does.
   public var profile = false
+  /// `kiln compile --train`: the module also gets `<name>_train_step` (forward, loss, backward and every optimizer
+  /// step of the spec's train section), optimizer state and checkpoints; its inference keeps batch norms
+  /// unfolded, since training changes their statistics. Off, the module holds no training code at all.
+  public var training = false
   public init() {}
 
   /// More scratch slots than samples would never be used: a batch-1 module needs one im2col buffer, not eight.
@@ -57,12 +61,22 @@ public enum Compilation {
     _ graph: Graph, specName: String, options: CompileOptions, writeWeightsFile: Bool = true,
     weights: () throws -> Weights
   ) throws -> GeneratedModule {
-    let optimized = try optimize(graph, options: options.passes)
-    let program = try Lowering.lower(optimized, maxBatch: options.maxBatch)
+    var program: Program
+    var training: Program?
+    if options.training {
+      var inference = options.passes
+      if !inference.disabled.contains(FoldBatchNorm.passName) { inference.disabled.append(FoldBatchNorm.passName) }
+      program = try Lowering.lower(optimize(graph, options: inference), maxBatch: options.maxBatch)
+      var trainingProgram = try lowerTraining(graph, options: options)
+      try Lowering.shareParameters(&program, &trainingProgram)
+      training = trainingProgram
+    } else {
+      program = try Lowering.lower(optimize(graph, options: options.passes), maxBatch: options.maxBatch)
+    }
     let emit = EmitOptions(
       kernels: options.kernelOptions, embedThreshold: options.embedThreshold, specName: specName,
       writeWeightsFile: writeWeightsFile)
-    return try ModuleEmitter.emit(program, options: emit) {
+    return try ModuleEmitter.emit(program, training: training, options: emit) {
       let w = try weights()
       var values: [String: [Float]] = [:]
       for name in w.names { if let t = w.float(name) { values[name] = t.data } }
@@ -101,10 +115,16 @@ public enum Compilation {
   /// What the harness needs to call the module.
   public static func interface(of module: GeneratedModule) -> ModelInterface {
     let p = module.program
-    return ModelInterface(
+    var interface = ModelInterface(
       name: p.name, inputs: p.inputs.map { .init(name: $0.name, size: $0.type.elementCount) },
       outputs: p.outputs.map { .init(name: $0.name, size: $0.type.elementCount) }, maxBatch: p.maxBatch,
       embeddedWeights: module.placement == .embedded)
+    if let t = module.training, let target = t.program.targets.first {
+      interface.training = TrainingInterface(
+        targetSize: target.type.elementCount, classLabels: target.type.dtype == .i64,
+        parameters: p.parameters.map { .init(name: $0.spec.name, offset: $0.offset, dims: $0.spec.dims) })
+    }
+    return interface
   }
 
   /// Generates, writes into a cache folder named by the C's content, builds and loads a network. `weights` are

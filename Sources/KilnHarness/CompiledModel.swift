@@ -19,13 +19,19 @@ public struct ModelInterface: Hashable, Sendable {
   public var maxBatch: Int
   /// Whether the weights are compiled in (otherwise a weights file must be loaded).
   public var embeddedWeights: Bool
+  /// The training API of a module built for training; nil for an inference-only module.
+  public var training: TrainingInterface?
 
-  public init(name: String, inputs: [Value], outputs: [Value], maxBatch: Int, embeddedWeights: Bool) {
+  public init(
+    name: String, inputs: [Value], outputs: [Value], maxBatch: Int, embeddedWeights: Bool,
+    training: TrainingInterface? = nil
+  ) {
     self.name = name
     self.inputs = inputs
     self.outputs = outputs
     self.maxBatch = maxBatch
     self.embeddedWeights = embeddedWeights
+    self.training = training
   }
 }
 

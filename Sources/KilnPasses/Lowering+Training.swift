@@ -162,3 +162,37 @@ private struct TrainingLowering {
     return b
   }
 }
+
+extension Lowering {
+  /// Lays params out once for both programs of a module built for training, which one params array serves:
+  /// the training program's tensors in its order, then any that only the inference program reads (a head the
+  /// loss does not reach), each 64-byte aligned.
+  /// - Throws: `LoweringError` when the inference program folded a batch norm (training updates its statistics,
+  ///   so a training module's inference must not fold them) or a tensor has different shapes in the two.
+  public static func shareParameters(_ inference: inout Program, _ training: inout Program) throws {
+    guard inference.folds.isEmpty && training.folds.isEmpty else {
+      throw LoweringError(
+        description: "a module built for training cannot fold batch norms into its layers: their statistics are trained")
+    }
+    var specs = training.parameters.map(\.spec)
+    for slot in inference.parameters {
+      if let other = specs.first(where: { $0.name == slot.spec.name }) {
+        guard other.dims == slot.spec.dims else {
+          throw LoweringError(
+            description: "parameter '\(slot.spec.name)' is \(slot.spec.dims) at inference but \(other.dims) in training")
+        }
+      } else {
+        specs.append(slot.spec)
+      }
+    }
+    let (slots, floats) = parameterLayout(specs)
+    for program in [\Program.parameters, \Program.sourceParameters] {
+      inference[keyPath: program] = slots
+      training[keyPath: program] = slots
+    }
+    for size in [\Program.parameterFloats, \Program.sourceFloats] {
+      inference[keyPath: size] = floats
+      training[keyPath: size] = floats
+    }
+  }
+}

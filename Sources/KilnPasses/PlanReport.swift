@@ -20,6 +20,8 @@ public struct PlanReport: Codable, Hashable, Sendable {
 
   public var network: String
   public var batch: Int
+  /// `inference` or `training` (one training step: forward, loss, backward, updates).
+  public var mode: String
   public var buffers: [Row]
   /// One row per step that needs scratch: buffer `s<step>`, value `scratch of <kernel>`, live at that step alone.
   public var scratch: [Row]
@@ -40,6 +42,7 @@ public struct PlanReport: Codable, Hashable, Sendable {
   public init(program: Program, plan: MemoryPlan) {
     network = program.name
     batch = program.maxBatch
+    mode = program.mode.rawValue
     buffers = plan.allocations.map { a in
       Row(
         buffer: a.buffer.description, name: program[a.buffer].name, firstStep: a.lifetime.first,
@@ -80,7 +83,9 @@ public struct PlanReport: Codable, Hashable, Sendable {
     }
     let rule = String(repeating: "─", count: widths.reduce(0, +) + 2 * (widths.count - 1))
     var out = [
-      "network \(network), batch \(batch): arena buffers and kernel scratch (steps as in k<step>_…, bytes)",
+      mode == PipelineMode.training.rawValue
+        ? "network \(network), one training step at batch \(batch): arena buffers and kernel scratch (steps as in tk<step>_…, bytes)"
+        : "network \(network), batch \(batch): arena buffers and kernel scratch (steps as in k<step>_…, bytes)",
       line(rows[0]), rule,
     ]
     out += rows.dropFirst().map(line)

@@ -24,6 +24,9 @@ struct Compile: ParsableCommand {
   @Flag(name: .customLong("no-build"), help: "Write the C only.")
   var noBuild = false
 
+  @Flag(help: "Also generate <name>_train_step (forward, loss, backward and the optimizer step of the spec's train section), optimizer state and checkpoints.")
+  var train = false
+
   @OptionGroup var build: BuildFlags
 
   @OptionGroup var passes: PassFlags
@@ -34,6 +37,7 @@ struct Compile: ParsableCommand {
       let started = Date()
       var options = build.options
       options.passes = passes.options
+      options.training = train
       let module = try Compilation.generate(graph, specName: URL(fileURLWithPath: spec).lastPathComponent, options: options) {
         try ParameterSource.parameters(for: graph, weightsPath: weights, seed: seed ?? ParameterSource.defaultSeed(for: graph))
       }
@@ -41,6 +45,9 @@ struct Compile: ParsableCommand {
       let files = try Compilation.write(module, to: dir)
       for f in files { print("wrote \(f.path) (\(grouped(fileSize(f))) bytes)") }
       print("arena \(grouped(module.arenaBytes)) bytes at batch \(module.program.maxBatch); weights \(module.placement == .embedded ? "embedded" : "in \(module.name).weights")")
+      if let t = module.training {
+        print("training arena \(grouped(t.arenaBytes)) bytes; optimizer state \(grouped(t.optimizerStateFloats * 4)) bytes")
+      }
       guard !noBuild else { return }
       let result = try Compilation.build(module, in: dir, options: options)
       let library = dir.appendingPathComponent("lib\(module.name).so")

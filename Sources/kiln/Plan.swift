@@ -22,6 +22,9 @@ struct Plan: ParsableCommand {
   @Flag(help: "Print the plan as JSON.")
   var json = false
 
+  @Flag(help: "Plan one training step (forward, loss, backward, optimizer updates) instead of inference.")
+  var train = false
+
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
   }
@@ -32,7 +35,10 @@ struct Plan: ParsableCommand {
       var options = CompileOptions()
       options.maxBatch = batch
       options.blas = !noBLAS
-      let program = try Compilation.plannedProgram(graph, options: options)
+      let program =
+        train
+        ? try Compilation.plannedTrainingProgram(graph, options: options)
+        : try Compilation.plannedProgram(graph, options: options)
       let report = PlanReport(program: program, plan: MemoryPlanner.plan(program))
       if json {
         let encoder = JSONEncoder()
