@@ -157,5 +157,16 @@ import Testing
     #expect(module.training?.arenaBytes == report.arenaBytes)
     #expect(module.header.contains("#define \(network.uppercased())_TRAIN_ARENA_BYTES \(report.arenaBytes) "))
     #expect(report.arenaBytes == arena, "kiln plan examples/\(network).kiln --train --batch \(batch)")
+    // opt_state holds each parameter's slots in OptimizerStepKernel.stateSlots order, 64-byte aligned.
+    let training = try #require(module.training)
+    var updates = 0
+    for step in training.program.steps {
+      guard case .optimizerStep(let s) = step.op else { continue }
+      updates += 1
+      let slots = training.optimizerState.filter { $0.parameter == s.parameter }
+      #expect(slots.map(\.name) == OptimizerStepKernel.stateSlots(of: s).map { "\(s.parameter).\($0.slot)" })
+      #expect(slots.map(\.floats) == OptimizerStepKernel.stateSlots(of: s).map(\.floats))
+    }
+    #expect(updates > 0 && training.optimizerState.allSatisfy { $0.offset % 16 == 0 })
   }
 }
