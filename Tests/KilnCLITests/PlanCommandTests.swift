@@ -36,6 +36,26 @@ import Testing
     #expect(scratch.map { $0["buffer"] as? String } == ["s1", "s4", "s7", "s11", "s14", "s16"])
   }
 
+  @Test func plansOneTrainingStep() throws {
+    let r = try kiln("plan", example("mlp.kiln"), "--train", "--batch", "32")
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("network mlp, one training step at batch 32"))
+    #expect(r.stdout.contains("hidden.relu              2     9        0   12,800  over t1"))
+    #expect(r.stdout.contains("arena:                   330,944 B (323.2 KiB)"))
+    let json = try kiln("plan", example("lenet5.kiln"), "--train", "--batch", "8", "--json")
+    let figures = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    #expect(figures["mode"] as? String == "training")
+    #expect(figures["arenaBytes"] as? Int == 1_179_392)
+    #expect(figures["lowerBoundBytes"] as? Int == 1_080_064)
+    #expect(figures["noSharingBytes"] as? Int == 3_957_568)
+  }
+
+  @Test func refusesToTrainANetworkWithoutATrainSection() throws {
+    let r = try kiln("plan", example("conv_chain.kiln"), "--train")
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("has no loss; expected a train section"))
+  }
+
   @Test func refusesABatchBelowOne() throws {
     let r = try kiln("plan", example("mlp.kiln"), "--batch", "0")
     #expect(r.status != 0)
