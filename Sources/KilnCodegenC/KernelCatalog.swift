@@ -60,6 +60,10 @@ public enum KernelCatalog {
       return ElementwiseBinaryKernel.make(name: name, op: step.op, perSample: x.elementCount)
     case .input, .flatten, .reshape, .dropout, .loss:
       throw EmitError("no kernel for \(step.op.name) '\(step.layer)': lowering should have removed it")
+    case .gradient(let g) where DenseGradientKernel.differentiates(g):
+      return try DenseGradientKernel.make(name: name, gradient: g, options: options)
+    case .gradient(let g) where Conv2DGradientKernel.differentiates(g):
+      return try Conv2DGradientKernel.make(name: name, gradient: g, options: options)
     case .gradient, .optimizerStep:
       // NOTE: training programs are not lowered to C yet (issue 5); the interpreter runs them.
       throw EmitError("no C kernel for \(step.op.name) '\(step.layer)' yet: training is not emitted as C")

@@ -32,5 +32,15 @@ public enum KernelContexts {
     DenseLoopsContext.self,
     Conv2DGemmContext.self,
     Conv2DDirectContext.self,
+    DenseGradInputBLASContext.self,
+    DenseGradWeightBLASContext.self,
+    DenseGradInputLoopsContext.self,
+    DenseGradWeightLoopsContext.self,
+    DenseGradBiasContext.self,
+    Conv2DGradBiasContext.self,
+    Conv2DGradWeightDirectContext.self,
+    Conv2DGradInputDirectContext.self,
+    Conv2DGradWeightGemmContext.self,
+    Conv2DGradInputGemmContext.self,
   ]
 }
