@@ -64,7 +64,8 @@ public enum KernelCatalog {
       return try DenseGradientKernel.make(name: name, gradient: g, options: options)
     case .gradient(let g) where Conv2DGradientKernel.differentiates(g):
       return try Conv2DGradientKernel.make(name: name, gradient: g, options: options)
-    case .gradient, .optimizerStep:
+    case .optimizerStep(let s): return try OptimizerStepKernel.make(name: step.kernelName, step: s, options: options)
+    case .gradient:
       // NOTE: training programs are not lowered to C yet (issue 5); the interpreter runs them.
       throw EmitError("no C kernel for \(step.op.name) '\(step.layer)' yet: training is not emitted as C")
     }

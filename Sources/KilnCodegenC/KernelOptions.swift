@@ -42,5 +42,6 @@ public enum KernelContexts {
     Conv2DGradInputDirectContext.self,
     Conv2DGradWeightGemmContext.self,
     Conv2DGradInputGemmContext.self,
+    OptimizerStepContext.self,
   ]
 }
