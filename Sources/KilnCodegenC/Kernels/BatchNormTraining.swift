@@ -33,7 +33,7 @@ public enum BatchNormTrainingKernel {
     let count = try KernelChecks.require(input, "input", ranks: 1...Int.max, layout: "[C] or [C, H, W]", kernel: name)
     let channels = input.dims[0]
     let context = BatchNormTrainingContext(
-      name: name, comment: "batchnorm (training) \(layer)", channels: channels, inner: count / channels,
+      name: name, comment: "batchnorm (training) \(cCommentText(layer))", channels: channels, inner: count / channels,
       perSample: count, epsilon: cDouble(batchNorm.epsilon), momentum: cDouble(batchNorm.momentum),
       parallelThreshold: elementwiseParallelThreshold)
     return KernelFunction(

@@ -61,10 +61,8 @@ public enum GradientKernels {
       return try NormalizationGradientKernel.makeLRN(node, lrn: l)
     case .dropout(let rate):
       try node.require([.outputGradient], target: .input(0))
-      // dx = dy·s with the forward's mask and scale s: the forward kernel applied to dy (same seed and stream).
-      return try DropoutTrainingKernel.make(
-        name: name, layer: g.forwardName, rate: rate, perSample: node.forwardInput(0).elementCount,
-        input: "dy", output: "dx")
+      return try DropoutTrainingKernel.makeGradient(
+        name: name, layer: g.forwardName, rate: rate, perSample: node.forwardInput(0).elementCount)
     case .loss(let kind):
       try node.require([.forwardInput(0), .forwardInput(1)], target: .input(0))
       return try LossGradientKernel.make(name: name, kind: kind, prediction: inputTypes[0], target: inputTypes[1])
@@ -110,6 +108,9 @@ struct GradientNode {
     return t
   }
 
+  /// The forward layer's name as it may appear in a C comment.
+  var layer: String { cCommentText(gradient.forwardName) }
+
   /// The name of parameter `suffix` of the forward layer, e.g. `bn1.weight`.
   func parameter(_ suffix: String) -> String { "\(gradient.forwardName).\(suffix)" }
 }
@@ -119,6 +120,12 @@ struct GradientNode {
 func cDouble(_ x: Double) -> String {
   if x == 0 { return x.sign == .minus ? "-0.0" : "0.0" }
   return String(format: "%a", x)
+}
+
+/// `s` as it may appear inside a C block comment: no `*/`, no line breaks.
+func cCommentText(_ s: String) -> String {
+  s.replacingOccurrences(of: "*/", with: "* /").replacingOccurrences(of: "\n", with: " ")
+    .replacingOccurrences(of: "\r", with: " ")
 }
 
 /// `count · factor`, capped at `Int32.max`: the work estimate kernels compare with the parallel threshold.
