@@ -97,8 +97,10 @@ import Testing
     #expect(abs(kept - 0.75) < 0.01, "kept fraction \(kept) at rate 0.25")
     #expect(a.filter { $0 != 0 }.allSatisfy { $0 == Float(1 / 0.75) })
     #expect(a != b)
-    let drop = try bench.output(bench.kernel(named: "k0_dropout"), n: 1, ["x": [Float](repeating: 1, count: 10)], stepInfo: Self.step(1))
-    let otherName = try bench.output(bench.kernel(named: "k3_dropout"), n: 1, ["x": [Float](repeating: 1, count: 6)], stepInfo: Self.step(1))
+    let drop = try bench.output(
+      bench.kernel(named: "k0_dropout"), n: 1, ["x": [Float](repeating: 1, count: 10)], stepInfo: Self.step(1))
+    let otherName = try bench.output(
+      bench.kernel(named: "k3_dropout"), n: 1, ["x": [Float](repeating: 1, count: 6)], stepInfo: Self.step(1))
     #expect(otherName == [Float](repeating: 1, count: 6), "rate 0 keeps everything")
     #expect(drop.contains(0) && drop.contains(2), "rate 0.5 over 10 values keeps some and drops some")
   }
@@ -107,13 +109,18 @@ import Testing
   func oneAndTwoThreadsGiveIdenticalBits(_ i: Int) throws {
     let bench = try Self.bench.get()
     let x = randomTensor(8, [Self.cases[i].perSample], seed: 3).data
-    try expectSameBitsOnOneAndTwoThreads(bench, bench.kernel(named: "k\(i)_dropout"), n: 8, ["x": x], stepInfo: Self.step(9))
+    try expectSameBitsOnOneAndTwoThreads(
+      bench, bench.kernel(named: "k\(i)_dropout"), n: 8, ["x": x], stepInfo: Self.step(9))
     try expectSameBitsOnOneAndTwoThreads(
       bench, bench.kernel(named: "k\(i)_dropout_grad"), n: 8, ["dy": x], stepInfo: Self.step(9))
   }
 
   @Test func ratesOutsideZeroToOneAreErrors() {
-    #expect(throws: KernelShapeError.self) { try DropoutTrainingKernel.make(name: "k_bad", layer: "d", rate: 1.5, perSample: 4) }
-    #expect(throws: KernelShapeError.self) { try DropoutTrainingKernel.make(name: "k_bad", layer: "d", rate: -0.1, perSample: 4) }
+    #expect(throws: KernelShapeError.self) {
+      try DropoutTrainingKernel.make(name: "k_bad", layer: "d", rate: 1.5, perSample: 4)
+    }
+    #expect(throws: KernelShapeError.self) {
+      try DropoutTrainingKernel.make(name: "k_bad", layer: "d", rate: -0.1, perSample: 4)
+    }
   }
 }

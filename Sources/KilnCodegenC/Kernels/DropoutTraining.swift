@@ -61,7 +61,8 @@ public enum DropoutTrainingKernel {
       input: input, output: output, perSample: perSample, stream: hex(stream),
       mixedStream: hex(Self.mix(stream)), threshold: "\(threshold)",
       scale: cDouble(rate < 1 ? 1 / (1 - rate) : 0),
-      dropped: gradient ? "(float)((double)\(input)[i] * 0.0)" : "0.0f", parallelThreshold: elementwiseParallelThreshold)
+      dropped: gradient ? "(float)((double)\(input)[i] * 0.0)" : "0.0f", parallelThreshold: elementwiseParallelThreshold
+    )
     return KernelFunction(
       name: name, definition: TemplateRenderer.shared.render(context),
       parameters: [

@@ -7,8 +7,9 @@ import KilnIR
 /// Each mirrors how `Interpreter+GradientNodes.swift` evaluates the node: the kernel's `.input` parameters
 /// are the node's operands in order (`Autodiff.rule` decides them), parameters of the forward layer are read
 /// by tensor name (`<forwardName>.weight`), and the one output is the gradient, batched like the forward
-/// input for `.input(k)` and unbatched for a parameter. Parameter names: `dy`, `x` (or `x0`, `x1` for mul),
-/// `y` for the forward output, `prediction` and `target` for a loss; the output is `dx`, `dweight` or `dbias`.
+/// input for `.input(k)` and unbatched for a parameter. Parameter names: `dy`, `x` or `y` (the forward input or
+/// output), `prediction` and `target` for a loss; the output is `dx`, `dweight` or `dbias`. Mul's gradient is
+/// `ElementwiseBinaryKernel`'s product, with `a` = dy, `b` = the other operand, `y` = dx.
 public enum GradientKernels {
   /// The kernel of a gradient node whose forward op is NOT dense or conv2d. `inputTypes` are the node's operand
   /// types in order (as lowering gives them), `outputType` its result type.
@@ -18,7 +19,8 @@ public enum GradientKernels {
     name: String, gradient g: Gradient, inputTypes: [TensorType], outputType: TensorType, options: KernelOptions
   ) throws -> KernelFunction {
     guard inputTypes.count == g.operands.count else {
-      throw KernelShapeError(kernel: name, "\(inputTypes.count) input types for the \(g.operands.count) operands \(g.operands)")
+      throw KernelShapeError(
+        kernel: name, "\(inputTypes.count) input types for the \(g.operands.count) operands \(g.operands)")
     }
     guard let result = g.resultType else {
       throw KernelShapeError(kernel: name, "\(g.forward.name) '\(g.forwardName)' has no \(g.target) to differentiate")
@@ -103,7 +105,8 @@ struct GradientNode {
   func operand(_ i: Int, dims: [Int]) throws -> TensorType {
     let t = inputTypes[i]
     guard t.dtype == .f32, t.batched, t.dims == dims else {
-      throw error("operand \(gradient.operands[i]) is \(t)\(t.batched ? "" : " unbatched"); expected f32\(dims) batched")
+      throw error(
+        "operand \(gradient.operands[i]) is \(t)\(t.batched ? "" : " unbatched"); expected f32\(dims) batched")
     }
     return t
   }

@@ -94,7 +94,8 @@ enum PoolGradientKernel {
           kernelW: pool.kernel.w, strideH: pool.stride.h, strideW: pool.stride.w, padTop: g.pads.top,
           padLeft: g.pads.left, workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold))
     } else {
-      let windowsPerCell = ((pool.kernel.h + pool.stride.h - 1) / pool.stride.h)
+      let windowsPerCell =
+        ((pool.kernel.h + pool.stride.h - 1) / pool.stride.h)
         * ((pool.kernel.w + pool.stride.w - 1) / pool.stride.w)
       definition = TemplateRenderer.shared.render(
         AvgPoolGradientContext(
