@@ -46,6 +46,8 @@ public enum KernelCatalog {
       return try PoolKernel.make(name: name, max: false, pool: p, input: x)
     case .globalAvgPool:
       return try GlobalAvgPoolKernel.make(name: name, input: x)
+    case .batchNorm(let b) where options.training:
+      return try BatchNormTrainingKernel.make(name: name, layer: step.layer, batchNorm: b, input: x)
     case .batchNorm(let b):
       return try BatchNormKernel.make(name: name, layer: step.layer, batchNorm: b, input: x, activation: .identity)
     case .lrn(let l):
@@ -58,6 +60,10 @@ public enum KernelCatalog {
       return try ConcatKernel.make(name: name, inputs: step.inputTypes)
     case .add, .mul:
       return ElementwiseBinaryKernel.make(name: name, op: step.op, perSample: x.elementCount)
+    case .dropout(let rate) where options.training:
+      return try DropoutTrainingKernel.make(name: name, layer: step.layer, rate: rate, perSample: x.elementCount)
+    case .loss(let kind) where options.training:
+      return try LossKernel.make(name: name, kind: kind, prediction: x, target: step.inputTypes.last ?? x)
     case .input, .flatten, .reshape, .dropout, .loss:
       throw EmitError("no kernel for \(step.op.name) '\(step.layer)': lowering should have removed it")
     case .gradient(let g) where DenseGradientKernel.differentiates(g):
@@ -65,9 +71,11 @@ public enum KernelCatalog {
     case .gradient(let g) where Conv2DGradientKernel.differentiates(g):
       return try Conv2DGradientKernel.make(name: name, gradient: g, options: options)
     case .optimizerStep(let s): return try OptimizerStepKernel.make(name: step.kernelName, step: s, options: options)
-    case .gradient:
-      // NOTE: training programs are not lowered to C yet (issue 5); the interpreter runs them.
-      throw EmitError("no C kernel for \(step.op.name) '\(step.layer)' yet: training is not emitted as C")
+    case .gradient(let g) where !GradientKernels.isDenseOrConv(g.forward):
+      return try GradientKernels.make(
+        name: name, gradient: g, inputTypes: step.inputTypes, outputType: step.outputType, options: options)
+    case .gradient(let g):
+      throw EmitError("no C kernel for the gradient of \(g.forward.name) '\(g.forwardName)' toward \(g.target)")
     }
   }
 }

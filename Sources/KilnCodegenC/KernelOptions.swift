@@ -8,10 +8,14 @@ public struct KernelOptions: Hashable, Sendable {
   /// this many slots, indexed by loop variable rather than thread id, so the result never depends on the
   /// thread count. It also caps useful threads for those kernels.
   public var threadSlots: Int
+  /// Whether the module trains: batch norm then normalizes with batch statistics and updates its running
+  /// statistics, and dropout draws its mask (both are the inference kernels, or nothing, otherwise).
+  public var training: Bool = false
 
-  public init(blas: Bool = true, threadSlots: Int = 8) {
+  public init(blas: Bool = true, threadSlots: Int = 8, training: Bool = false) {
     self.blas = blas
     self.threadSlots = threadSlots
+    self.training = training
   }
 }
 
@@ -43,5 +47,21 @@ public enum KernelContexts {
     Conv2DGradWeightGemmContext.self,
     Conv2DGradInputGemmContext.self,
     OptimizerStepContext.self,
+    MaxPoolGradientContext.self,
+    AvgPoolGradientContext.self,
+    GlobalAvgPoolGradientContext.self,
+    SliceCopyContext.self,
+    ActivationGradientContext.self,
+    SoftmaxGradientContext.self,
+    BatchNormInputGradientContext.self,
+    BatchNormWeightGradientContext.self,
+    BatchNormBiasGradientContext.self,
+    LRNGradientContext.self,
+    BatchNormTrainingContext.self,
+    DropoutTrainingContext.self,
+    CrossEntropyLossContext.self,
+    ElementwiseLossContext.self,
+    CrossEntropyLossGradientContext.self,
+    ElementwiseLossGradientContext.self,
   ]
 }
