@@ -73,7 +73,7 @@ let package = Package(
     .testTarget(name: "KilnDataTests", dependencies: ["KilnData", "KilnTestSupport"]),
     .testTarget(
       name: "KilnCodegenCTests",
-      dependencies: ["KilnCodegenC", "KilnReference", "KilnTestSupport", "KilnData", "KilnIR", "KilnHarness"]),
+      dependencies: ["KilnCodegenC", "KilnPasses", "KilnReference", "KilnTestSupport", "KilnData", "KilnIR", "KilnHarness"]),
     .testTarget(
       name: "KilnCompileTests",
       dependencies: ["KilnDriver", "KilnCodegenC", "KilnHarness", "KilnReference", "KilnData", "KilnTestSupport"]),

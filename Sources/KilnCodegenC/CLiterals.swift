@@ -10,15 +10,6 @@ public func cFloat(_ x: Float) -> String {
   return String(format: "%af", Double(x))
 }
 
-/// A C double literal that parses to exactly `x`, for attributes the reference uses in Double (slopes, ε,
-/// momentum, rates): Swift's shortest round-trip decimal (`0.9`, `1e-08`), which C compilers read correctly
-/// rounded; `NAN` and `(±INFINITY)` from math.h for the others.
-public func cDouble(_ x: Double) -> String {
-  if x.isNaN { return "NAN" }
-  if x.isInfinite { return x < 0 ? "(-INFINITY)" : "INFINITY" }
-  return x < 0 || (x == 0 && x.sign == .minus) ? "(\(x))" : "\(x)"
-}
-
 /// `cFloat` of a Double attribute (alpha, epsilon, …) after rounding to float, as the kernel computes in float.
 public func cFloat(_ x: Double) -> String { cFloat(Float(x)) }
 

@@ -70,10 +70,10 @@ public enum KernelCatalog {
       return try DenseGradientKernel.make(name: name, gradient: g, options: options)
     case .gradient(let g) where Conv2DGradientKernel.differentiates(g):
       return try Conv2DGradientKernel.make(name: name, gradient: g, options: options)
+    case .optimizerStep(let s): return try OptimizerStepKernel.make(name: step.kernelName, step: s, options: options)
     case .gradient(let g) where !GradientKernels.isDenseOrConv(g.forward):
       return try GradientKernels.make(
         name: name, gradient: g, inputTypes: step.inputTypes, outputType: step.outputType, options: options)
-    case .optimizerStep(let s): return try OptimizerStepKernel.make(name: step.kernelName, step: s, options: options)
     case .gradient(let g):
       throw EmitError("no C kernel for the gradient of \(g.forward.name) '\(g.forwardName)' toward \(g.target)")
     }

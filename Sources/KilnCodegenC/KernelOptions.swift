@@ -46,6 +46,7 @@ public enum KernelContexts {
     Conv2DGradInputDirectContext.self,
     Conv2DGradWeightGemmContext.self,
     Conv2DGradInputGemmContext.self,
+    OptimizerStepContext.self,
     MaxPoolGradientContext.self,
     AvgPoolGradientContext.self,
     GlobalAvgPoolGradientContext.self,
@@ -62,6 +63,5 @@ public enum KernelContexts {
     ElementwiseLossContext.self,
     CrossEntropyLossGradientContext.self,
     ElementwiseLossGradientContext.self,
-    OptimizerStepContext.self,
   ]
 }

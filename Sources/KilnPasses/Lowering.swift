@@ -11,7 +11,10 @@ public struct LoweringError: Error, CustomStringConvertible, Sendable {
 /// - flatten, reshape, dropout (identity at inference) and identity activations are views: their value is
 ///   their input's buffer, and no kernel runs;
 /// - a dense or conv layer whose fused activation is softmax or log_softmax becomes two steps (the layer, then
-///   the activation), since those normalize across units rather than elementwise;
+///   the activation), since those normalize across units rather than elementwise (such a layer cannot also
+///   have an epilogue, which would have to run after the activation's kernel: fuse-epilogues never makes one);
+/// - a dense or conv layer with an epilogue reads its operands (the node's inputs 1, 2, …) as the step's
+///   inputs 1, 2, …, so the memory planner keeps them live until that step;
 /// - each output is written straight into the caller's output array by the step that produces it; an output
 ///   that is a graph input, or a second output naming the same value, gets a copy step;
 /// - the loss and training targets are left out (training is another lowering).
@@ -40,6 +43,18 @@ public enum Lowering {
     guard maxBatch >= 1 else { throw LoweringError(description: "the batch must be at least 1, got \(maxBatch)") }
     for n in g.nodes where n.type == nil {
       throw LoweringError(description: "node '\(n.name)' has no type: run shape inference before lowering")
+    }
+    for n in g.nodes {
+      let (activation, epilogue): (Activation, [EpilogueOp])
+      switch n.op {
+      case .dense(let d): (activation, epilogue) = (d.activation, d.epilogue)
+      case .conv2d(let c): (activation, epilogue) = (c.activation, c.epilogue)
+      default: continue
+      }
+      guard activation.isElementwise || epilogue.isEmpty else {
+        throw LoweringError(
+          description: "\(n.op.name) '\(n.name)' has an epilogue after \(activation), which runs as a kernel of its own")
+      }
     }
     var buffers: [Buffer] = []
     var steps: [Step] = []

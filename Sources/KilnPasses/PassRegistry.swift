@@ -40,9 +40,12 @@ public struct RegisteredPass: Sendable {
 
 /// The one list of passes. Its order is the pipeline order; each mode runs the entries legal in it.
 ///
-/// NOTE: passes that remove nodes renumber the rest, and the reference interpreter keys a training-mode
-/// dropout's random stream by its node index; so in training mode a renumbered dropout draws a different
-/// (equally valid) mask. Inference, which is all that compiles today, is bit for bit unchanged.
+/// NOTE: passes that remove or move nodes renumber the rest. A training-mode dropout's random stream is keyed
+/// by its node NAME (`CounterRandom.stream(named:)`), which no pass changes, so every mask survives renumbering.
+///
+/// The fusion passes (`isFusion`: fold-batchnorm and fuse-epilogues) are what `--no-fuse` turns off: the
+/// unfused network then runs a kernel per layer as written (standalone batch norms, activations and adds),
+/// which `kiln profile` compares against.
 public enum PassRegistry {
   /// Every pass, in the order the pipelines run them.
   public static let passes: [RegisteredPass] = [
@@ -59,18 +62,19 @@ public enum PassRegistry {
       why: "inference dropout, identity activations and no-op reshapes are copies; readers can read the input",
       modes: [.inference, .training]
     ) { RemoveIdentities(mode: $0) },
-    // ── Later passes of issue 4 go here, in this order: ─────────────────────────────────────────────
     RegisteredPass(
       name: FoldBatchNorm.passName,
       why: "an inference batch norm is a per-channel affine map: folded into the conv/dense before it, it costs nothing",
-      modes: [.inference]
+      modes: [.inference], isFusion: true
     ) { FoldBatchNorm(mode: $0) },
+    // After fold-batchnorm, so that ResNet's relu(bn(conv(x)) + shortcut) is relu(conv'(x) + shortcut).
     RegisteredPass(
       name: FuseEpilogues.passName,
-      why: "an activation applied by the conv/dense kernel that produces its input saves a pass over memory",
+      why:
+        "activations, residual adds and products applied by the conv/dense kernel that produces the value save a pass over memory each",
       modes: [.inference], isFusion: true
     ) { FuseEpilogues(mode: $0) },
-    //   eliminate-dead again after fusion, if fusion leaves dead producers behind.
+    // NOTE: no eliminate-dead after fusion: fusing only removes the absorbed ops and leaves nothing dead.
     RegisteredPass(
       name: Autodiff.passName,
       why: "training is the same program run backward: gradient nodes go through the same lowering, planner and C emitter",

@@ -84,7 +84,7 @@ public struct ShapeInference: GraphPass {
         return fail("found input \(ins[0])", expected: "one feature dimension, f32[features]; add 'flatten' before it")
       }
       guard d.units > 0 else { return fail("units must be positive, found \(d.units)") }
-      return .success(TensorType(.f32, [d.units]))
+      return epilogue(d.epilogue, TensorType(.f32, [d.units]))
 
     case .conv2d(let c):
       guard let x, x.rank == 3 else { return fail("found input \(ins[0])", expected: "an image, f32[channels, height, width]") }
@@ -95,7 +95,10 @@ public struct ShapeInference: GraphPass {
       guard c.filters % c.groups == 0 else {
         return fail("filters = \(c.filters) is not divisible by groups = \(c.groups)")
       }
-      return window(c.window, x).map { TensorType(.f32, [c.filters, $0.h, $0.w]) }.mapError(located)
+      switch window(c.window, x) {
+      case .success(let out): return epilogue(c.epilogue, TensorType(.f32, [c.filters, out.h, out.w]))
+      case .failure(let e): return .failure(located(e))
+      }
 
     case .maxPool(let p), .avgPool(let p):
       guard let x, x.rank == 3 else { return fail("found input \(ins[0])", expected: "an image, f32[channels, height, width]") }
@@ -173,6 +176,19 @@ public struct ShapeInference: GraphPass {
       return fail("was not typed")  // handled above
     }
 
+    /// The layer's type `out`, once every epilogue operand (inputs 1, 2, …) is of that type and every epilogue
+    /// activation is elementwise.
+    func epilogue(_ ops: [EpilogueOp], _ out: TensorType) -> Result<TensorType, Diagnostic> {
+      for case .activation(let a) in ops where !a.isElementwise {
+        return fail("epilogue holds \(a), which normalizes across units", expected: "elementwise activations")
+      }
+      for (k, t) in ins.enumerated().dropFirst() where t != out {
+        return fail(
+          "epilogue operand \(k) '\(graph[n.inputs[k]].name)' is \(t) but the layer's value is \(out)",
+          expected: "an operand of the layer's output type \(out)")
+      }
+      return .success(out)
+    }
     func window(_ w: Window2D, _ x: TensorType) -> Result<Pair, WindowError> {
       w.outputSize(inputH: x.dims[1], inputW: x.dims[2])
     }

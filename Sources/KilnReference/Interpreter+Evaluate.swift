@@ -34,8 +34,10 @@ extension Interpreter {
         return inputTypes[0]  // handled above
       case .dense(let d):
         out = try Shapes.activation(input: Shapes.dense(input: shapes[0], units: d.units), d.activation)
+        try Shapes.epilogue(d.epilogue, value: out, operands: Array(shapes.dropFirst()))
       case .conv2d(let c):
         out = try Shapes.activation(input: Shapes.conv2d(input: shapes[0], c).shape, c.activation)
+        try Shapes.epilogue(c.epilogue, value: out, operands: Array(shapes.dropFirst()))
       case .maxPool(let p):
         out = try Shapes.pool("maxpool", input: shapes[0], p).shape
       case .avgPool(let p):
@@ -97,11 +99,12 @@ extension Interpreter {
         throw ReferenceError("an input node has no operation to evaluate")
       case .dense(let d):
         let bias = d.bias ? try parameter("bias") : nil
-        return value(
-          try ReferenceOps.dense(operand(0), weight: parameter("weight"), bias: bias, activation: d.activation))
+        let v = try ReferenceOps.dense(operand(0), weight: parameter("weight"), bias: bias, activation: d.activation)
+        return value(try ReferenceOps.epilogue(v, d.epilogue, operands: operands.indices.dropFirst().map(operand)))
       case .conv2d(let c):
         let bias = c.bias ? try parameter("bias") : nil
-        return value(try ReferenceOps.conv2d(operand(0), weight: parameter("weight"), bias: bias, c))
+        let v = try ReferenceOps.conv2d(operand(0), weight: parameter("weight"), bias: bias, c)
+        return value(try ReferenceOps.epilogue(v, c.epilogue, operands: operands.indices.dropFirst().map(operand)))
       case .maxPool(let p):
         return value(try ReferenceOps.maxPool(operand(0), p))
       case .avgPool(let p):

@@ -1,4 +1,4 @@
-// The reference ops: dense and the shape-moving ops (flatten, reshape, concat) and elementwise add and mul.
+// The reference ops: dense, a conv/dense epilogue, the shape-moving ops (flatten, reshape, concat), add and mul.
 import KilnIR
 
 /// One function per op on full (batched) NCHW float32 tensors: the specification every generated C kernel
@@ -32,6 +32,28 @@ public enum ReferenceOps {
       }
     }
     return try self.activation(Tensor(shape: outShape, data: y), activation)
+  }
+
+  /// A conv or dense layer's epilogue (`EpilogueOp`) applied to its value `v` (already rounded to Float, with
+  /// the bias and the layer's own activation): each op in order, exactly as the standalone op it replaces
+  /// computes it (`activation`, then `add` and `mul` in Float), so a fused graph gives the unfused one's bits.
+  /// - Parameter operands: the node's extra inputs 1, 2, …, one per `add`/`mul`, in order.
+  public static func epilogue(_ v: Tensor, _ ops: [EpilogueOp], operands: [Tensor]) throws -> Tensor {
+    guard operands.count == ops.operandCount else {
+      throw ReferenceError("epilogue [\(ops.map(\.description).joined(separator: ", "))] reads \(ops.operandCount) operands; \(operands.count) given")
+    }
+    var y = v
+    var next = operands.makeIterator()
+    for op in ops {
+      switch op {
+      case .activation(let a):
+        guard a.isElementwise else { throw ReferenceError("epilogue: \(a) is not elementwise") }
+        y = try activation(y, a)
+      case .add: y = try add(y, next.next()!)
+      case .mul: y = try mul(y, next.next()!)
+      }
+    }
+    return y
   }
 
   /// Elementwise sum of two tensors of one shape (no broadcasting).

@@ -143,6 +143,20 @@ enum Shapes {
     return a
   }
 
+  /// A conv or dense epilogue: one operand per `add`/`mul`, each shaped like the layer's value; activations
+  /// elementwise.
+  static func epilogue(_ ops: [EpilogueOp], value: [Int], operands: [[Int]]) throws {
+    guard operands.count == ops.operandCount else {
+      throw ReferenceError("epilogue reads \(ops.operandCount) operands; the node has \(operands.count) extra inputs")
+    }
+    for case .activation(let a) in ops where !a.isElementwise {
+      throw ReferenceError("epilogue holds \(a); expected elementwise activations")
+    }
+    for (k, shape) in operands.enumerated() {
+      _ = try elementwise("epilogue operand \(k + 1)", value, shape)
+    }
+  }
+
   /// Ops over dimension 1 (batch norm, LRN, softmax): rank ≥ 2; the output has the input's shape.
   static func channelwise(_ op: String, input: [Int]) throws -> [Int] {
     guard input.count >= 2 else {

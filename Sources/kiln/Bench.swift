@@ -28,12 +28,16 @@ struct Bench: ParsableCommand {
 
   @OptionGroup var build: BuildFlags
 
+  @OptionGroup var passes: PassFlags
+
   func run() throws {
     try failingClearly {
       let graph = try NetworkLoader.graph(path: spec)
       let at = batches.isEmpty ? [1, 64] : batches
+      var options = build.options
+      options.passes = passes.options
       let r = try Benchmark.run(
-        graph, specName: URL(fileURLWithPath: spec).lastPathComponent, options: build.options, batches: at, reps: reps,
+        graph, specName: URL(fileURLWithPath: spec).lastPathComponent, options: options, batches: at, reps: reps,
         interpreterReps: interpreterReps, threads: threads)
       func us(_ s: Double?) -> String { s.map { String(format: "%.1f", $0 * 1e6) } ?? "-" }
       if tsv {

@@ -20,7 +20,7 @@ struct PassFlags: ParsableArguments {
 
   @Flag(
     name: .customLong("no-fuse"),
-    help: "Disable every fusion pass of the pipeline (today: fuse-epilogues), e.g. to profile unfused kernels.")
+    help: "Disable every fusion pass (fold-batchnorm, fuse-epilogues): one kernel per layer as written, e.g. to profile.")
   var noFuse = false
 
   func validate() throws {

@@ -76,7 +76,8 @@ import Testing
     for n in trainingBatches {
       let (x, y, dy) = try Self.inputs(i, n: n)
       let dx = try bench.output(kernel, n: n, Self.arguments(c, x: x, y: y, dy: dy))
-      let expected = try c.fromOutput
+      let expected =
+        try c.fromOutput
         ? ReferenceGradients.activation(dy: dy, y: y, c.activation)
         : ReferenceGradients.activation(dy: dy, x: x, c.activation)
       expectClose(Tensor(shape: x.shape, data: dx), expected, "\(c.testDescription) n=\(n)")
@@ -95,17 +96,20 @@ import Testing
   @Test func kinksFollowPyTorch() throws {
     let bench = try Self.bench.get()
     let relu6 = try bench.output(
-      bench.kernel(named: Self.name(2)), n: 1, ["dy": [Float](repeating: 1, count: 60), "y": [0, 6, 3] + [Float](repeating: 1, count: 57)])
+      bench.kernel(named: Self.name(2)), n: 1,
+      ["dy": [Float](repeating: 1, count: 60), "y": [0, 6, 3] + [Float](repeating: 1, count: 57)])
     #expect(Array(relu6.prefix(3)) == [0, 0, 1])
     let leaky = try bench.output(
-      bench.kernel(named: Self.name(7)), n: 1, ["dy": [Float](repeating: 2, count: 11), "x": [0, -1, 1] + [Float](repeating: 1, count: 8)])
+      bench.kernel(named: Self.name(7)), n: 1,
+      ["dy": [Float](repeating: 2, count: 11), "x": [0, -1, 1] + [Float](repeating: 1, count: 8)])
     #expect(Array(leaky.prefix(3)) == [Float(2 * -0.2), Float(2 * -0.2), 2])
   }
 
   @Test func theOutputFormNeedsAPositiveSlope() {
     #expect(throws: KernelShapeError.self) {
       try gradientKernel(
-        "k_bad", .activation(.leakyRelu(alpha: -0.1)), inputs: [[4]], output: [4], operands: [.outputGradient, .forwardOutput])
+        "k_bad", .activation(.leakyRelu(alpha: -0.1)), inputs: [[4]], output: [4],
+        operands: [.outputGradient, .forwardOutput])
     }
     #expect(throws: KernelShapeError.self) {
       try gradientKernel("k_bad", .activation(.relu), inputs: [[4]], output: [4], operands: [.outputGradient])

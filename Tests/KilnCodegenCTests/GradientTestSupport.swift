@@ -12,7 +12,8 @@ let trainingBatches = [1, 3, 8]
 /// `target`, with `operands` in the order `Autodiff.rule` gives them. A loss's target operand is i64 [] when
 /// the loss takes class indices.
 func gradientKernel(
-  _ name: String, _ op: Op, layer: String = "layer", inputs: [[Int]], output: [Int], target: Gradient.Target = .input(0),
+  _ name: String, _ op: Op, layer: String = "layer", inputs: [[Int]], output: [Int],
+  target: Gradient.Target = .input(0),
   operands: [GradientOperand]
 ) throws -> KernelFunction {
   var inputTypes = inputs.map { TensorType(.f32, $0) }
@@ -25,7 +26,8 @@ func gradientKernel(
     }
   }
   let result = try #require(g.resultType, "\(op.name) has no \(target)")
-  return try GradientKernels.make(name: name, gradient: g, inputTypes: types, outputType: result, options: KernelOptions())
+  return try GradientKernels.make(
+    name: name, gradient: g, inputTypes: types, outputType: result, options: KernelOptions())
 }
 
 extension KernelBench {

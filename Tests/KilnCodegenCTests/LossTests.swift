@@ -53,7 +53,9 @@ import Testing
       let labels = (0..<n).map { _ in Int64.random(in: 0..<Int64(c.dims[0]), using: &random) }
       return (x, .i64(IntTensor(shape: [n], data: labels)))
     }
-    var t = randomTensor(n, c.dims, seed: UInt64(1700 + i), low: c.kind == .binaryCrossEntropyWithLogits ? 0 : -c.scale, high: c.kind == .binaryCrossEntropyWithLogits ? 1 : c.scale)
+    var t = randomTensor(
+      n, c.dims, seed: UInt64(1700 + i), low: c.kind == .binaryCrossEntropyWithLogits ? 0 : -c.scale,
+      high: c.kind == .binaryCrossEntropyWithLogits ? 1 : c.scale)
     for k in stride(from: 0, to: t.count, by: 3) where c.kind != .binaryCrossEntropyWithLogits { t.data[k] = x.data[k] }
     return (x, .f32(t))
   }
@@ -62,7 +64,8 @@ import Testing
     _ bench: KernelBench, _ kernel: KernelFunction, n: Int, _ x: Tensor, _ target: AnyTensor
   ) throws -> [Float] {
     switch target {
-    case .i64(let labels): return try bench.output(kernel, n: n, ["prediction": x.data], labels: ["target": labels.data])
+    case .i64(let labels):
+      return try bench.output(kernel, n: n, ["prediction": x.data], labels: ["target": labels.data])
     case .f32(let t): return try bench.output(kernel, n: n, ["prediction": x.data, "target": t.data])
     }
   }
@@ -74,7 +77,8 @@ import Testing
       let (x, target) = Self.inputs(i, n: n)
       let loss = try Self.run(bench, bench.kernel(named: "k\(i)_loss"), n: n, x, target)
       let expected = Float(try ReferenceOps.loss(Self.cases[i].kind, prediction: x, target: target))
-      expectClose(Tensor(shape: [], data: loss), Tensor(shape: [], data: [expected]), "\(Self.cases[i].testDescription) n=\(n)")
+      expectClose(
+        Tensor(shape: [], data: loss), Tensor(shape: [], data: [expected]), "\(Self.cases[i].testDescription) n=\(n)")
     }
   }
 
@@ -99,7 +103,8 @@ import Testing
         try expectSameBitsOnOneAndTwoThreads(
           bench, bench.kernel(named: name), n: 8, ["prediction": x.data], labels: ["target": labels.data])
       case .f32(let t):
-        try expectSameBitsOnOneAndTwoThreads(bench, bench.kernel(named: name), n: 8, ["prediction": x.data, "target": t.data])
+        try expectSameBitsOnOneAndTwoThreads(
+          bench, bench.kernel(named: name), n: 8, ["prediction": x.data, "target": t.data])
       }
     }
   }
@@ -111,9 +116,11 @@ import Testing
     let x = randomTensor(3, [10], seed: 5)
     for bad: Int64 in [10, -1] {
       let labels: [Int64] = [2, bad, 7]
-      let loss = try bench.output(bench.kernel(named: "k0_loss"), n: 3, ["prediction": x.data], labels: ["target": labels])
+      let loss = try bench.output(
+        bench.kernel(named: "k0_loss"), n: 3, ["prediction": x.data], labels: ["target": labels])
       #expect(loss.count == 1 && loss[0].isNaN)
-      let dx = try bench.output(bench.kernel(named: "k0_loss_grad"), n: 3, ["prediction": x.data], labels: ["target": labels])
+      let dx = try bench.output(
+        bench.kernel(named: "k0_loss_grad"), n: 3, ["prediction": x.data], labels: ["target": labels])
       let rows = (0..<3).map { s in dx[(s * 10)..<(s * 10 + 10)].filter(\.isNaN).count }
       #expect(rows == [0, 10, 0], "NaN count per sample row for label \(bad)")
       #expect(throws: (any Error).self) {
@@ -124,13 +131,16 @@ import Testing
 
   @Test func mismatchedTypesAreErrors() {
     #expect(throws: KernelShapeError.self) {
-      try LossKernel.make(name: "k_bad", kind: .softmaxCrossEntropy, prediction: TensorType(.f32, [10]), target: TensorType(.f32, [10]))
+      try LossKernel.make(
+        name: "k_bad", kind: .softmaxCrossEntropy, prediction: TensorType(.f32, [10]), target: TensorType(.f32, [10]))
     }
     #expect(throws: KernelShapeError.self) {
-      try LossKernel.make(name: "k_bad", kind: .softmaxCrossEntropy, prediction: TensorType(.f32, [2, 5]), target: TensorType(.i64, []))
+      try LossKernel.make(
+        name: "k_bad", kind: .softmaxCrossEntropy, prediction: TensorType(.f32, [2, 5]), target: TensorType(.i64, []))
     }
     #expect(throws: KernelShapeError.self) {
-      try LossKernel.make(name: "k_bad", kind: .meanSquaredError, prediction: TensorType(.f32, [4]), target: TensorType(.f32, [5]))
+      try LossKernel.make(
+        name: "k_bad", kind: .meanSquaredError, prediction: TensorType(.f32, [4]), target: TensorType(.f32, [5]))
     }
   }
 }

@@ -36,9 +36,11 @@ import Testing
     for (i, c) in batchNormCases.enumerated() {
       let op = Op.batchNorm(c.batchNorm)
       kernels += [
-        try BatchNormTrainingKernel.make(name: "k\(i)_bn_fwd", layer: "bn\(i)", batchNorm: c.batchNorm, input: TensorType(.f32, c.dims)),
+        try BatchNormTrainingKernel.make(
+          name: "k\(i)_bn_fwd", layer: "bn\(i)", batchNorm: c.batchNorm, input: TensorType(.f32, c.dims)),
         try gradientKernel(
-          "k\(i)_bn_dx", op, layer: "bn\(i)", inputs: [c.dims], output: c.dims, operands: [.outputGradient, .forwardInput(0)]),
+          "k\(i)_bn_dx", op, layer: "bn\(i)", inputs: [c.dims], output: c.dims,
+          operands: [.outputGradient, .forwardInput(0)]),
         try gradientKernel(
           "k\(i)_bn_dw", op, layer: "bn\(i)", inputs: [c.dims], output: c.dims, target: .parameter(.weight),
           operands: [.outputGradient, .forwardInput(0)]),
@@ -49,7 +51,9 @@ import Testing
     }
     for (i, l) in lrnCases.enumerated() {
       kernels.append(
-        try gradientKernel("k\(i)_lrn_dx", .lrn(l), inputs: [lrnDims[i]], output: lrnDims[i], operands: [.outputGradient, .forwardInput(0)]))
+        try gradientKernel(
+          "k\(i)_lrn_dx", .lrn(l), inputs: [lrnDims[i]], output: lrnDims[i],
+          operands: [.outputGradient, .forwardInput(0)]))
     }
     return kernels
   }
@@ -83,8 +87,10 @@ import Testing
         Self.batchNormCases[i].batchNorm)
       let what = "\(Self.batchNormCases[i].testDescription) n=\(n)"
       expectClose(Tensor(shape: x.shape, data: out["y"] ?? []), r.output, "\(what) y")
-      expectClose(Tensor(shape: r.runningMean.shape, data: out["running_mean"] ?? []), r.runningMean, "\(what) running_mean")
-      expectClose(Tensor(shape: r.runningVar.shape, data: out["running_var"] ?? []), r.runningVar, "\(what) running_var")
+      expectClose(
+        Tensor(shape: r.runningMean.shape, data: out["running_mean"] ?? []), r.runningMean, "\(what) running_mean")
+      expectClose(
+        Tensor(shape: r.runningVar.shape, data: out["running_var"] ?? []), r.runningVar, "\(what) running_var")
     }
   }
 
@@ -93,9 +99,11 @@ import Testing
     let bench = try Self.bench.get()
     for n in trainingBatches where n * Self.batchNormCases[i].dims.dropFirst().reduce(1, *) >= 2 {
       let (x, dy, p) = Self.batchNormInputs(i, n: n)
-      let r = try ReferenceGradients.batchNormTraining(dy: dy, x: x, weight: p["weight"]!, Self.batchNormCases[i].batchNorm)
+      let r = try ReferenceGradients.batchNormTraining(
+        dy: dy, x: x, weight: p["weight"]!, Self.batchNormCases[i].batchNorm)
       let what = "\(Self.batchNormCases[i].testDescription) n=\(n)"
-      let dx = try bench.output(bench.kernel(named: "k\(i)_bn_dx"), n: n, ["dy": dy.data, "x": x.data, "weight": p["weight"]!.data])
+      let dx = try bench.output(
+        bench.kernel(named: "k\(i)_bn_dx"), n: n, ["dy": dy.data, "x": x.data, "weight": p["weight"]!.data])
       expectClose(Tensor(shape: x.shape, data: dx), r.dx, "\(what) dx")
       let dw = try bench.output(bench.kernel(named: "k\(i)_bn_dw"), n: n, ["dy": dy.data, "x": x.data])
       expectClose(Tensor(shape: r.dWeight.shape, data: dw), r.dWeight, "\(what) dweight")
@@ -109,7 +117,8 @@ import Testing
   @Test func oneValuePerChannelGivesNaNAndKeepsTheRunningStatistics() throws {
     let bench = try Self.bench.get()
     let (x, dy, p) = Self.batchNormInputs(0, n: 1)
-    let out = try bench.run(bench.kernel(named: "k0_bn_fwd"), n: 1, ["x": x.data].merging(p.mapValues(\.data)) { a, _ in a })
+    let out = try bench.run(
+      bench.kernel(named: "k0_bn_fwd"), n: 1, ["x": x.data].merging(p.mapValues(\.data)) { a, _ in a })
     #expect(out["y"]?.allSatisfy(\.isNaN) == true)
     #expect(out["running_mean"] == p["running_mean"]!.data)
     #expect(out["running_var"] == p["running_var"]!.data)
@@ -117,7 +126,8 @@ import Testing
       try ReferenceGradients.batchNormTraining(dy: dy, x: x, weight: p["weight"]!, BatchNorm())
     }
     for (kernel, args) in [
-      ("k0_bn_dx", ["dy": dy.data, "x": x.data, "weight": p["weight"]!.data]), ("k0_bn_dw", ["dy": dy.data, "x": x.data]),
+      ("k0_bn_dx", ["dy": dy.data, "x": x.data, "weight": p["weight"]!.data]),
+      ("k0_bn_dw", ["dy": dy.data, "x": x.data]),
       ("k0_bn_db", ["dy": dy.data]),
     ] {
       #expect(try bench.output(bench.kernel(named: kernel), n: 1, args).allSatisfy(\.isNaN), "\(kernel)")
@@ -144,7 +154,8 @@ import Testing
       let x = randomTensor(n, Self.lrnDims[i], seed: UInt64(1300 + i))
       let dy = randomTensor(n, Self.lrnDims[i], seed: UInt64(1400 + i))
       let dx = try bench.output(kernel, n: n, ["dy": dy.data, "x": x.data])
-      expectClose(Tensor(shape: x.shape, data: dx), try ReferenceGradients.lrn(dy: dy, x: x, Self.lrnCases[i]), "lrn \(i) n=\(n)")
+      expectClose(
+        Tensor(shape: x.shape, data: dx), try ReferenceGradients.lrn(dy: dy, x: x, Self.lrnCases[i]), "lrn \(i) n=\(n)")
     }
     try expectSameBitsOnOneAndTwoThreads(
       bench, kernel, n: 8,

@@ -50,7 +50,8 @@ import Testing
       pool: Pool(kernel: Pair(2), padding: .explicit(Pads(1)), rounding: .ceil, countIncludePad: false), max: false,
       dims: [2, 5, 7]),
     Case(pool: asymmetric, max: false, dims: [1, 5, 4]),
-    Case(pool: Pool(kernel: Pair(3), stride: Pair(1), padding: .same, countIncludePad: false), max: false, dims: [2, 6, 5]),
+    Case(
+      pool: Pool(kernel: Pair(3), stride: Pair(1), padding: .same, countIncludePad: false), max: false, dims: [2, 6, 5]),
     Case(pool: nil, max: false, dims: [3, 5, 7]),
     Case(pool: nil, max: false, dims: [1, 1, 1]),
     Case(pool: nil, max: false, dims: [64, 4, 4]),
@@ -73,17 +74,18 @@ import Testing
   }
 
   static func kernels() throws -> [KernelFunction] {
-    try [courseKernel()] + cases.enumerated().map { i, c in
-      let out = try outputDims(c)
-      guard let pool = c.pool else {
-        return try gradientKernel(name(i), .globalAvgPool, inputs: [c.dims], output: out, operands: [.outputGradient])
+    try [courseKernel()]
+      + cases.enumerated().map { i, c in
+        let out = try outputDims(c)
+        guard let pool = c.pool else {
+          return try gradientKernel(name(i), .globalAvgPool, inputs: [c.dims], output: out, operands: [.outputGradient])
+        }
+        if c.max {
+          return try gradientKernel(
+            name(i), .maxPool(pool), inputs: [c.dims], output: out, operands: [.outputGradient, .forwardInput(0)])
+        }
+        return try gradientKernel(name(i), .avgPool(pool), inputs: [c.dims], output: out, operands: [.outputGradient])
       }
-      if c.max {
-        return try gradientKernel(
-          name(i), .maxPool(pool), inputs: [c.dims], output: out, operands: [.outputGradient, .forwardInput(0)])
-      }
-      return try gradientKernel(name(i), .avgPool(pool), inputs: [c.dims], output: out, operands: [.outputGradient])
-    }
   }
 
   static let bench = Result { try KernelBench(kernels()) }
@@ -138,11 +140,13 @@ import Testing
   @Test func operandsOtherThanTheRulesAreErrors() {
     #expect(throws: KernelShapeError.self) {
       // Max pooling needs x: dy alone is not enough.
-      try gradientKernel("k_bad", .maxPool(Pool(kernel: Pair(2))), inputs: [[1, 4, 4]], output: [1, 2, 2], operands: [.outputGradient])
+      try gradientKernel(
+        "k_bad", .maxPool(Pool(kernel: Pair(2))), inputs: [[1, 4, 4]], output: [1, 2, 2], operands: [.outputGradient])
     }
     #expect(throws: KernelShapeError.self) {
       // dy of the wrong size.
-      try gradientKernel("k_bad", .avgPool(Pool(kernel: Pair(2))), inputs: [[1, 4, 4]], output: [1, 3, 3], operands: [.outputGradient])
+      try gradientKernel(
+        "k_bad", .avgPool(Pool(kernel: Pair(2))), inputs: [[1, 4, 4]], output: [1, 3, 3], operands: [.outputGradient])
     }
   }
 }

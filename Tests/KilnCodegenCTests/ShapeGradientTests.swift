@@ -40,7 +40,8 @@ import Testing
 
   static func kernels() throws -> [KernelFunction] {
     try cases.enumerated().map { i, c in
-      try gradientKernel(name(i), c.op, inputs: c.inputs, output: c.output, target: .input(c.target), operands: c.operands)
+      try gradientKernel(
+        name(i), c.op, inputs: c.inputs, output: c.output, target: .input(c.target), operands: c.operands)
     }
   }
 
@@ -86,11 +87,13 @@ import Testing
   @Test func mismatchedTypesAreErrors() {
     #expect(throws: KernelShapeError.self) {
       // dy of concat must have the channels of all inputs.
-      try gradientKernel("k_bad", .concat, inputs: [[2, 3], [1, 3]], output: [2, 3], target: .input(1), operands: [.outputGradient])
+      try gradientKernel(
+        "k_bad", .concat, inputs: [[2, 3], [1, 3]], output: [2, 3], target: .input(1), operands: [.outputGradient])
     }
     #expect(throws: KernelShapeError.self) {
       // mul toward x0 reads x1, not x0.
-      try gradientKernel("k_bad", .mul, inputs: [[4], [4]], output: [4], operands: [.outputGradient, .forwardInput(0)])
+      try gradientKernel(
+        "k_bad", .mul, inputs: [[4], [4]], output: [4], operands: [.outputGradient, .forwardInput(0)])
     }
     #expect(throws: KernelShapeError.self) {
       // dense has its own gradient kernels.

@@ -74,6 +74,28 @@ import Testing
     #expect(g[cat].type?.dims == [48, 8, 8])
   }
 
+  @Test func epilogueOperandsMustHaveTheLayersType() {
+    var g = image([3, 8, 8])
+    var conv = Conv2D(filters: 4, kernel: Pair(3), padding: .explicit(Pads(1)))
+    conv.epilogue = [.add, .activation(.relu), .mul]
+    let a = g.add("a", .conv2d(Conv2D(filters: 4, kernel: Pair(3), padding: .explicit(Pads(1)))), inputs: [NodeID(0)])
+    let fused = g.add("c", .conv2d(conv), inputs: [NodeID(0), a, a])
+    #expect(infer(&g).isEmpty)
+    #expect(g[fused].type == TensorType(.f32, [4, 8, 8]))
+    // The second operand is the 3-channel input: named, with both types.
+    g[fused].inputs = [NodeID(0), a, NodeID(0)]
+    g[fused].location = here
+    let d = infer(&g)
+    #expect(d.map(\.message) == ["conv 'c': epilogue operand 2 'x' is f32[3, 8, 8] but the layer's value is f32[4, 8, 8]"])
+    #expect(d.first?.expected == "an operand of the layer's output type f32[4, 8, 8]")
+    #expect(d.first?.location == here)
+    var dense = Dense(units: 4)
+    dense.epilogue = [.activation(.softmax)]
+    var h = image([4])
+    h.add("d", .dense(dense), inputs: [NodeID(0)])
+    #expect(infer(&h).map(\.message) == ["dense 'd': epilogue holds softmax, which normalizes across units"])
+  }
+
   @Test func denseNeedsFlatFeatures() {
     var g = image([16, 5, 5])
     g.add("fc", .dense(Dense(units: 10)), inputs: [NodeID(0)], location: here)

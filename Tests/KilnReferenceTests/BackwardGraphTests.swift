@@ -195,7 +195,7 @@ func expectGraphGradients(
     #expect(result.parameterGradients.values.contains { $0.data.contains { $0 != 0 } })
   }
 
-  /// Graphs without a loss, without the target, or with a folded batch norm are refused with a clear error.
+  /// Graphs without a loss, without the target, with a folded batch norm or an epilogue are refused clearly.
   @Test func untrainableGraphsThrow() throws {
     var g = Graph(name: "plain")
     let x = g.add("x", .input(Input(type: TensorType(.f32, [3]))))
@@ -216,6 +216,18 @@ func expectGraphGradients(
     #expect(throws: GradientError.foldedBatchNorm(node: "fc")) {
       try Interpreter(graph: g, parameters: p).gradients(input, seed: 0)
     }
+    // A fused epilogue (fc(x, x) {epilogue: [mul]}: inference-only) is refused, in Float and in Double.
+    var product = Dense(units: 3)
+    product.epilogue = [.mul]
+    g.nodes[fc.index].op = .dense(product)
+    g.nodes[fc.index].inputs = [x, x]
+    let p3 = ["fc.weight": randomTensor([3, 3], seed: 1), "fc.bias": randomTensor([3], seed: 2)]
+    let full = input.merging(["labels": .i64(IntTensor(shape: [2], data: [0, 2]))]) { a, _ in a }
+    let interpreter = try Interpreter(graph: g, parameters: p3)
+    #expect(try interpreter.run(full).loss != nil)
+    #expect(throws: GradientError.fusedEpilogue(node: "fc")) { try interpreter.gradients(full, seed: 0) }
+    #expect(throws: GradientError.fusedEpilogue(node: "fc")) { try interpreter.gradientsInDouble(full, seed: 0) }
+    #expect(GradientError.fusedEpilogue(node: "fc").description.contains("fused epilogue"))
   }
 }
 

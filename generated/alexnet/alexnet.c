@@ -1056,11 +1056,13 @@ static const kiln_rt_tensor alexnet_tensors[16] = {
 #define ALEXNET_TENSOR_COUNT 16
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv1: y[n, 96, 55, 55] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 3, 227, 227]) + b,
+/* conv conv1: y[n, 96, 55, 55] = epilogue(v) with v = conv(x[n, 3, 227, 227]) + b, epilogue: relu,
    W [96, 3, 11, 11], 1 group(s), stride 4×4, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [96 × 363] · columns [363 × 3025]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1117,8 +1119,9 @@ static void k1_conv_conv1(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 3025;
         const float b = bias[f];
         for (int i = 0; i < 3025; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -1184,11 +1187,13 @@ static void k3_lrn_norm1(int n, const float *restrict x, float *restrict y) {
   }
 }
 
-/* conv conv2: y[n, 256, 27, 27] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 96, 27, 27]) + b,
+/* conv conv2: y[n, 256, 27, 27] = epilogue(v) with v = conv(x[n, 96, 27, 27]) + b, epilogue: relu,
    W [256, 96, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 2400] · columns [2400 × 729]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k4_conv_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1245,8 +1250,9 @@ static void k4_conv_conv2(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 729;
         const float b = bias[f];
         for (int i = 0; i < 729; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -1312,11 +1318,13 @@ static void k6_lrn_norm2(int n, const float *restrict x, float *restrict y) {
   }
 }
 
-/* conv conv3: y[n, 384, 13, 13] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 256, 13, 13]) + b,
+/* conv conv3: y[n, 384, 13, 13] = epilogue(v) with v = conv(x[n, 256, 13, 13]) + b, epilogue: relu,
    W [384, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [384 × 2304] · columns [2304 × 169]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k7_conv_conv3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1373,19 +1381,22 @@ static void k7_conv_conv3(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 169;
         const float b = bias[f];
         for (int i = 0; i < 169; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv conv4: y[n, 384, 13, 13] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 384, 13, 13]) + b,
+/* conv conv4: y[n, 384, 13, 13] = epilogue(v) with v = conv(x[n, 384, 13, 13]) + b, epilogue: relu,
    W [384, 384, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [384 × 3456] · columns [3456 × 169]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k8_conv_conv4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1442,19 +1453,22 @@ static void k8_conv_conv4(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 169;
         const float b = bias[f];
         for (int i = 0; i < 169; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv conv5: y[n, 256, 13, 13] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 384, 13, 13]) + b,
+/* conv conv5: y[n, 256, 13, 13] = epilogue(v) with v = conv(x[n, 384, 13, 13]) + b, epilogue: relu,
    W [256, 384, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 3456] · columns [3456 × 169]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k9_conv_conv5(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1511,8 +1525,9 @@ static void k9_conv_conv5(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 169;
         const float b = bias[f];
         for (int i = 0; i < 169; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -1552,9 +1567,11 @@ static void k10_maxpool_pool5(int n, const float *restrict x, float *restrict y)
   }
 }
 
-/* dense fc6: y[n, 4096] = (v < 0.0f ? 0.0f : v) with v = (x[n, 9216]·Wᵀ) + b, W [4096, 9216],
+/* dense fc6: y[n, 4096] = epilogue(v) with v = (x[n, 9216]·Wᵀ) + b, W [4096, 9216], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 512, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k11_dense_fc6(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 37748736L >= 131072L)
@@ -1572,16 +1589,19 @@ static void k11_dense_fc6(int n, const float *restrict x, const float *restrict 
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 4096 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc7: y[n, 4096] = (v < 0.0f ? 0.0f : v) with v = (x[n, 4096]·Wᵀ) + b, W [4096, 4096],
+/* dense fc7: y[n, 4096] = epilogue(v) with v = (x[n, 4096]·Wᵀ) + b, W [4096, 4096], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 512, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k12_dense_fc7(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 16777216L >= 131072L)
@@ -1599,16 +1619,19 @@ static void k12_dense_fc7(int n, const float *restrict x, const float *restrict 
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 4096 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc8: y[n, 1000] = v with v = (x[n, 4096]·Wᵀ) + b, W [1000, 4096],
+/* dense fc8: y[n, 1000] = epilogue(v) with v = (x[n, 4096]·Wᵀ) + b, W [1000, 4096], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 128, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k13_dense_fc8(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 4096000L >= 131072L)
@@ -1626,7 +1649,7 @@ static void k13_dense_fc8(int n, const float *restrict x, const float *restrict 
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 1000 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

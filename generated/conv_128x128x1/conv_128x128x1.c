@@ -1128,11 +1128,13 @@ _Alignas(64) static const float conv_128x128x1_weights[640] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv: y[n, 64, 126, 126] = v with v = conv(x[n, 1, 128, 128]) + b,
+/* conv conv: y[n, 64, 126, 126] = epilogue(v) with v = conv(x[n, 1, 128, 128]) + b, epilogue: none,
    W [64, 1, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 9] · columns [9 × 15876]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_conv(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1189,7 +1191,7 @@ static void k1_conv_conv(int n, const float *restrict x, const float *restrict w
         float *plane = ys + (long)f * 15876;
         const float b = bias[f];
         for (int i = 0; i < 15876; i++) {
-          const float v = plane[i] + b;
+          float v = plane[i] + b;
           plane[i] = v;
         }
       }

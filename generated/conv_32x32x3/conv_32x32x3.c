@@ -1144,11 +1144,13 @@ _Alignas(64) static const float conv_32x32x3_weights[768] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv: y[n, 10, 32, 32] = v with v = conv(x[n, 3, 32, 32]) + b,
+/* conv conv: y[n, 10, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: none,
    W [10, 3, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [10 × 75] · columns [75 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_conv(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1205,7 +1207,7 @@ static void k1_conv_conv(int n, const float *restrict x, const float *restrict w
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
+          float v = plane[i] + b;
           plane[i] = v;
         }
       }

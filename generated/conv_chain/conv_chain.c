@@ -1428,11 +1428,13 @@ _Alignas(64) static const float conv_chain_weights[3008] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv1: y[n, 10, 26, 26] = v with v = conv(x[n, 3, 32, 32]) + b,
+/* conv conv1: y[n, 10, 26, 26] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: none,
    W [10, 3, 7, 7], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [10 × 147] · columns [147 × 676]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1489,7 +1491,7 @@ static void k1_conv_conv1(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 676;
         const float b = bias[f];
         for (int i = 0; i < 676; i++) {
-          const float v = plane[i] + b;
+          float v = plane[i] + b;
           plane[i] = v;
         }
       }
@@ -1497,11 +1499,13 @@ static void k1_conv_conv1(int n, const float *restrict x, const float *restrict 
   }
 }
 
-/* conv conv2: y[n, 6, 11, 11] = v with v = conv(x[n, 10, 26, 26]) + b,
+/* conv conv2: y[n, 6, 11, 11] = epilogue(v) with v = conv(x[n, 10, 26, 26]) + b, epilogue: none,
    W [6, 10, 5, 5], 1 group(s), stride 2×2, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [6 × 250] · columns [250 × 121]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k2_conv_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1558,7 +1562,7 @@ static void k2_conv_conv2(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 121;
         const float b = bias[f];
         for (int i = 0; i < 121; i++) {
-          const float v = plane[i] + b;
+          float v = plane[i] + b;
           plane[i] = v;
         }
       }

@@ -1982,11 +1982,13 @@ _Alignas(64) static const float inception_block_weights[7248] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv stem: y[n, 32, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 3, 32, 32]) + b,
+/* conv stem: y[n, 32, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
    W [32, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [32 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2043,19 +2045,22 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv b1: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 32, 32]) + b,
+/* conv b1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
    W [16, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k2_conv_b1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2077,19 +2082,22 @@ static void k2_conv_b1(int n, const float *restrict x, const float *restrict wei
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv b2_reduce: y[n, 16, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 32, 32]) + b,
+/* conv b2_reduce: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
    W [16, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2111,19 +2119,22 @@ static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restr
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv b2: y[n, 24, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 16, 32, 32]) + b,
+/* conv b2: y[n, 24, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
    W [24, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [24 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k4_conv_b2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2180,19 +2191,22 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv b3_reduce: y[n, 4, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 32, 32]) + b,
+/* conv b3_reduce: y[n, 4, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
    W [4, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: one OpenBLAS GEMM (single-threaded inside),
    W_g [4 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2214,19 +2228,22 @@ static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restr
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv b3: y[n, 8, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 4, 32, 32]) + b,
+/* conv b3: y[n, 8, 32, 32] = epilogue(v) with v = conv(x[n, 4, 32, 32]) + b, epilogue: relu,
    W [8, 4, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [8 × 100] · columns [100 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k6_conv_b3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2283,8 +2300,9 @@ static void k6_conv_b3(int n, const float *restrict x, const float *restrict wei
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -2324,11 +2342,13 @@ static void k7_maxpool_b4_pool(int n, const float *restrict x, float *restrict y
   }
 }
 
-/* conv b4: y[n, 8, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 32, 32, 32]) + b,
+/* conv b4: y[n, 8, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
    W [8, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: one OpenBLAS GEMM (single-threaded inside),
    W_g [8 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k8_conv_b4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -2350,8 +2370,9 @@ static void k8_conv_b4(int n, const float *restrict x, const float *restrict wei
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -2416,9 +2437,11 @@ static void k10_global_avgpool_gap(int n, const float *restrict x, float *restri
   }
 }
 
-/* dense fc: y[n, 10] = v with v = (x[n, 56]·Wᵀ) + b, W [10, 56],
+/* dense fc: y[n, 10] = epilogue(v) with v = (x[n, 56]·Wᵀ) + b, W [10, 56], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k11_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 560L >= 131072L)
@@ -2436,7 +2459,7 @@ static void k11_dense_fc(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 10 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

@@ -8784,11 +8784,13 @@ _Alignas(64) static const float lenet5_weights[61760] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv c1: y[n, 6, 28, 28] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 1, 28, 28]) + b,
+/* conv c1: y[n, 6, 28, 28] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: relu,
    W [6, 1, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [6 × 25] · columns [25 × 784]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_c1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -8845,8 +8847,9 @@ static void k1_conv_c1(int n, const float *restrict x, const float *restrict wei
         float *plane = ys + (long)f * 784;
         const float b = bias[f];
         for (int i = 0; i < 784; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -8886,11 +8889,13 @@ static void k2_maxpool_maxpool_1(int n, const float *restrict x, float *restrict
   }
 }
 
-/* conv c2: y[n, 16, 10, 10] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 6, 14, 14]) + b,
+/* conv c2: y[n, 16, 10, 10] = epilogue(v) with v = conv(x[n, 6, 14, 14]) + b, epilogue: relu,
    W [16, 6, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [16 × 150] · columns [150 × 100]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k3_conv_c2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -8947,8 +8952,9 @@ static void k3_conv_c2(int n, const float *restrict x, const float *restrict wei
         float *plane = ys + (long)f * 100;
         const float b = bias[f];
         for (int i = 0; i < 100; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -8988,9 +8994,11 @@ static void k4_maxpool_maxpool_2(int n, const float *restrict x, float *restrict
   }
 }
 
-/* dense fc1: y[n, 120] = (v < 0.0f ? 0.0f : v) with v = (x[n, 400]·Wᵀ) + b, W [120, 400],
+/* dense fc1: y[n, 120] = epilogue(v) with v = (x[n, 400]·Wᵀ) + b, W [120, 400], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 16, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k5_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 48000L >= 131072L)
@@ -9008,16 +9016,19 @@ static void k5_dense_fc1(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 120 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc2: y[n, 84] = (v < 0.0f ? 0.0f : v) with v = (x[n, 120]·Wᵀ) + b, W [84, 120],
+/* dense fc2: y[n, 84] = epilogue(v) with v = (x[n, 120]·Wᵀ) + b, W [84, 120], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 6 fixed blocks of 16, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k6_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 10080L >= 131072L)
@@ -9035,16 +9046,19 @@ static void k6_dense_fc2(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 84 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc3: y[n, 10] = v with v = (x[n, 84]·Wᵀ) + b, W [10, 84],
+/* dense fc3: y[n, 10] = epilogue(v) with v = (x[n, 84]·Wᵀ) + b, W [10, 84], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k7_dense_fc3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 840L >= 131072L)
@@ -9062,7 +9076,7 @@ static void k7_dense_fc3(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 10 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

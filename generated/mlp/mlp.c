@@ -10994,9 +10994,11 @@ _Alignas(64) static const float mlp_weights[79536] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* dense hidden: y[n, 100] = (v < 0.0f ? 0.0f : v) with v = (x[n, 784]·Wᵀ) + b, W [100, 784],
+/* dense hidden: y[n, 100] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [100, 784], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 7 fixed blocks of 16, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k1_dense_hidden(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 78400L >= 131072L)
@@ -11014,16 +11016,19 @@ static void k1_dense_hidden(int n, const float *restrict x, const float *restric
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 100 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense out: y[n, 10] = v with v = (x[n, 100]·Wᵀ) + b, W [10, 100],
+/* dense out: y[n, 10] = epilogue(v) with v = (x[n, 100]·Wᵀ) + b, W [10, 100], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k2_dense_out(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 1000L >= 131072L)
@@ -11041,7 +11046,7 @@ static void k2_dense_out(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 10 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

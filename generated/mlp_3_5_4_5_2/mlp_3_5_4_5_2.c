@@ -1080,9 +1080,11 @@ _Alignas(64) static const float mlp_3_5_4_5_2_weights[160] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* dense l1: y[n, 5] = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v))) with v = (x[n, 3]·Wᵀ) + b, W [5, 3],
+/* dense l1: y[n, 5] = epilogue(v) with v = (x[n, 3]·Wᵀ) + b, W [5, 3], epilogue: sigmoid,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 5, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k1_dense_l1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 15L >= 131072L)
@@ -1100,16 +1102,19 @@ static void k1_dense_l1(int n, const float *restrict x, const float *restrict we
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 5 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+        float v = row[o] + bias[lo + o];
+        v = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense l2: y[n, 4] = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v))) with v = (x[n, 5]·Wᵀ) + b, W [4, 5],
+/* dense l2: y[n, 4] = epilogue(v) with v = (x[n, 5]·Wᵀ) + b, W [4, 5], epilogue: sigmoid,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 4, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k2_dense_l2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 20L >= 131072L)
@@ -1127,16 +1132,19 @@ static void k2_dense_l2(int n, const float *restrict x, const float *restrict we
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 4 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+        float v = row[o] + bias[lo + o];
+        v = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense l3: y[n, 5] = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v))) with v = (x[n, 4]·Wᵀ) + b, W [5, 4],
+/* dense l3: y[n, 5] = epilogue(v) with v = (x[n, 4]·Wᵀ) + b, W [5, 4], epilogue: sigmoid,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 5, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k3_dense_l3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 20L >= 131072L)
@@ -1154,16 +1162,19 @@ static void k3_dense_l3(int n, const float *restrict x, const float *restrict we
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 5 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+        float v = row[o] + bias[lo + o];
+        v = (v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense l4: y[n, 2] = v with v = (x[n, 5]·Wᵀ) + b, W [2, 5],
+/* dense l4: y[n, 2] = epilogue(v) with v = (x[n, 5]·Wᵀ) + b, W [2, 5], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 2, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k4_dense_l4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 10L >= 131072L)
@@ -1181,7 +1192,7 @@ static void k4_dense_l4(int n, const float *restrict x, const float *restrict we
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 2 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

@@ -1046,9 +1046,11 @@ static const kiln_rt_tensor mlp_784_512_256_10_tensors[6] = {
 #define MLP_784_512_256_10_TENSOR_COUNT 6
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* dense fc1: y[n, 512] = (v < 0.0f ? 0.0f : v) with v = (x[n, 784]·Wᵀ) + b, W [512, 784],
+/* dense fc1: y[n, 512] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [512, 784], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 64, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k1_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 401408L >= 131072L)
@@ -1066,16 +1068,19 @@ static void k1_dense_fc1(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 512 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc2: y[n, 256] = (v < 0.0f ? 0.0f : v) with v = (x[n, 512]·Wᵀ) + b, W [256, 512],
+/* dense fc2: y[n, 256] = epilogue(v) with v = (x[n, 512]·Wᵀ) + b, W [256, 512], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 32, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k2_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 131072L >= 131072L)
@@ -1093,16 +1098,19 @@ static void k2_dense_fc2(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 256 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc3: y[n, 10] = v with v = (x[n, 256]·Wᵀ) + b, W [10, 256],
+/* dense fc3: y[n, 10] = epilogue(v) with v = (x[n, 256]·Wᵀ) + b, W [10, 256], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k3_dense_fc3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 2560L >= 131072L)
@@ -1120,7 +1128,7 @@ static void k3_dense_fc3(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 10 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

@@ -18278,11 +18278,13 @@ _Alignas(64) static const float mnist_cnn_weights[137744] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv1: y[n, 25, 26, 26] = v with v = conv(x[n, 1, 28, 28]) + b,
+/* conv conv1: y[n, 25, 26, 26] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: none,
    W [25, 1, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [25 × 9] · columns [9 × 676]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -18339,7 +18341,7 @@ static void k1_conv_conv1(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 676;
         const float b = bias[f];
         for (int i = 0; i < 676; i++) {
-          const float v = plane[i] + b;
+          float v = plane[i] + b;
           plane[i] = v;
         }
       }
@@ -18380,11 +18382,13 @@ static void k2_maxpool_maxpool_1(int n, const float *restrict x, float *restrict
   }
 }
 
-/* conv conv2: y[n, 50, 11, 11] = v with v = conv(x[n, 25, 13, 13]) + b,
+/* conv conv2: y[n, 50, 11, 11] = epilogue(v) with v = conv(x[n, 25, 13, 13]) + b, epilogue: none,
    W [50, 25, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [50 × 225] · columns [225 × 121]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k3_conv_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -18441,7 +18445,7 @@ static void k3_conv_conv2(int n, const float *restrict x, const float *restrict 
         float *plane = ys + (long)f * 121;
         const float b = bias[f];
         for (int i = 0; i < 121; i++) {
-          const float v = plane[i] + b;
+          float v = plane[i] + b;
           plane[i] = v;
         }
       }
@@ -18482,9 +18486,11 @@ static void k4_maxpool_maxpool_2(int n, const float *restrict x, float *restrict
   }
 }
 
-/* dense fc1: y[n, 100] = (v < 0.0f ? 0.0f : v) with v = (x[n, 1250]·Wᵀ) + b, W [100, 1250],
+/* dense fc1: y[n, 100] = epilogue(v) with v = (x[n, 1250]·Wᵀ) + b, W [100, 1250], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 7 fixed blocks of 16, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k5_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 125000L >= 131072L)
@@ -18502,16 +18508,19 @@ static void k5_dense_fc1(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 100 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc2: y[n, 10] = v with v = (x[n, 100]·Wᵀ) + b, W [10, 100],
+/* dense fc2: y[n, 10] = epilogue(v) with v = (x[n, 100]·Wᵀ) + b, W [10, 100], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k6_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 1000L >= 131072L)
@@ -18529,7 +18538,7 @@ static void k6_dense_fc2(int n, const float *restrict x, const float *restrict w
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 10 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

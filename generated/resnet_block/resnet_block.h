@@ -93,11 +93,11 @@ const char *resnet_block_strerror(int code);
 // What went wrong in this context's last failed call, naming the tensor or file; "" if nothing.
 const char *resnet_block_last_error(const resnet_block_ctx *ctx);
 #ifdef KILN_PROFILE
-// Profiling builds only (-DKILN_PROFILE): the 12 steps of this context's last successful
+// Profiling builds only (-DKILN_PROFILE): the 8 steps of this context's last successful
 // infer call: each step's start relative to the first step's and its duration in nanoseconds, and its
 // kernel's name. Any array may be NULL; at most capacity entries of each are written. Returns the number of
 // steps, or a negative status.
-#define RESNET_BLOCK_PROFILE_STEPS 12
+#define RESNET_BLOCK_PROFILE_STEPS 8
 int resnet_block_profile(const resnet_block_ctx *ctx, unsigned long long *start_ns, unsigned long long *duration_ns, const char **names, int capacity);
 #endif
 

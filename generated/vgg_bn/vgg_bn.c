@@ -1169,11 +1169,13 @@ static void vgg_bn_prepare(const float *source, float *params) {
 
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
-/* conv conv1_1: y[n, 64, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 3, 32, 32]) + b,
+/* conv conv1_1: y[n, 64, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
    W [64, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k1_conv_conv1_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1230,19 +1232,22 @@ static void k1_conv_conv1_1(int n, const float *restrict x, const float *restric
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv conv1_2: y[n, 64, 32, 32] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 64, 32, 32]) + b,
+/* conv conv1_2: y[n, 64, 32, 32] = epilogue(v) with v = conv(x[n, 64, 32, 32]) + b, epilogue: relu,
    W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [64 × 576] · columns [576 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k2_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1299,8 +1304,9 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -1340,11 +1346,13 @@ static void k3_maxpool_pool1(int n, const float *restrict x, float *restrict y) 
   }
 }
 
-/* conv conv2_1: y[n, 128, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 64, 16, 16]) + b,
+/* conv conv2_1: y[n, 128, 16, 16] = epilogue(v) with v = conv(x[n, 64, 16, 16]) + b, epilogue: relu,
    W [128, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [128 × 576] · columns [576 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k4_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1401,19 +1409,22 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
         float *plane = ys + (long)f * 256;
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv conv2_2: y[n, 128, 16, 16] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 128, 16, 16]) + b,
+/* conv conv2_2: y[n, 128, 16, 16] = epilogue(v) with v = conv(x[n, 128, 16, 16]) + b, epilogue: relu,
    W [128, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [128 × 1152] · columns [1152 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k5_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1470,8 +1481,9 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
         float *plane = ys + (long)f * 256;
         const float b = bias[f];
         for (int i = 0; i < 256; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -1511,11 +1523,13 @@ static void k6_maxpool_pool2(int n, const float *restrict x, float *restrict y) 
   }
 }
 
-/* conv conv3_1: y[n, 256, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 128, 8, 8]) + b,
+/* conv conv3_1: y[n, 256, 8, 8] = epilogue(v) with v = conv(x[n, 128, 8, 8]) + b, epilogue: relu,
    W [256, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 1152] · columns [1152 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k7_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1572,19 +1586,22 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
         float *plane = ys + (long)f * 64;
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
   }
 }
 
-/* conv conv3_2: y[n, 256, 8, 8] = (v < 0.0f ? 0.0f : v) with v = conv(x[n, 256, 8, 8]) + b,
+/* conv conv3_2: y[n, 256, 8, 8] = epilogue(v) with v = conv(x[n, 256, 8, 8]) + b, epilogue: relu,
    W [256, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
    W_g [256 × 2304] · columns [2304 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. */
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
 static void k8_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -1641,8 +1658,9 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
         float *plane = ys + (long)f * 64;
         const float b = bias[f];
         for (int i = 0; i < 64; i++) {
-          const float v = plane[i] + b;
-          plane[i] = (v < 0.0f ? 0.0f : v);
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -1682,9 +1700,11 @@ static void k9_maxpool_pool3(int n, const float *restrict x, float *restrict y) 
   }
 }
 
-/* dense fc1: y[n, 256] = (v < 0.0f ? 0.0f : v) with v = (x[n, 4096]·Wᵀ) + b, W [256, 4096],
+/* dense fc1: y[n, 256] = epilogue(v) with v = (x[n, 4096]·Wᵀ) + b, W [256, 4096], epilogue: relu,
    by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 32, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k10_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 1048576L >= 131072L)
@@ -1702,16 +1722,19 @@ static void k10_dense_fc1(int n, const float *restrict x, const float *restrict 
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 256 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
-        row[o] = (v < 0.0f ? 0.0f : v);
+        float v = row[o] + bias[lo + o];
+        v = (v < 0.0f ? 0.0f : v);
+        row[o] = v;
       }
     }
   }
 }
 
-/* dense fc2: y[n, 10] = v with v = (x[n, 256]·Wᵀ) + b, W [10, 256],
+/* dense fc2: y[n, 10] = epilogue(v) with v = (x[n, 256]·Wᵀ) + b, W [10, 256], epilogue: none,
    by OpenBLAS (single-threaded inside). The units are cut into 1 fixed blocks of 10, one BLAS call
-   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results. */
+   each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
+   The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
+   run over each block right after its BLAS call, while it is in cache. */
 static void k11_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 2560L >= 131072L)
@@ -1729,7 +1752,7 @@ static void k11_dense_fc2(int n, const float *restrict x, const float *restrict 
     for (int s = 0; s < n; s++) {
       float *row = y + (long)s * 10 + lo;
       for (int o = 0; o < count; o++) {
-        const float v = row[o] + bias[lo + o];
+        float v = row[o] + bias[lo + o];
         row[o] = v;
       }
     }

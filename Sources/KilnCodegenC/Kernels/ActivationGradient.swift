@@ -61,7 +61,7 @@ enum ActivationGradientKernel {
     _ = try node.operand(0, dims: input.dims)
     _ = try node.operand(1, dims: input.dims)
     let operand = fromOutput ? "y" : "x"
-    let comment = "\(a) gradient \(node.gradient.forwardName)"
+    let comment = "\(a) gradient \(node.layer)"
     let definition: String
     if a.isElementwise {
       let derivative = try self.derivative(a, fromOutput: fromOutput, node)

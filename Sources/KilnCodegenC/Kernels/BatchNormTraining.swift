@@ -29,11 +29,12 @@ public enum BatchNormTrainingKernel {
   /// (`<layer>.running_mean`, `.running_var`, updated in place), `y`. A batch with m < 2 (PyTorch refuses
   /// it) gives a NaN y and leaves the running statistics alone.
   /// - Throws: `KernelShapeError` when the input is not f32 of rank ≥ 1.
-  public static func make(name: String, layer: String, batchNorm: BatchNorm, input: TensorType) throws -> KernelFunction {
+  public static func make(name: String, layer: String, batchNorm: BatchNorm, input: TensorType) throws -> KernelFunction
+  {
     let count = try KernelChecks.require(input, "input", ranks: 1...Int.max, layout: "[C] or [C, H, W]", kernel: name)
     let channels = input.dims[0]
     let context = BatchNormTrainingContext(
-      name: name, comment: "batchnorm (training) \(layer)", channels: channels, inner: count / channels,
+      name: name, comment: "batchnorm (training) \(cCommentText(layer))", channels: channels, inner: count / channels,
       perSample: count, epsilon: cDouble(batchNorm.epsilon), momentum: cDouble(batchNorm.momentum),
       parallelThreshold: elementwiseParallelThreshold)
     return KernelFunction(

@@ -1,4 +1,4 @@
-// The 2-D convolution kernels: im2col + OpenBLAS GEMM, or Kiln's own direct loops; bias and activation fused.
+// The 2-D convolution kernels: im2col + OpenBLAS GEMM, or Kiln's own direct loops; bias and epilogue fused.
 import KilnIR
 
 /// The sizes of one convolution that both conv templates spell as literal constants.
@@ -68,16 +68,21 @@ public struct Conv2DGemmContext: KernelContext {
   /// Whether the columns are built in scratch (false for a 1×1, stride-1, unpadded kernel).
   public var im2col: Bool
   public var bias: Bool
-  public var epilogue: Bool
-  public var activationOfResult: String
+  /// Whether a pass over each image's output follows its GEMMs (a bias or epilogue steps to apply).
+  public var postPass: Bool
+  /// The activation and epilogue steps applied to each value, and the extra inputs they read.
+  public var epilogue: [EpilogueStepContext]
+  public var operands: [EpilogueOperandContext]
+  public var epilogueSummary: String
 
   public static let sample = Conv2DGemmContext(
     geometry: Conv2DGeometry(conv: Conv2D(filters: 4, kernel: Pair(3)), input: TensorType(.f32, [2, 6, 6]))!,
-    name: "k1_conv_c1", comment: "conv c1", slots: 2, im2col: true, bias: true, epilogue: true, activation: "v")
+    name: "k1_conv_c1", comment: "conv c1", slots: 2, im2col: true, bias: true,
+    epilogue: FusedEpilogue(activation: .relu, epilogue: [.add, .activation(.tanh)]))
 
   init(
     geometry g: Conv2DGeometry, name: String, comment: String, slots: Int, im2col: Bool, bias: Bool,
-    epilogue: Bool, activation: String
+    epilogue: FusedEpilogue
   ) {
     self.name = name
     self.comment = comment
@@ -95,8 +100,10 @@ public struct Conv2DGemmContext: KernelContext {
     parallelThreshold = denseParallelThreshold
     self.im2col = im2col
     self.bias = bias
-    self.epilogue = epilogue
-    activationOfResult = activation
+    postPass = bias || !epilogue.steps.isEmpty
+    self.epilogue = epilogue.steps
+    operands = epilogue.operands
+    epilogueSummary = epilogue.summary
   }
 }
 
@@ -115,13 +122,17 @@ public struct Conv2DDirectContext: KernelContext {
   public var macsPerSample: Int
   public var parallelThreshold: Int
   public var bias: Bool
-  public var activationOfResult: String
+  /// The activation and epilogue steps applied to each value, and the extra inputs they read.
+  public var epilogue: [EpilogueStepContext]
+  public var operands: [EpilogueOperandContext]
+  public var epilogueSummary: String
 
   public static let sample = Conv2DDirectContext(
     geometry: Conv2DGeometry(conv: Conv2D(filters: 4, kernel: Pair(3)), input: TensorType(.f32, [2, 6, 6]))!,
-    name: "k1_conv_c1", comment: "conv c1", bias: true, activation: "v")
+    name: "k1_conv_c1", comment: "conv c1", bias: true,
+    epilogue: FusedEpilogue(activation: .relu, epilogue: [.mul, .activation(.sigmoid)]))
 
-  init(geometry g: Conv2DGeometry, name: String, comment: String, bias: Bool, activation: String) {
+  init(geometry g: Conv2DGeometry, name: String, comment: String, bias: Bool, epilogue: FusedEpilogue) {
     self.name = name
     self.comment = comment
     (channels, inH, inW, filters, outH, outW) = (g.channels, g.inH, g.inW, g.filters, g.outH, g.outW)
@@ -133,17 +144,24 @@ public struct Conv2DDirectContext: KernelContext {
     macsPerSample = g.macsPerSample
     parallelThreshold = denseParallelThreshold
     self.bias = bias
-    activationOfResult = activation
+    self.epilogue = epilogue.steps
+    operands = epilogue.operands
+    epilogueSummary = epilogue.summary
   }
 }
 
 /// The kernels of `Op.conv2d`.
 public enum Conv2DKernel {
-  /// `y[n, F, OH, OW] = act(conv(x[n, C, H, W], W) + b)` with W in PyTorch's [F, C/groups, kh, kw] layout.
+  /// `y[n, F, OH, OW] = e(act(conv(x[n, C, H, W], W) + b))` with W in PyTorch's [F, C/groups, kh, kw] layout
+  /// and e the conv's `epilogue` (activations, and adds/muls of the extra inputs r1, r2, …).
   ///
   /// Parameters: `x` (input, C·H·W per sample), `weight` (`<layer>.weight`), `bias` (`<layer>.bias`, only
-  /// when `conv.bias`), `y` (output, F·OH·OW per sample), and `scratch` (`options.threadSlots` im2col
-  /// buffers of Cg·kh·kw·OH·OW floats) when the kernel builds columns.
+  /// when `conv.bias`), `r1`, `r2`, … (the epilogue's operands, the node's inputs 1, 2, …, F·OH·OW per sample),
+  /// `y` (output, F·OH·OW per sample), and `scratch` (`options.threadSlots` im2col buffers of Cg·kh·kw·OH·OW
+  /// floats) when the kernel builds columns. The direct loops apply the epilogue to each value in registers;
+  /// the GEMM path in a pass over each image's output right after its GEMMs, while that output is in cache.
+  /// `y` never shares memory with an operand (the memory planner does not run conv in place), so every
+  /// pointer stays `restrict`.
   ///
   /// With `options.blas`: im2col + `cblas_sgemm` per image and group (no im2col for a 1×1 stride-1 unpadded
   /// kernel), OpenMP over images, OpenBLAS kept single-threaded by the module (MACHINE-NOTES §2–3: 165–177
@@ -163,7 +181,7 @@ public enum Conv2DKernel {
       preconditionFailure("conv \(layer): \(conv) does not apply to an input of \(input); shape inference rejects it")
     }
     let comment = "conv \(layer)"
-    let activation = cActivation(conv.activation, "v")
+    let epilogue = FusedEpilogue(activation: conv.activation, epilogue: conv.epilogue)
     let depthwise = g.groups > 1 && g.groupChannels == 1
     let useGemm = options.blas && !depthwise
     let im2col = useGemm && !g.readsInputAsColumns
@@ -173,16 +191,17 @@ public enum Conv2DKernel {
       definition = TemplateRenderer.shared.render(
         Conv2DGemmContext(
           geometry: g, name: name, comment: comment, slots: slots, im2col: im2col, bias: conv.bias,
-          epilogue: conv.bias || conv.activation != .identity, activation: activation))
+          epilogue: epilogue))
     } else {
       definition = TemplateRenderer.shared.render(
-        Conv2DDirectContext(geometry: g, name: name, comment: comment, bias: conv.bias, activation: activation))
+        Conv2DDirectContext(geometry: g, name: name, comment: comment, bias: conv.bias, epilogue: epilogue))
     }
     var parameters = [
       KernelParameter("x", .input, floats: g.channels * g.inH * g.inW),
       KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: g.filters * g.depth),
     ]
     if conv.bias { parameters.append(KernelParameter("bias", .parameter, tensor: "\(layer).bias", floats: g.filters)) }
+    parameters += epilogue.parameters(floats: g.filters * g.outPlane)
     parameters.append(KernelParameter("y", .output, floats: g.filters * g.outPlane))
     if im2col { parameters.append(KernelParameter("scratch", .scratch, floats: slots * g.depth * g.outPlane)) }
     return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: useGemm)

@@ -1,4 +1,4 @@
-// The dense (fully connected) kernels: OpenBLAS GEMM/GEMV or Kiln's own loops, bias and activation fused.
+// The dense (fully connected) kernels: OpenBLAS GEMM/GEMV or Kiln's own loops, bias and epilogue fused.
 import KilnIR
 
 /// Context of `dense_blas.c.mustache`: `cblas_sgemm` (`cblas_sgemv` at batch 1) per fixed block of units.
@@ -15,14 +15,30 @@ public struct DenseBLASContext: KernelContext {
   public var macsPerSample: Int
   public var parallelThreshold: Int
   public var bias: Bool
-  /// Whether a bias or activation pass follows the BLAS call.
-  public var epilogue: Bool
-  /// The C expression of the activation applied to `v`.
-  public var activationOfResult: String
+  /// Whether a pass over the block's outputs follows the BLAS call (a bias or epilogue steps to apply).
+  public var postPass: Bool
+  /// The activation and epilogue steps applied to each value, and the extra inputs they read.
+  public var epilogue: [EpilogueStepContext]
+  public var operands: [EpilogueOperandContext]
+  public var epilogueSummary: String
 
   public static let sample = DenseBLASContext(
     name: "k1_dense_fc", comment: "dense fc", inFeatures: 8, units: 4, blockUnits: 4, blocks: 1, macsPerSample: 32,
-    parallelThreshold: denseParallelThreshold, bias: true, epilogue: true, activationOfResult: "v")
+    bias: true, epilogue: FusedEpilogue(activation: .relu, epilogue: [.add, .activation(.tanh)]))
+
+  init(
+    name: String, comment: String, inFeatures: Int, units: Int, blockUnits: Int, blocks: Int, macsPerSample: Int,
+    bias: Bool, epilogue: FusedEpilogue
+  ) {
+    (self.name, self.comment, self.inFeatures, self.units) = (name, comment, inFeatures, units)
+    (self.blockUnits, self.blocks, self.macsPerSample) = (blockUnits, blocks, macsPerSample)
+    parallelThreshold = denseParallelThreshold
+    self.bias = bias
+    postPass = bias || !epilogue.steps.isEmpty
+    self.epilogue = epilogue.steps
+    operands = epilogue.operands
+    epilogueSummary = epilogue.summary
+  }
 }
 
 /// Context of `dense_loops.c.mustache`: vectorized dot products, four samples per weight row read.
@@ -35,21 +51,37 @@ public struct DenseLoopsContext: KernelContext {
   public var macsPerSample: Int
   public var parallelThreshold: Int
   public var bias: Bool
-  public var activationOfResult: String
+  /// The activation and epilogue steps applied to each value, and the extra inputs they read.
+  public var epilogue: [EpilogueStepContext]
+  public var operands: [EpilogueOperandContext]
+  public var epilogueSummary: String
 
   public static let sample = DenseLoopsContext(
-    name: "k1_dense_fc", comment: "dense fc", inFeatures: 8, units: 4, macsPerSample: 32,
-    parallelThreshold: denseParallelThreshold, bias: true, activationOfResult: "v")
+    name: "k1_dense_fc", comment: "dense fc", inFeatures: 8, units: 4, macsPerSample: 32, bias: true,
+    epilogue: FusedEpilogue(activation: .identity, epilogue: [.mul, .activation(.relu)]))
+
+  init(name: String, comment: String, inFeatures: Int, units: Int, macsPerSample: Int, bias: Bool, epilogue: FusedEpilogue) {
+    (self.name, self.comment, self.inFeatures, self.units, self.macsPerSample) =
+      (name, comment, inFeatures, units, macsPerSample)
+    parallelThreshold = denseParallelThreshold
+    self.bias = bias
+    self.epilogue = epilogue.steps
+    operands = epilogue.operands
+    epilogueSummary = epilogue.summary
+  }
 }
 
 /// The kernels of `Op.dense`.
 public enum DenseKernel {
-  /// `y[n, units] = act(x[n, inFeatures]·Wᵀ + b)` with W in PyTorch's [units, in] layout.
+  /// `y[n, units] = e(act(x[n, inFeatures]·Wᵀ + b))` with W in PyTorch's [units, in] layout and e the layer's
+  /// `epilogue` (activations, and adds/muls of the extra inputs r1, r2, …).
   ///
   /// Parameters: `x` (input, `inFeatures` per sample), `weight` (`<layer>.weight`), `bias` (`<layer>.bias`,
-  /// only when `dense.bias`), `y` (output, `units` per sample). With `options.blas` it calls OpenBLAS, which
-  /// the module must keep single-threaded (`openblas_set_num_threads(1)`): OpenMP spreads the fixed blocks
-  /// of units over the threads instead.
+  /// only when `dense.bias`), `r1`, `r2`, … (the epilogue's operands, `units` per sample), `y` (output, `units`
+  /// per sample). With `options.blas` it calls OpenBLAS, which the module must keep single-threaded
+  /// (`openblas_set_num_threads(1)`): OpenMP spreads the fixed blocks of units over the threads instead, and
+  /// each block's bias and epilogue run right after its BLAS call. Kiln's loops apply them in registers. `y`
+  /// never shares memory with an operand (dense never runs in place), so every pointer stays `restrict`.
   ///
   /// The graph is verified before lowering, so sizes are positive and the activation is elementwise
   /// (softmax and log-softmax are lowered to their own kernel); anything else is a compiler defect and traps.
@@ -60,7 +92,7 @@ public enum DenseKernel {
     precondition(inFeatures > 0 && dense.units > 0, "dense \(layer): \(inFeatures) → \(dense.units) features")
     let units = dense.units
     let comment = "dense \(layer)"
-    let activation = cActivation(dense.activation, "v")
+    let epilogue = FusedEpilogue(activation: dense.activation, epilogue: dense.epilogue)
     let definition: String
     if options.blas {
       // Blocks of a multiple of 16 units (whole vectors), at most one per thread slot.
@@ -69,20 +101,20 @@ public enum DenseKernel {
       definition = TemplateRenderer.shared.render(
         DenseBLASContext(
           name: name, comment: comment, inFeatures: inFeatures, units: units, blockUnits: blockUnits,
-          blocks: (units + blockUnits - 1) / blockUnits, macsPerSample: inFeatures * units,
-          parallelThreshold: denseParallelThreshold, bias: dense.bias,
-          epilogue: dense.bias || dense.activation != .identity, activationOfResult: activation))
+          blocks: (units + blockUnits - 1) / blockUnits, macsPerSample: inFeatures * units, bias: dense.bias,
+          epilogue: epilogue))
     } else {
       definition = TemplateRenderer.shared.render(
         DenseLoopsContext(
           name: name, comment: comment, inFeatures: inFeatures, units: units, macsPerSample: inFeatures * units,
-          parallelThreshold: denseParallelThreshold, bias: dense.bias, activationOfResult: activation))
+          bias: dense.bias, epilogue: epilogue))
     }
     var parameters = [
       KernelParameter("x", .input, floats: inFeatures),
       KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: units * inFeatures),
     ]
     if dense.bias { parameters.append(KernelParameter("bias", .parameter, tensor: "\(layer).bias", floats: units)) }
+    parameters += epilogue.parameters(floats: units)
     parameters.append(KernelParameter("y", .output, floats: units))
     return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: options.blas)
   }

@@ -19,13 +19,16 @@ public struct DropoutTrainingContext: KernelContext {
   public var threshold: String
   /// 1/(1 − rate) as a C double literal (0 when rate is 1: nothing is kept).
   public var scale: String
+  /// The C expression of a dropped element: `0.0f` forward; `input · 0` backward, which keeps the sign of dy
+  /// and a NaN, as the reference's dy·s does.
+  public var dropped: String
   /// Below this many values the loop runs on one thread.
   public var parallelThreshold: Int
 
   public static let sample = DropoutTrainingContext(
     name: "k1_dropout_d", comment: "dropout (training) d", layer: "d", rate: "0.5", input: "x", output: "y",
     perSample: 8, stream: "0xAF63DC4C8601EC8C", mixedStream: "0x0", threshold: "8388608", scale: cDouble(2),
-    parallelThreshold: elementwiseParallelThreshold)
+    dropped: "0.0f", parallelThreshold: elementwiseParallelThreshold)
 }
 
 /// The kernel of `dropout` in training (and, applied to dy, of its gradient).
@@ -38,9 +41,15 @@ public enum DropoutTrainingKernel {
     try make(name: name, layer: layer, rate: rate, perSample: perSample, input: "x", output: "y")
   }
 
-  /// The same kernel with its value parameters named `input` and `output` (the gradient's `dy` and `dx`).
-  static func make(
-    name: String, layer: String, rate: Double, perSample: Int, input: String, output: String
+  /// The gradient of training-mode dropout: dx_i = dy_i·s_i with the forward's mask and scale s (same seed,
+  /// stream and flat index), as `ReferenceGradients.dropout`. Parameters `dy`, `dx`, `info`.
+  static func makeGradient(name: String, layer: String, rate: Double, perSample: Int) throws -> KernelFunction {
+    try make(name: name, layer: layer, rate: rate, perSample: perSample, input: "dy", output: "dx", gradient: true)
+  }
+
+  /// The forward kernel or the gradient's, with its value parameters named `input` and `output`.
+  private static func make(
+    name: String, layer: String, rate: Double, perSample: Int, input: String, output: String, gradient: Bool = false
   ) throws -> KernelFunction {
     guard rate >= 0, rate <= 1 else { throw KernelShapeError(kernel: name, "dropout rate \(rate) must be in [0, 1]") }
     try KernelChecks.require(TensorType(.f32, [perSample]), "input", ranks: 1...1, layout: "[values]", kernel: name)
@@ -48,10 +57,12 @@ public enum DropoutTrainingKernel {
     // u = (bits >> 40)·2⁻²⁴ is a multiple of 2⁻²⁴, so u ≥ rate ⇔ (bits >> 40) ≥ ⌈rate·2²⁴⌉ (exact in double).
     let threshold = UInt64((rate * 0x1p24).rounded(.up))
     let context = DropoutTrainingContext(
-      name: name, comment: "dropout (training) \(layer)", layer: cCommentSafe(layer), rate: "\(rate)",
+      name: name, comment: "dropout (training) \(cCommentText(layer))", layer: cCommentText(layer), rate: "\(rate)",
       input: input, output: output, perSample: perSample, stream: hex(stream),
       mixedStream: hex(Self.mix(stream)), threshold: "\(threshold)",
-      scale: cDouble(rate < 1 ? 1 / (1 - rate) : 0), parallelThreshold: elementwiseParallelThreshold)
+      scale: cDouble(rate < 1 ? 1 / (1 - rate) : 0),
+      dropped: gradient ? "(float)((double)\(input)[i] * 0.0)" : "0.0f", parallelThreshold: elementwiseParallelThreshold
+    )
     return KernelFunction(
       name: name, definition: TemplateRenderer.shared.render(context),
       parameters: [
@@ -79,9 +90,4 @@ public enum DropoutTrainingKernel {
   }
 
   private static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16, uppercase: true) }
-
-  /// The layer name as it may appear inside a C comment: no `*/`, no line breaks.
-  private static func cCommentSafe(_ s: String) -> String {
-    s.replacingOccurrences(of: "*/", with: "*_/").replacingOccurrences(of: "\n", with: " ")
-  }
 }

@@ -7,8 +7,9 @@ import KilnIR
 /// Each mirrors how `Interpreter+GradientNodes.swift` evaluates the node: the kernel's `.input` parameters
 /// are the node's operands in order (`Autodiff.rule` decides them), parameters of the forward layer are read
 /// by tensor name (`<forwardName>.weight`), and the one output is the gradient, batched like the forward
-/// input for `.input(k)` and unbatched for a parameter. Parameter names: `dy`, `x` (or `x0`, `x1` for mul),
-/// `y` for the forward output, `prediction` and `target` for a loss; the output is `dx`, `dweight` or `dbias`.
+/// input for `.input(k)` and unbatched for a parameter. Parameter names: `dy`, `x` or `y` (the forward input or
+/// output), `prediction` and `target` for a loss; the output is `dx`, `dweight` or `dbias`. Mul's gradient is
+/// `ElementwiseBinaryKernel`'s product, with `a` = dy, `b` = the other operand, `y` = dx.
 public enum GradientKernels {
   /// The kernel of a gradient node whose forward op is NOT dense or conv2d. `inputTypes` are the node's operand
   /// types in order (as lowering gives them), `outputType` its result type.
@@ -18,7 +19,8 @@ public enum GradientKernels {
     name: String, gradient g: Gradient, inputTypes: [TensorType], outputType: TensorType, options: KernelOptions
   ) throws -> KernelFunction {
     guard inputTypes.count == g.operands.count else {
-      throw KernelShapeError(kernel: name, "\(inputTypes.count) input types for the \(g.operands.count) operands \(g.operands)")
+      throw KernelShapeError(
+        kernel: name, "\(inputTypes.count) input types for the \(g.operands.count) operands \(g.operands)")
     }
     guard let result = g.resultType else {
       throw KernelShapeError(kernel: name, "\(g.forward.name) '\(g.forwardName)' has no \(g.target) to differentiate")
@@ -61,10 +63,8 @@ public enum GradientKernels {
       return try NormalizationGradientKernel.makeLRN(node, lrn: l)
     case .dropout(let rate):
       try node.require([.outputGradient], target: .input(0))
-      // dx = dy·s with the forward's mask and scale s: the forward kernel applied to dy (same seed and stream).
-      return try DropoutTrainingKernel.make(
-        name: name, layer: g.forwardName, rate: rate, perSample: node.forwardInput(0).elementCount,
-        input: "dy", output: "dx")
+      return try DropoutTrainingKernel.makeGradient(
+        name: name, layer: g.forwardName, rate: rate, perSample: node.forwardInput(0).elementCount)
     case .loss(let kind):
       try node.require([.forwardInput(0), .forwardInput(1)], target: .input(0))
       return try LossGradientKernel.make(name: name, kind: kind, prediction: inputTypes[0], target: inputTypes[1])
@@ -105,13 +105,30 @@ struct GradientNode {
   func operand(_ i: Int, dims: [Int]) throws -> TensorType {
     let t = inputTypes[i]
     guard t.dtype == .f32, t.batched, t.dims == dims else {
-      throw error("operand \(gradient.operands[i]) is \(t)\(t.batched ? "" : " unbatched"); expected f32\(dims) batched")
+      throw error(
+        "operand \(gradient.operands[i]) is \(t)\(t.batched ? "" : " unbatched"); expected f32\(dims) batched")
     }
     return t
   }
 
+  /// The forward layer's name as it may appear in a C comment.
+  var layer: String { cCommentText(gradient.forwardName) }
+
   /// The name of parameter `suffix` of the forward layer, e.g. `bn1.weight`.
   func parameter(_ suffix: String) -> String { "\(gradient.forwardName).\(suffix)" }
+}
+
+/// Exact C double literal (hexadecimal), e.g. `0x1.47ae147ae147bp-7`, for attributes the reference uses in
+/// Double (slopes, ε, momentum, rates).
+func cDouble(_ x: Double) -> String {
+  if x == 0 { return x.sign == .minus ? "-0.0" : "0.0" }
+  return String(format: "%a", x)
+}
+
+/// `s` as it may appear inside a C block comment: no `*/`, no line breaks.
+func cCommentText(_ s: String) -> String {
+  s.replacingOccurrences(of: "*/", with: "* /").replacingOccurrences(of: "\n", with: " ")
+    .replacingOccurrences(of: "\r", with: " ")
 }
 
 /// `count · factor`, capped at `Int32.max`: the work estimate kernels compare with the parallel threshold.

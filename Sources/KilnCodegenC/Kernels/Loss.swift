@@ -44,11 +44,11 @@ public enum LossKernel {
     let count = try checkTypes(name: name, kind: kind, prediction: prediction, target: target)
     let comment = "\(kind.rawValue) \(name)"
     let definition: String
-    if kind.takesClassIndices {
-      definition = TemplateRenderer.shared.render(CrossEntropyLossContext(name: name, comment: comment, classes: count))
-    } else {
+    if let term = term(kind) {
       definition = TemplateRenderer.shared.render(
-        ElementwiseLossContext(name: name, comment: comment, kind: kind.rawValue, perSample: count, term: term(kind)))
+        ElementwiseLossContext(name: name, comment: comment, kind: kind.rawValue, perSample: count, term: term))
+    } else {
+      definition = TemplateRenderer.shared.render(CrossEntropyLossContext(name: name, comment: comment, classes: count))
     }
     return KernelFunction(
       name: name, definition: definition,
@@ -62,7 +62,8 @@ public enum LossKernel {
   /// Checks the prediction and target types of `kind`; returns the prediction's values per sample.
   static func checkTypes(name: String, kind: LossKind, prediction: TensorType, target: TensorType) throws -> Int {
     guard prediction.batched, target.batched else {
-      throw KernelShapeError(kernel: name, "\(kind.rawValue): prediction \(prediction) and target \(target) must be batched")
+      throw KernelShapeError(
+        kernel: name, "\(kind.rawValue): prediction \(prediction) and target \(target) must be batched")
     }
     if kind.takesClassIndices {
       let classes = try KernelChecks.require(prediction, "prediction", ranks: 1...1, layout: "[classes]", kernel: name)
@@ -73,19 +74,20 @@ public enum LossKernel {
     }
     let count = try KernelChecks.require(prediction, "prediction", ranks: 1...Int.max, layout: "[d1, …]", kernel: name)
     guard target.dtype == .f32, target.dims == prediction.dims else {
-      throw KernelShapeError(kernel: name, "\(kind.rawValue): target is \(target); expected \(prediction) like the prediction")
+      throw KernelShapeError(
+        kernel: name, "\(kind.rawValue): target is \(target); expected \(prediction) like the prediction")
     }
     return count
   }
 
   /// One element's term of an elementwise loss, as the reference writes it (max(v, 0) keeps a NaN as Swift's
-  /// max does).
-  static func term(_ kind: LossKind) -> String {
+  /// max does); nil for softmax cross-entropy, which has its own kernel.
+  static func term(_ kind: LossKind) -> String? {
     switch kind {
     case .binaryCrossEntropyWithLogits: return "(0.0 >= v ? 0.0 : v) - v * t + log1p(exp(-fabs(v)))"
     case .meanSquaredError: return "(v - t) * (v - t)"
     case .meanAbsoluteError: return "fabs(v - t)"
-    case .softmaxCrossEntropy: return "NAN"  // never used: cross-entropy has its own template
+    case .softmaxCrossEntropy: return nil
     }
   }
 }

@@ -45,15 +45,15 @@ enum LossGradientKernel {
     let count = try LossKernel.checkTypes(name: name, kind: kind, prediction: prediction, target: target)
     let comment = "\(kind.rawValue) gradient \(name)"
     let definition: String
-    if kind.takesClassIndices {
+    if let derivative = derivative(kind) {
+      definition = TemplateRenderer.shared.render(
+        ElementwiseLossGradientContext(
+          name: name, comment: comment, kind: kind.rawValue, perSample: count, derivative: derivative,
+          parallelThreshold: elementwiseParallelThreshold))
+    } else {
       definition = TemplateRenderer.shared.render(
         CrossEntropyLossGradientContext(
           name: name, comment: comment, classes: count, parallelThreshold: elementwiseParallelThreshold))
-    } else {
-      definition = TemplateRenderer.shared.render(
-        ElementwiseLossGradientContext(
-          name: name, comment: comment, kind: kind.rawValue, perSample: count, derivative: derivative(kind),
-          parallelThreshold: elementwiseParallelThreshold))
     }
     return KernelFunction(
       name: name, definition: definition,
@@ -64,12 +64,13 @@ enum LossGradientKernel {
       ])
   }
 
-  static func derivative(_ kind: LossKind) -> String {
+  /// ∂term/∂v of an elementwise loss as a C double expression; nil for softmax cross-entropy (its own kernel).
+  static func derivative(_ kind: LossKind) -> String? {
     switch kind {
     case .binaryCrossEntropyWithLogits: return "(v >= 0.0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v))) - t"
     case .meanSquaredError: return "2.0 * (v - t)"
     case .meanAbsoluteError: return "v > t ? 1.0 : (v < t ? -1.0 : 0.0)"
-    case .softmaxCrossEntropy: return "NAN"  // never used: cross-entropy has its own template
+    case .softmaxCrossEntropy: return nil
     }
   }
 }

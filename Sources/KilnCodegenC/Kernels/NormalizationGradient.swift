@@ -83,7 +83,7 @@ enum NormalizationGradientKernel {
       input, "input", ranks: 1...Int.max, layout: "[C] or [C, H, W]", kernel: node.name)
     let channels = input.dims[0]
     let inner = count / channels
-    let comment = "batchnorm gradient \(node.gradient.forwardName)"
+    let comment = "batchnorm gradient \(node.layer)"
     let (name, threshold) = (node.name, elementwiseParallelThreshold)
     var parameters = [KernelParameter("dy", .input, floats: count)]
     let definition: String
@@ -134,7 +134,7 @@ enum NormalizationGradientKernel {
     let channels = input.dims[0]
     let window = min(l.size, channels)
     let context = LRNGradientContext(
-      name: node.name, comment: "lrn gradient \(node.gradient.forwardName)", channels: channels,
+      name: node.name, comment: "lrn gradient \(node.layer)", channels: channels,
       inner: count / channels, perSample: count, before: min(l.size / 2, channels),
       after: min((l.size - 1) / 2, channels), k: cDouble(l.k), alphaOverSize: cDouble(l.alpha / Double(l.size)),
       minusBeta: cDouble(-l.beta), minusBetaMinusOne: cDouble(-l.beta - 1),

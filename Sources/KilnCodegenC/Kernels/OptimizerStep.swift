@@ -4,7 +4,7 @@ import KilnIR
 /// Context of `optimizer_step.c.mustache`: one section per optimizer family, chosen here, never in the template.
 ///
 /// Hyper-parameters are C double literals that parse to exactly the `Double` the reference optimizer uses
-/// (`cDouble`), so the kernel's arithmetic repeats the reference's operation for operation.
+/// (`cDecimalDouble`), so the kernel's arithmetic repeats the reference's operation for operation.
 public struct OptimizerStepContext: KernelContext {
   public static let template = "optimizer_step"
 
@@ -93,9 +93,9 @@ public enum OptimizerStepKernel {
       width: count / rows, firstPass: maxNormLimit == nil ? 1 : 0, parallel: count >= elementwiseParallelThreshold,
       slots: slots.map { OptimizerStepContext.Slot(slot: $0.slot) },
       coupledDecay: decayed && !decoupled && reg.weightDecay != 0,
-      decoupledDecay: decayed && decoupled && reg.weightDecay != 0, weightDecay: cDouble(reg.weightDecay),
-      l1: decayed && reg.l1 != 0, l1Coefficient: cDouble(reg.l1), maxNorm: maxNormLimit != nil,
-      maxNormLimit: cDouble(maxNormLimit ?? 0), sgd: false, momentumSGD: false, nesterov: false, adagrad: false,
+      decoupledDecay: decayed && decoupled && reg.weightDecay != 0, weightDecay: cDecimalDouble(reg.weightDecay),
+      l1: decayed && reg.l1 != 0, l1Coefficient: cDecimalDouble(reg.l1), maxNorm: maxNormLimit != nil,
+      maxNormLimit: cDecimalDouble(maxNormLimit ?? 0), sgd: false, momentumSGD: false, nesterov: false, adagrad: false,
       rmsprop: false, rmspropMomentum: false, adadelta: false, adam: false, adamW: false, amsgrad: false, adamax: false,
       nadam: false, momentum: "0.0", dampening: "0.0", alpha: "0.0", rho: "0.0", beta1: "0.0", beta2: "0.0",
       epsilon: "0.0", momentumDecay: "0.0")
@@ -162,33 +162,41 @@ extension OptimizerStepContext {
       sgd = momentum == 0
       momentumSGD = momentum != 0
       self.nesterov = nesterov
-      self.momentum = cDouble(momentum)
-      self.dampening = cDouble(dampening)
+      self.momentum = cDecimalDouble(momentum)
+      self.dampening = cDecimalDouble(dampening)
     case .adagrad(_, let eps):
       adagrad = true
-      epsilon = cDouble(eps)
+      epsilon = cDecimalDouble(eps)
     case .rmsprop(_, let alpha, let eps, let momentum):
       rmsprop = true
       rmspropMomentum = momentum > 0
-      self.alpha = cDouble(alpha)
-      epsilon = cDouble(eps)
-      self.momentum = cDouble(momentum)
+      self.alpha = cDecimalDouble(alpha)
+      epsilon = cDecimalDouble(eps)
+      self.momentum = cDecimalDouble(momentum)
     case .adadelta(_, let rho, let eps):
       adadelta = true
-      self.rho = cDouble(rho)
-      epsilon = cDouble(eps)
+      self.rho = cDecimalDouble(rho)
+      epsilon = cDecimalDouble(eps)
     case .adam(_, let b1, let b2, let eps, let ams), .adamw(_, let b1, let b2, let eps, let ams):
       adam = true
       if case .adamw = optimizer { adamW = true }
       amsgrad = ams
-      (beta1, beta2, epsilon) = (cDouble(b1), cDouble(b2), cDouble(eps))
+      (beta1, beta2, epsilon) = (cDecimalDouble(b1), cDecimalDouble(b2), cDecimalDouble(eps))
     case .adamax(_, let b1, let b2, let eps):
       adamax = true
-      (beta1, beta2, epsilon) = (cDouble(b1), cDouble(b2), cDouble(eps))
+      (beta1, beta2, epsilon) = (cDecimalDouble(b1), cDecimalDouble(b2), cDecimalDouble(eps))
     case .nadam(_, let b1, let b2, let eps):
       nadam = true
-      (beta1, beta2, epsilon) = (cDouble(b1), cDouble(b2), cDouble(eps))
-      momentumDecay = cDouble(OptimizerStepKernel.nadamMomentumDecay)
+      (beta1, beta2, epsilon) = (cDecimalDouble(b1), cDecimalDouble(b2), cDecimalDouble(eps))
+      momentumDecay = cDecimalDouble(OptimizerStepKernel.nadamMomentumDecay)
     }
   }
+}
+
+/// A C double literal that parses to exactly `x`: Swift's shortest round-trip decimal (`0.9`, `1e-08`), which
+/// C compilers read correctly rounded; `NAN` and `(±INFINITY)` from math.h for the others.
+func cDecimalDouble(_ x: Double) -> String {
+  if x.isNaN { return "NAN" }
+  if x.isInfinite { return x < 0 ? "(-INFINITY)" : "INFINITY" }
+  return x < 0 || (x == 0 && x.sign == .minus) ? "(\(x))" : "\(x)"
 }

@@ -89,16 +89,17 @@ enum PoolGradientKernel {
       parameters.append(KernelParameter("x", .input, floats: inCount))
       definition = TemplateRenderer.shared.render(
         MaxPoolGradientContext(
-          name: node.name, comment: "maxpool gradient \(node.gradient.forwardName)", channels: g.channels,
+          name: node.name, comment: "maxpool gradient \(node.layer)", channels: g.channels,
           height: g.height, width: g.width, outHeight: g.outHeight, outWidth: g.outWidth, kernelH: pool.kernel.h,
           kernelW: pool.kernel.w, strideH: pool.stride.h, strideW: pool.stride.w, padTop: g.pads.top,
           padLeft: g.pads.left, workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold))
     } else {
-      let windowsPerCell = ((pool.kernel.h + pool.stride.h - 1) / pool.stride.h)
+      let windowsPerCell =
+        ((pool.kernel.h + pool.stride.h - 1) / pool.stride.h)
         * ((pool.kernel.w + pool.stride.w - 1) / pool.stride.w)
       definition = TemplateRenderer.shared.render(
         AvgPoolGradientContext(
-          name: node.name, comment: "avgpool gradient \(node.gradient.forwardName)", channels: g.channels,
+          name: node.name, comment: "avgpool gradient \(node.layer)", channels: g.channels,
           height: g.height, width: g.width, outHeight: g.outHeight, outWidth: g.outWidth, kernelH: pool.kernel.h,
           kernelW: pool.kernel.w, strideH: pool.stride.h, strideW: pool.stride.w, padTop: g.pads.top,
           padLeft: g.pads.left, paddedHeight: g.height + g.pads.bottom, paddedWidth: g.width + g.pads.right,
@@ -116,7 +117,7 @@ enum PoolGradientKernel {
     let channels = input.dims[0]
     _ = try node.operand(0, dims: [channels])
     let context = GlobalAvgPoolGradientContext(
-      name: node.name, comment: "global_avgpool gradient \(node.gradient.forwardName)", channels: channels,
+      name: node.name, comment: "global_avgpool gradient \(node.layer)", channels: channels,
       plane: count / channels, perSample: count, parallelThreshold: elementwiseParallelThreshold)
     return KernelFunction(
       name: node.name, definition: TemplateRenderer.shared.render(context),

@@ -73,7 +73,7 @@ enum ShapeGradientKernel {
     _ node: GradientNode, perSample: Int, offset: Int, floats: Int, what: String
   ) -> KernelFunction {
     let context = SliceCopyContext(
-      name: node.name, comment: "\(what) \(node.gradient.forwardName)", perSample: perSample, offset: offset,
+      name: node.name, comment: "\(what) \(node.layer)", perSample: perSample, offset: offset,
       floats: floats, parallelThreshold: elementwiseParallelThreshold)
     return KernelFunction(
       name: node.name, definition: TemplateRenderer.shared.render(context),

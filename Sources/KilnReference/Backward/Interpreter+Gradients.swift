@@ -32,6 +32,8 @@ public enum GradientError: Error, Hashable, Sendable, CustomStringConvertible {
   case missingTarget(name: String, loss: String)
   /// A conv or dense layer carries a folded batch norm (an inference rewrite); training needs the unfolded graph.
   case foldedBatchNorm(node: String)
+  /// A conv or dense layer carries an epilogue (a fuse-epilogues rewrite, inference-only); training runs unfused.
+  case fusedEpilogue(node: String)
   /// A Double override names no parameter or data input of the graph, or has the wrong shape.
   case badOverride(name: String, expected: [Int]?, found: [Int])
 
@@ -43,6 +45,8 @@ public enum GradientError: Error, Hashable, Sendable, CustomStringConvertible {
       return "loss '\(loss)' needs target '\(name)'; expected it among the inputs"
     case .foldedBatchNorm(let node):
       return "layer '\(node)' has a folded batch norm; expected the unfolded graph (fold-batchnorm is inference-only)"
+    case .fusedEpilogue(let node):
+      return "layer '\(node)' has a fused epilogue; expected the unfused graph (fuse-epilogues is inference-only)"
     case .badOverride(let name, let expected?, let found):
       return "override '\(name)' has shape \(found); expected \(expected)"
     case .badOverride(let name, nil, _):
@@ -57,7 +61,7 @@ extension Interpreter {
   /// values. A value read by several nodes gets the sum of their contributions, added in reverse node
   /// order of the readers (a fixed order, so results are reproducible). Gradients are rounded to Float once.
   /// - Parameter inputs: every data input and the loss's target (class labels or floats), batch first.
-  /// - Throws: `GradientError` without a loss, its target or with a folded batch norm; `InterpreterError` for
+  /// - Throws: `GradientError` without a loss, its target or with a folded batch norm or a fused epilogue; `InterpreterError` for
   ///   bad inputs or a node that cannot be computed.
   public func gradients(_ inputs: [String: AnyTensor], seed: UInt64) throws -> GradientResult {
     let lossNode = try checkTrainable(inputs)
@@ -96,13 +100,16 @@ extension Interpreter {
     return (loss, byNode)
   }
 
-  /// The loss node, after checking that there is one, that its target is given and that no layer is folded.
+  /// The loss node, after checking that there is one, that its target is given and that no layer is folded or
+  /// carries an epilogue.
   private func checkTrainable(_ inputs: [String: AnyTensor]) throws -> Node {
     guard let lossNode = graph.lossNode else { throw GradientError.noLoss(graph: graph.name) }
     for node in graph.nodes {
       switch node.op {
       case .dense(let d) where d.foldedBatchNorm != nil: throw GradientError.foldedBatchNorm(node: node.name)
       case .conv2d(let c) where c.foldedBatchNorm != nil: throw GradientError.foldedBatchNorm(node: node.name)
+      case .dense(let d) where !d.epilogue.isEmpty: throw GradientError.fusedEpilogue(node: node.name)
+      case .conv2d(let c) where !c.epilogue.isEmpty: throw GradientError.fusedEpilogue(node: node.name)
       default: break
       }
     }
