@@ -76,11 +76,15 @@ struct ProfiledExample: Sendable {
     }
   }
 
-  @Test func resnetBlockGroupsItsReluIntoTheConvs() throws {
+  @Test func resnetBlockGroupsItsBatchNormsAddsAndRelusIntoTheConvs() throws {
     let r = try Self.example("resnet_block.kiln").report
     let stem = try #require(r.groups.first { $0.name == "stem" })
     #expect(stem.fusedSteps.count == 1)
-    #expect(stem.unfusedSteps.map { r.unfused.steps[$0].layer } == ["stem", "stem_relu"])
+    // --no-fuse also turns off fold-batchnorm: the unfused network runs its batch norm as a kernel.
+    #expect(stem.unfusedSteps.map { r.unfused.steps[$0].layer } == ["stem", "stem_bn", "stem_relu"])
+    // The residual add and the relu after it run in the epilogue of block 1's second conv.
+    let conv2 = try #require(r.groups.first { $0.name == "b1_conv2" })
+    #expect(conv2.unfusedSteps.map { r.unfused.steps[$0].layer } == ["b1_conv2", "b1_bn2", "b1_add", "b1_out"])
     #expect(r.fused.steps[stem.fusedSteps[0]].op.hasSuffix("+relu"))
     #expect(r.fused.steps[stem.fusedSteps[0]].template == "conv2d_gemm")
     #expect(r.fused.steps.count < r.unfused.steps.count)
