@@ -12,7 +12,8 @@ extension HeaderWriter {
     c.comment("Training (kiln compile --train): one training step's arena, the optimizer state, the targets.")
     c.define(n.m("TRAIN_ARENA_BYTES"), "\(t.arenaBytes) /* forward, loss, backward and updates, planned together */")
     c.define(n.m("CTX_ARENA_BYTES"), "\(context) /* what a context allocates: the larger of the two arenas */")
-    c.define(n.m("OPT_STATE_BYTES"), "\(t.optimizerStateFloats * 4) /* \(t.optimizerState.count) optimizer-state tensors */")
+    c.define(
+      n.m("OPT_STATE_BYTES"), "\(t.optimizerStateFloats * 4) /* \(t.optimizerState.count) optimizer-state tensors */")
     c.define(n.m("TARGET_SIZE"), "\(try t.target().type.elementCount) /* \(try t.target().type) per sample */")
     if let classes = try t.classCount() { c.define(n.m("NUM_CLASSES"), "\(classes)") }
   }
@@ -48,10 +49,12 @@ extension HeaderWriter {
       "int \(n.fn("train_step_raw"))(float *params, float *opt_state, void *arena, const kiln_step_info *info, const float *const inputs[\(inputs)], const \(target) *targets, int n, float *loss);"
     )
     if inputs == 1 {
-      c.line("int \(n.fn("train_step"))(\(ctx) *ctx, const float *input, const \(target) *targets, int n, float *loss);")
+      c.line(
+        "int \(n.fn("train_step"))(\(ctx) *ctx, const float *input, const \(target) *targets, int n, float *loss);")
     }
     c.line(
-      "int \(n.fn("train_step_all"))(\(ctx) *ctx, const float *const inputs[\(inputs)], const \(target) *targets, int n, float *loss);")
+      "int \(n.fn("train_step_all"))(\(ctx) *ctx, const float *const inputs[\(inputs)], const \(target) *targets, int n, float *loss);"
+    )
     c.comment("The learning rate of the next steps (initially the spec's optimizer's); finite and >= 0.")
     c.line("int \(n.fn("set_lr"))(\(ctx) *ctx, float lr);")
     c.line("float \(n.fn("get_lr"))(const \(ctx) *ctx);")

@@ -66,7 +66,9 @@ extension SourceWriter {
     let signature =
       "int \(n.fn("train_step_raw"))(float *params, float *opt_state, void *arena_memory, const kiln_step_info *info, const float *const inputs[\(p.inputs.count)], const \(target) *targets, int n, float *loss)"
     c.function(signature) { c in
-      c.line("if (!params || !opt_state || !arena_memory || !info || !inputs || !targets || !loss) return KILN_ERR_NULL_ARGUMENT;")
+      c.line(
+        "if (!params || !opt_state || !arena_memory || !info || !inputs || !targets || !loss) return KILN_ERR_NULL_ARGUMENT;"
+      )
       for i in p.inputs.indices { c.line("if (!inputs[\(i)]) return KILN_ERR_NULL_ARGUMENT;") }
       c.line("if (n < 1) return KILN_ERR_BAD_BATCH;")
       c.line("if (n > \(n.m("MAX_BATCH"))) return KILN_ERR_BATCH_TOO_LARGE;")
@@ -152,7 +154,8 @@ extension SourceWriter {
       c.line("memset(opt_state, 0, \(l.names.m("OPT_STATE_BYTES")));")
       for slot in t.optimizerState where slot.initialValue != 0 {
         c.line(
-          "for (long i = 0; i < \(slot.floats)L; i++) opt_state[\(slot.offset) + i] = \(cFloat(slot.initialValue)); /* \(slot.name) */")
+          "for (long i = 0; i < \(slot.floats)L; i++) opt_state[\(slot.offset) + i] = \(cFloat(slot.initialValue)); /* \(slot.name) */"
+        )
       }
       if t.optimizerState.isEmpty { c.line("(void)opt_state;") }
     }

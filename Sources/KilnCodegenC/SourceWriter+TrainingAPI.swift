@@ -26,7 +26,8 @@ extension SourceWriter {
       c.line("if (!ctx) return KILN_ERR_NULL_ARGUMENT;")
       c.block("if (!ctx->owned_params)") { c in
         c.line(
-          "snprintf(ctx->detail, sizeof ctx->detail, \"no weights are loaded: call \(n.fn("load_weights_file")), \(n.fn("load_weights")) or \(n.fn("load_checkpoint")) first\");")
+          "snprintf(ctx->detail, sizeof ctx->detail, \"no weights are loaded: call \(n.fn("load_weights_file")), \(n.fn("load_weights")) or \(n.fn("load_checkpoint")) first\");"
+        )
         c.line("return KILN_ERR_NO_WEIGHTS;")
       }
       let inputChecks = (0..<inputs).map { " || !inputs[\($0)]" }.joined()
@@ -36,14 +37,16 @@ extension SourceWriter {
       }
       c.block("if (n < 1 || n > \(n.m("MAX_BATCH")))") { c in
         c.line(
-          "snprintf(ctx->detail, sizeof ctx->detail, \"batch %d is outside 1...%d, the compiled maximum\", n, \(n.m("MAX_BATCH")));")
+          "snprintf(ctx->detail, sizeof ctx->detail, \"batch %d is outside 1...%d, the compiled maximum\", n, \(n.m("MAX_BATCH")));"
+        )
         c.line("return n < 1 ? KILN_ERR_BAD_BATCH : KILN_ERR_BATCH_TOO_LARGE;")
       }
       if let classes {
         c.line("long bad = \(n.fn("bad_target"))(targets, n);")
         c.block("if (bad >= 0)") { c in
           c.line(
-            "snprintf(ctx->detail, sizeof ctx->detail, \"target %lld of sample %ld is not a class index in 0...\(classes - 1)\", (long long)targets[bad], bad);")
+            "snprintf(ctx->detail, sizeof ctx->detail, \"target %lld of sample %ld is not a class index in 0...\(classes - 1)\", (long long)targets[bad], bad);"
+          )
           c.line("return KILN_ERR_INVALID_ARGUMENT;")
         }
       }
@@ -56,7 +59,8 @@ extension SourceWriter {
       c.line("if (ctx->threads > 0) omp_set_num_threads(ctx->threads);")
       c.directive("#endif")
       c.line(
-        "int rc = \(n.fn("train_step_raw"))(ctx->owned_params, ctx->opt_state, ctx->arena, &info, inputs, targets, n, loss);")
+        "int rc = \(n.fn("train_step_raw"))(ctx->owned_params, ctx->opt_state, ctx->arena, &info, inputs, targets, n, loss);"
+      )
       c.block("if (rc != KILN_OK)") { c in
         c.line("snprintf(ctx->detail, sizeof ctx->detail, \"training step %lld failed\", (long long)info.step);")
         c.line("return rc;")
@@ -82,7 +86,8 @@ extension SourceWriter {
     c.function("int \(n.fn("set_lr"))(\(ctx) *ctx, float lr)") { c in
       c.line("if (!ctx) return KILN_ERR_NULL_ARGUMENT;")
       c.block("if (!isfinite(lr) || lr < 0.0f)") { c in
-        c.line("snprintf(ctx->detail, sizeof ctx->detail, \"learning rate %g is not a finite number >= 0\", (double)lr);")
+        c.line(
+          "snprintf(ctx->detail, sizeof ctx->detail, \"learning rate %g is not a finite number >= 0\", (double)lr);")
         c.line("return KILN_ERR_INVALID_ARGUMENT;")
       }
       c.line("ctx->lr = lr;")
@@ -117,7 +122,8 @@ extension SourceWriter {
         c.line("return KILN_ERR_NO_WEIGHTS;")
       }
       c.line(
-        "float *staging = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES")) + \(n.m("OPT_STATE_BYTES"))));")
+        "float *staging = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES")) + \(n.m("OPT_STATE_BYTES"))));"
+      )
       c.block("if (!staging)") { c in
         c.line("snprintf(ctx->detail, sizeof ctx->detail, \"cannot allocate memory to stage the checkpoint\");")
         c.line("return KILN_ERR_OUT_OF_MEMORY;")
@@ -132,7 +138,8 @@ extension SourceWriter {
       c.line("const char *const keys[5] = {\"format\", \"kiln.network\", \"kiln.step\", \"kiln.lr\", \"kiln.seed\"};")
       c.line("const char *const values[5] = {\"pt\", \"\(l.program.name)\", step, lr, seed};")
       c.line(
-        "int rc = kiln_rt_save_safetensors(path, \(n.fn("checkpoint_tensors")), \(n.m("CHECKPOINT_TENSORS")), staging, keys, values, 5, ctx->detail, sizeof ctx->detail);")
+        "int rc = kiln_rt_save_safetensors(path, \(n.fn("checkpoint_tensors")), \(n.m("CHECKPOINT_TENSORS")), staging, keys, values, 5, ctx->detail, sizeof ctx->detail);"
+      )
       c.line("free(staging);")
       c.line("return rc;")
     }
@@ -147,11 +154,13 @@ extension SourceWriter {
       c.line("const char *const keys[4] = {\"kiln.network\", \"kiln.step\", \"kiln.lr\", \"kiln.seed\"};")
       c.line("char text[4][64];")
       c.line("char *const values[4] = {text[0], text[1], text[2], text[3]};")
-      c.line("int rc = kiln_rt_st_read_metadata(path, 4, keys, values, sizeof text[0], ctx->detail, sizeof ctx->detail);")
+      c.line(
+        "int rc = kiln_rt_st_read_metadata(path, 4, keys, values, sizeof text[0], ctx->detail, sizeof ctx->detail);")
       c.line("if (rc != KILN_OK) return rc;")
       c.block("if (strcmp(text[0], \"\(l.program.name)\") != 0)") { c in
         c.line(
-          "snprintf(ctx->detail, sizeof ctx->detail, \"'%s' is a checkpoint of network '%s', not '\(l.program.name)'\", path, text[0]);")
+          "snprintf(ctx->detail, sizeof ctx->detail, \"'%s' is a checkpoint of network '%s', not '\(l.program.name)'\", path, text[0]);"
+        )
         c.line("return KILN_ERR_WRONG_NETWORK;")
       }
       c.line("char *end[3];")
@@ -160,16 +169,20 @@ extension SourceWriter {
       c.line("float lr = strtof(text[2], &end[1]);")
       c.line("unsigned long long seed = strtoull(text[3], &end[2], 10);")
       c.line(
-        "int valid = errno == 0 && *end[0] == '\\0' && end[0] != text[1] && step >= 0 && *end[1] == '\\0' && end[1] != text[2] && isfinite(lr) && lr >= 0.0f && *end[2] == '\\0' && end[2] != text[3] && text[3][0] != '-';")
+        "int valid = errno == 0 && *end[0] == '\\0' && end[0] != text[1] && step >= 0 && *end[1] == '\\0' && end[1] != text[2] && isfinite(lr) && lr >= 0.0f && *end[2] == '\\0' && end[2] != text[3] && text[3][0] != '-';"
+      )
       c.block("if (!valid)") { c in
         c.line(
-          "snprintf(ctx->detail, sizeof ctx->detail, \"'%s' has a malformed kiln.step '%s', kiln.lr '%s' or kiln.seed '%s'\", path, text[1], text[2], text[3]);")
+          "snprintf(ctx->detail, sizeof ctx->detail, \"'%s' has a malformed kiln.step '%s', kiln.lr '%s' or kiln.seed '%s'\", path, text[1], text[2], text[3]);"
+        )
         c.line("return KILN_ERR_FORMAT;")
       }
       c.line(
-        "float *staging = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES")) + \(n.m("OPT_STATE_BYTES"))));")
+        "float *staging = (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES")) + \(n.m("OPT_STATE_BYTES"))));"
+      )
       c.line(
-        "float *params = ctx->owned_params ? ctx->owned_params : (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES"))));")
+        "float *params = ctx->owned_params ? ctx->owned_params : (float *)aligned_alloc(64, \(n.fn("round64"))(\(n.m("PARAMS_BYTES"))));"
+      )
       c.block("if (!staging || !params)") { c in
         c.line("free(staging);")
         c.line("if (params != ctx->owned_params) free(params);")
@@ -178,7 +191,8 @@ extension SourceWriter {
       }
       c.line("memset(staging, 0, \(n.fn("round64"))(\(n.m("PARAMS_BYTES")) + \(n.m("OPT_STATE_BYTES"))));")
       c.line(
-        "rc = kiln_rt_load_safetensors(path, \(n.fn("checkpoint_tensors")), \(n.m("CHECKPOINT_TENSORS")), staging, ctx->detail, sizeof ctx->detail);")
+        "rc = kiln_rt_load_safetensors(path, \(n.fn("checkpoint_tensors")), \(n.m("CHECKPOINT_TENSORS")), staging, ctx->detail, sizeof ctx->detail);"
+      )
       c.block("if (rc != KILN_OK)") { c in
         c.line("free(staging);")
         c.line("if (params != ctx->owned_params) free(params);")

@@ -58,7 +58,8 @@ public struct TrainingModule: Sendable {
         let dims = slot == "mu_product" ? [] : update.dims
         guard parameter.floats == dims.reduce(1, *) else {
           throw EmitError(
-            "kernel \(kernel.name) declares \(parameter.floats) floats of state '\(name)'; expected \(dims.reduce(1, *))")
+            "kernel \(kernel.name) declares \(parameter.floats) floats of state '\(name)'; expected \(dims.reduce(1, *))"
+          )
         }
         guard !slots.contains(where: { $0.name == name }) else {
           throw EmitError("optimizer state '\(name)' is kept by two steps")
@@ -92,7 +93,8 @@ extension TrainingModule {
   /// The loss's target: its type (i64 class labels, or floats shaped like the prediction).
   func target() throws -> ProgramValue {
     guard program.targets.count == 1 else {
-      throw EmitError("training program '\(program.name)' has \(program.targets.count) targets; expected the loss's one")
+      throw EmitError(
+        "training program '\(program.name)' has \(program.targets.count) targets; expected the loss's one")
     }
     return program.targets[0]
   }

@@ -36,9 +36,10 @@ public enum TrainingTargets: Sendable {
 }
 
 extension CompiledModel {
-  private typealias TrainStepAll = @convention(c) (
-    OpaquePointer?, UnsafePointer<UnsafePointer<Float>?>?, UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?
-  ) -> Int32
+  private typealias TrainStepAll =
+    @convention(c) (
+      OpaquePointer?, UnsafePointer<UnsafePointer<Float>?>?, UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?
+    ) -> Int32
   private typealias SetLR = @convention(c) (OpaquePointer?, Float) -> Int32
   private typealias GetLR = @convention(c) (OpaquePointer?) -> Float
   private typealias SetSeed = @convention(c) (OpaquePointer?, UInt64) -> Int32
@@ -60,7 +61,8 @@ extension CompiledModel {
   public func trainStep(inputs: [[Float]], targets: TrainingTargets, n: Int) throws -> Float {
     let t = try trainingInterface()
     guard inputs.count == interface.inputs.count else {
-      throw ModelError(code: -1, message: "\(interface.name) takes \(interface.inputs.count) inputs, got \(inputs.count)")
+      throw ModelError(
+        code: -1, message: "\(interface.name) takes \(interface.inputs.count) inputs, got \(inputs.count)")
     }
     for (x, spec) in zip(inputs, interface.inputs) where x.count != n * spec.size {
       throw ModelError(code: -1, message: "input '\(spec.name)' has \(x.count) floats, expected \(n) × \(spec.size)")
@@ -72,13 +74,19 @@ extension CompiledModel {
         case .classes(let labels):
           guard t.classLabels, labels.count == n else {
             throw ModelError(
-              code: -1, message: "\(interface.name) takes \(t.classLabels ? "\(n) class indices" : "float targets"), got \(labels.count) class indices")
+              code: -1,
+              message:
+                "\(interface.name) takes \(t.classLabels ? "\(n) class indices" : "float targets"), got \(labels.count) class indices"
+            )
           }
           return labels.withUnsafeBytes { f(context, ins, $0.baseAddress, Int32(n), &loss) }
         case .values(let values):
           guard !t.classLabels, values.count == n * t.targetSize else {
             throw ModelError(
-              code: -1, message: "\(interface.name) takes \(t.classLabels ? "class indices" : "\(n) × \(t.targetSize) floats"), got \(values.count) floats")
+              code: -1,
+              message:
+                "\(interface.name) takes \(t.classLabels ? "class indices" : "\(n) × \(t.targetSize) floats"), got \(values.count) floats"
+            )
           }
           return values.withUnsafeBytes { f(context, ins, $0.baseAddress, Int32(n), &loss) }
         }

@@ -96,7 +96,9 @@ private struct TrainingLowering {
     return id
   }
 
-  mutating func addStep(_ node: Node, op: Op, inputs: [BufferID], inputTypes: [TensorType], output: BufferID, type: TensorType) {
+  mutating func addStep(
+    _ node: Node, op: Op, inputs: [BufferID], inputTypes: [TensorType], output: BufferID, type: TensorType
+  ) {
     let label: String
     switch op {
     case .gradient(let g): label = "grad_\(g.forward.name)"
@@ -172,14 +174,16 @@ extension Lowering {
   public static func shareParameters(_ inference: inout Program, _ training: inout Program) throws {
     guard inference.folds.isEmpty && training.folds.isEmpty else {
       throw LoweringError(
-        description: "a module built for training cannot fold batch norms into its layers: their statistics are trained")
+        description: "a module built for training cannot fold batch norms into its layers: their statistics are trained"
+      )
     }
     var specs = training.parameters.map(\.spec)
     for slot in inference.parameters {
       if let other = specs.first(where: { $0.name == slot.spec.name }) {
         guard other.dims == slot.spec.dims else {
           throw LoweringError(
-            description: "parameter '\(slot.spec.name)' is \(slot.spec.dims) at inference but \(other.dims) in training")
+            description: "parameter '\(slot.spec.name)' is \(slot.spec.dims) at inference but \(other.dims) in training"
+          )
         }
       } else {
         specs.append(slot.spec)

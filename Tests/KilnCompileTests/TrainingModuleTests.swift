@@ -27,7 +27,8 @@ import Testing
       let (inputs, labels) = trainingBatch(g, n: c.batch, seed: UInt64(40 + step))
       let loss = try f.model.trainStep(inputs: inputs.map(\.data), targets: .classes(labels), n: c.batch)
       let expected = try reference.step(g, inputs: inputs, labels: labels)
-      #expect(abs(Double(loss) - expected) <= 1e-4 * max(1, abs(expected)), "\(c) step \(step + 1): \(loss) vs \(expected)")
+      #expect(
+        abs(Double(loss) - expected) <= 1e-4 * max(1, abs(expected)), "\(c) step \(step + 1): \(loss) vs \(expected)")
     }
     #expect(try f.model.stepCount() == 3)
     let trained = try f.model.parameters()
@@ -40,7 +41,9 @@ import Testing
     #expect(trained.contains { $0.value != initial[$0.key]?.data }, "the steps changed the weights")
   }
 
-  @Test(arguments: ["lenet5", "resnet_block", "train_kitchen"]) func oneAndTwoThreadsAreBitIdentical(_ network: String) throws {
+  @Test(arguments: ["lenet5", "resnet_block", "train_kitchen"]) func oneAndTwoThreadsAreBitIdentical(_ network: String)
+    throws
+  {
     let c = TrainingCase(network: network, optimizer: TrainingCase.adam, batch: 4)
     let g = try c.graph()
     let f = try trainingFixture(g, batch: c.batch)
@@ -89,7 +92,10 @@ import Testing
     // The file is PyTorch-readable safetensors: weights, optimizer slots and the step record.
     let contents = try SafeTensors.read(from: path)
     let names = Set(contents.tensors.map(\.name))
-    #expect(names.isSuperset(of: ["c1.weight", "fc.weight", "fc.bias", "bn1.running_mean", "fc.weight.exp_avg", "fc.weight.exp_avg_sq"]))
+    #expect(
+      names.isSuperset(of: [
+        "c1.weight", "fc.weight", "fc.bias", "bn1.running_mean", "fc.weight.exp_avg", "fc.weight.exp_avg_sq",
+      ]))
     #expect(contents.metadata["kiln.step"] == "2" && contents.metadata["kiln.seed"] == "7")
     #expect(contents.metadata["kiln.network"] == "train_kitchen")
   }
@@ -114,7 +120,8 @@ import Testing
       ParameterSource.tensors(f.weights).sorted { $0.key < $1.key }.map { NamedTensor($0.key, .f32($0.value)) },
       to: weightsPath)
     let notCheckpoint = #expect(throws: ModelError.self) { try model.loadCheckpoint(weightsPath) }
-    #expect(notCheckpoint?.message.contains("not a Kiln training checkpoint") == true, "\(notCheckpoint?.message ?? "")")
+    #expect(
+      notCheckpoint?.message.contains("not a Kiln training checkpoint") == true, "\(notCheckpoint?.message ?? "")")
     #expect(try model.stepCount() == 0, "a failed load changes nothing")
     // A learning rate of 0 leaves Adam's weights where they were.
     try model.setLearningRate(0)
@@ -138,7 +145,9 @@ import Testing
 
     options.training = true
     let trained = try Compilation.generate(g, specName: "mlp.kiln", options: options) { weights }
-    #expect(trained.header.contains("int mlp_train_step(mlp_ctx *ctx, const float *input, const int64_t *targets, int n, float *loss);"))
+    #expect(
+      trained.header.contains(
+        "int mlp_train_step(mlp_ctx *ctx, const float *input, const int64_t *targets, int n, float *loss);"))
   }
 
   /// The header's TRAIN_ARENA_BYTES is the plan `kiln plan --train` reports, and that plan is valid.

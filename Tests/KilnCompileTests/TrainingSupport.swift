@@ -44,7 +44,8 @@ struct TrainingCase: Sendable, CustomTestStringConvertible {
   /// The spec's graph with this case's optimizer.
   func graph() throws -> Graph {
     var g =
-      network == "train_kitchen" ? try KilnCompileTests.graph(source: trainingKitchenSpec) : try exampleGraph("\(network).kiln")
+      network == "train_kitchen"
+      ? try KilnCompileTests.graph(source: trainingKitchenSpec) : try exampleGraph("\(network).kiln")
     g.training?.optimizer = optimizer
     return g
   }

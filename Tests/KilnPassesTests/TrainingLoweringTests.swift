@@ -49,11 +49,14 @@ struct TrainingPlanCase: Sendable, CustomTestStringConvertible {
     #expect(plan.arenaFloats == p.arenaFloats)
     #expect(plan.lowerBoundFloats <= plan.arenaFloats && plan.arenaFloats < plan.noSharingFloats)
     #expect(
-      (plan.lowerBoundFloats * 4, plan.arenaFloats * 4, plan.noSharingFloats * 4) == (c.lowerBound, c.arena, c.noSharing),
+      (plan.lowerBoundFloats * 4, plan.arenaFloats * 4, plan.noSharingFloats * 4) == (
+        c.lowerBound, c.arena, c.noSharing
+      ),
       "\(c.network) at batch \(c.batch)")
   }
 
-  @Test(arguments: ["mlp", "lenet5", "resnet_block"]) func stepsComeForwardLossBackwardUpdates(_ network: String) throws {
+  @Test(arguments: ["mlp", "lenet5", "resnet_block"]) func stepsComeForwardLossBackwardUpdates(_ network: String) throws
+  {
     let p = try trainingProgram(network, batch: 4)
     #expect(p.mode == .training && p.outputs.isEmpty)
     func phase(_ op: Op) -> Int {
@@ -100,10 +103,11 @@ struct TrainingPlanCase: Sendable, CustomTestStringConvertible {
     let readers = p.steps.filter { $0.inputs.contains(relu.id) }.map(\.index)
     #expect(readers.count >= 3, "the forward dense, out.weight's gradient and the relu's gradient")
     #expect(lifetimes[relu.id]?.last == readers.max())
-    #expect(p.steps.contains { step in
-      guard case .gradient(let g) = step.op else { return false }
-      return g.parameterName == "out.weight" && step.inputs.contains(relu.id)
-    })
+    #expect(
+      p.steps.contains { step in
+        guard case .gradient(let g) = step.op else { return false }
+        return g.parameterName == "out.weight" && step.inputs.contains(relu.id)
+      })
   }
 
   @Test func trainingBatchNormIsNeverInPlace() throws {
@@ -128,7 +132,8 @@ struct TrainingPlanCase: Sendable, CustomTestStringConvertible {
     g.add("loss", .loss(.softmaxCrossEntropy), inputs: [logits, labels])
     g.outputs = [GraphOutput(name: "logits", node: logits)]
     let optimizer = Optimizer.adam(lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: false)
-    g.training = TrainingConfig(loss: .softmaxCrossEntropy, prediction: logits, targetName: "labels", optimizer: optimizer)
+    g.training = TrainingConfig(
+      loss: .softmaxCrossEntropy, prediction: logits, targetName: "labels", optimizer: optimizer)
     return try trainingGraph(g)
   }
 
@@ -139,7 +144,8 @@ struct TrainingPlanCase: Sendable, CustomTestStringConvertible {
       let g = try Self.randomTrainingGraph(seed: seed)
       var p = try Lowering.lowerTraining(g, maxBatch: Int(seed % 4) + 1)
       var rng = SeededRandom(seed: seed &+ 0x7A1)
-      try p.planMemory(scratchFloats: p.steps.map { _ in Bool.random(using: &rng) ? Int.random(in: 1...200, using: &rng) : 0 })
+      try p.planMemory(
+        scratchFloats: p.steps.map { _ in Bool.random(using: &rng) ? Int.random(in: 1...200, using: &rng) : 0 })
       let found = PlanValidator.violations(in: p)
       try #require(found.isEmpty, "seed \(seed): \(found)")
       inPlace += p.steps.filter(\.inPlace).count
@@ -147,8 +153,10 @@ struct TrainingPlanCase: Sendable, CustomTestStringConvertible {
       let lifetimes = Liveness.lifetimes(of: p)
       let gradients = p.buffers.filter { !$0.batched && $0.storage == .arena }.map(\.id)
       if let (g, a) = gradients.lazy.compactMap({ g in
-        lifetimes.keys.sorted().first { $0 != g && lifetimes[$0]!.overlaps(lifetimes[g]!) && p.arenaOffsets[$0] != p.arenaOffsets[g] }
-          .map { (g, $0) }
+        lifetimes.keys.sorted().first {
+          $0 != g && lifetimes[$0]!.overlaps(lifetimes[g]!) && p.arenaOffsets[$0] != p.arenaOffsets[g]
+        }
+        .map { (g, $0) }
       }).first {
         var broken = p
         broken.arenaOffsets[g] = p.arenaOffsets[a]
