@@ -3,8 +3,8 @@ import ArgumentParser
 import KilnDriver
 
 struct BuildFlags: ParsableArguments {
-  @Option(help: "The largest batch the compiled code accepts.")
-  var batch: Int = 64
+  @Option(help: "The largest batch the compiled code accepts (default 64; for train: the batch size, default the spec's).")
+  var batch: Int?
 
   @Flag(name: .customLong("no-blas"), help: "Use Kiln's own loops instead of OpenBLAS.")
   var noBLAS = false
@@ -19,12 +19,15 @@ struct BuildFlags: ParsableArguments {
   var compiler: String?
 
   func validate() throws {
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
   }
+
+  /// The largest batch of an inference module: `--batch`, else 64.
+  var maxBatch: Int { batch ?? 64 }
 
   var options: CompileOptions {
     var o = CompileOptions()
-    o.maxBatch = batch
+    o.maxBatch = maxBatch
     o.blas = !noBLAS
     o.portable = portable
     o.openMP = !noOpenMP

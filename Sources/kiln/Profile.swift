@@ -60,7 +60,7 @@ struct Profile: ParsableCommand {
       var options = ProfileOptions()
       options.compile = build.options
       options.compile.passes = passes.options
-      options.batch = build.batch
+      options.batch = build.maxBatch
       options.threads = threads
       options.reps = reps
       options.warmup = warmup
