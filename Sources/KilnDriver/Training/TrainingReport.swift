@@ -135,7 +135,7 @@ public struct TrainingReport: Sendable {
       },
     ]
     if let metrics { object["metrics"] = try JSONSerialization.jsonObject(with: Data(metrics.json().utf8)) }
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     return String(decoding: data, as: UTF8.self) + "\n"
   }
 }
