@@ -91,10 +91,11 @@ public enum Trainer {
         let batch = try data.samples.subset(indices)
         let loss = try model.trainStep(inputs: [batch.inputs.data], targets: targets(batch), n: indices.count)
         guard loss.isFinite else {
+          let kept = epoch == 0 ? "the weights before training" : "the weights after epoch \(epoch)"
           throw TrainingError(
-            "the loss became \(loss) in epoch \(epoch + 1), step \(step + 1) of \(stepsPerEpoch) "
-              + "(lr \(rate)); stopped, and kept the last good checkpoint \(last) "
-              + "(after epoch \(epoch)); try a smaller --lr")
+            "the loss became \(loss.isNaN ? "NaN" : "infinite") in epoch \(epoch + 1), step \(step + 1) of "
+              + "\(stepsPerEpoch) (lr \(Float(rate))); stopped, and kept the last good checkpoint \(last) (\(kept)); "
+              + "try a smaller --lr")
         }
         total += Double(loss) * Double(indices.count)
         done += indices.count
