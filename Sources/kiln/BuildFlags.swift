@@ -3,7 +3,8 @@ import ArgumentParser
 import KilnDriver
 
 struct BuildFlags: ParsableArguments {
-  @Option(help: "The largest batch the compiled code accepts (default 64; for train: the batch size, default the spec's).")
+  @Option(
+    help: "The largest batch the compiled code accepts (default 64; for train: the batch size, default the spec's).")
   var batch: Int?
 
   @Flag(name: .customLong("no-blas"), help: "Use Kiln's own loops instead of OpenBLAS.")

@@ -20,7 +20,9 @@ import Testing
     #expect(r.stdout.contains("weighted avg"))
     // Not a terminal: no carriage-return progress bar.
     #expect(!r.stderr.contains("\r"))
-    for file in ["curve.svg", "metrics.json", "mlp.safetensors", "checkpoints/last.safetensors", "checkpoints/best.safetensors"] {
+    for file in [
+      "curve.svg", "metrics.json", "mlp.safetensors", "checkpoints/last.safetensors", "checkpoints/best.safetensors",
+    ] {
       #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file)")
     }
     let weights = try Weights.load(from: dir.appendingPathComponent("mlp.safetensors").path)

@@ -30,7 +30,9 @@ struct TrainingRun {
 /// Fashion-MNIST as Debian installs it (scripts/setup); the tests fail with the loader's install hint without it.
 let fashion = DataSource.fashionMNIST(directory: FashionMNIST.defaultDirectory)
 
-func mlp() throws -> Graph { try NetworkLoader.graph(path: PackagePaths.examples.appendingPathComponent("mlp.kiln").path) }
+func mlp() throws -> Graph {
+  try NetworkLoader.graph(path: PackagePaths.examples.appendingPathComponent("mlp.kiln").path)
+}
 
 /// The parameter tensors of a safetensors file, by name.
 func tensors(_ path: String) throws -> [String: AnyTensor] {
@@ -125,7 +127,9 @@ func tensors(_ path: String) throws -> [String: AnyTensor] {
     let a = try tensors(straight.path("checkpoints/last.safetensors"))
     let b = try tensors(split.path("checkpoints/last.safetensors"))
     #expect(a == b)
-    let metadata = try [straight, split].map { try SafeTensors.read(from: $0.path("checkpoints/last.safetensors")).metadata }
+    let metadata = try [straight, split].map {
+      try SafeTensors.read(from: $0.path("checkpoints/last.safetensors")).metadata
+    }
     #expect(metadata[0] == metadata[1] && metadata[0]["kiln.step"] == "\(2 * 29)")
     #expect(a.count > 4, "weights and the optimizer's momentum")
   }
@@ -143,7 +147,8 @@ func tensors(_ path: String) throws -> [String: AnyTensor] {
       _ = try Trainer.run(try mlp(), specName: "mlp.kiln", options: o)
     } throws: { error in
       let text = "\(error)"
-      return text.contains("in epoch 1, step ") && text.contains("last.safetensors") && text.contains("try a smaller --lr")
+      return text.contains("in epoch 1, step ") && text.contains("last.safetensors")
+        && text.contains("try a smaller --lr")
     }
     let last = try tensors(run.path("checkpoints/last.safetensors"))
     let weights = try #require(last["hidden.weight"])

@@ -30,7 +30,9 @@ public enum Trainer {
     let data = try TrainingData.load(
       options.data, loss: config.loss, validationFraction: config.validationSplit, seed: config.seed,
       limit: options.limit, testLimit: options.testLimit)
-    guard !data.trainingIndices.isEmpty else { throw TrainingError("no training samples are left after the validation split") }
+    guard !data.trainingIndices.isEmpty else {
+      throw TrainingError("no training samples are left after the validation split")
+    }
 
     var compile = options.compile
     compile.training = true
@@ -127,7 +129,10 @@ public enum Trainer {
       history.append(record)
       observe(.epoch(record))
       if let patience = config.earlyStoppingPatience, badEpochs >= patience, epoch + 1 < config.epochs {
-        observe(.note("early stopping: no better \(validation.count > 0 ? "validation" : "training") loss for \(patience) epochs"))
+        observe(
+          .note(
+            "early stopping: no better \(validation.count > 0 ? "validation" : "training") loss for \(patience) epochs")
+        )
         stoppedEarly = true
         break
       }

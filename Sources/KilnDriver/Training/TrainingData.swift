@@ -97,6 +97,9 @@ public struct TrainingData: Sendable {
     testLimit: Int? = nil
   ) throws -> TrainingData {
     if let limit, limit < 1 { throw TrainingError("--limit \(limit); expected at least 1 training sample") }
+    if let testLimit, testLimit < 1 {
+      throw TrainingError("--test-limit \(testLimit); expected at least 1 test sample")
+    }
     switch source {
     case .fashionMNIST(let directory):
       guard loss == .softmaxCrossEntropy else {
@@ -168,7 +171,8 @@ public struct TrainingData: Sendable {
       {
         let worst = labels.data.max() ?? 0
         throw TrainingError(
-          "the data has \(classNames.count) classes (labels up to \(worst)), but '\(prediction.name)' scores \(classes)")
+          "the data has \(classNames.count) classes (labels up to \(worst)), but '\(prediction.name)' scores \(classes)"
+        )
       }
     case .values(let values):
       let size = values.shape.dropFirst().reduce(1, *)

@@ -78,7 +78,9 @@ public struct TrainingOptions: Sendable {
       config.optimizer = config.optimizer.with(learningRate: learningRate)
     }
     if let momentum {
-      guard momentum >= 0, momentum.isFinite else { throw TrainingError("--momentum \(momentum); expected a number ≥ 0") }
+      guard momentum >= 0, momentum.isFinite else {
+        throw TrainingError("--momentum \(momentum); expected a number ≥ 0")
+      }
       config.optimizer = try config.optimizer.with(momentum: momentum)
     }
     return config

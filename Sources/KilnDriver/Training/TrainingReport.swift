@@ -97,7 +97,8 @@ public struct TrainingReport: Sendable {
 
   /// The final metrics as text: the loss, and for classification accuracy, top-1/top-3 and the full table.
   public var summary: String {
-    var text = "\(evaluationName) loss \(fixed(evaluationLoss, 4)) on the weights of epoch \(bestEpoch.map(String.init) ?? "-")\n"
+    var text =
+      "\(evaluationName) loss \(fixed(evaluationLoss, 4)) on the weights of epoch \(bestEpoch.map(String.init) ?? "-")\n"
     if let m = metrics {
       text += "\(evaluationName) accuracy \(fixed(m.accuracy * 100, 2))% (\(m.correct)/\(m.total))"
       let top = m.topK
@@ -129,13 +130,15 @@ public struct TrainingReport: Sendable {
       "epochs": history.map { e -> [String: Any] in
         [
           "epoch": e.epoch, "train_loss": number(e.trainLoss), "validation_loss": number(e.validationLoss),
-          "validation_accuracy": number(e.validationAccuracy), "learning_rate": e.learningRate,
+          "validation_accuracy": number(e.validationAccuracy),
+          "learning_rate": Double("\(Float(e.learningRate))") ?? e.learningRate,
           "samples_per_second": e.samplesPerSecond, "elapsed_seconds": e.elapsed,
         ]
       },
     ]
     if let metrics { object["metrics"] = try JSONSerialization.jsonObject(with: Data(metrics.json().utf8)) }
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    let data = try JSONSerialization.data(
+      withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     return String(decoding: data, as: UTF8.self) + "\n"
   }
 }
