@@ -107,11 +107,16 @@ struct ReferenceTrainer {
     seed = training.seed
   }
 
-  /// One step; returns its loss.
+  /// One step with class labels; returns its loss.
   mutating func step(_ g: Graph, inputs: [Tensor], labels: [Int64]) throws -> Double {
+    try step(g, inputs: inputs, target: .i64(IntTensor(shape: [labels.count], data: labels)))
+  }
+
+  /// One step with any target (class labels, or float values for the regression losses); returns its loss.
+  mutating func step(_ g: Graph, inputs: [Tensor], target: AnyTensor) throws -> Double {
     var feed: [String: AnyTensor] = [:]
     for (node, x) in zip(g.inputs(role: .data), inputs) { feed[node.name] = .f32(x) }
-    feed[g.training!.targetName] = .i64(IntTensor(shape: [labels.count], data: labels))
+    feed[g.training!.targetName] = target
     step += 1
     let result = try Interpreter(graph: interpreter.graph, parameters: parameters)
       .trainStep(feed, seed: CounterRandom.stepSeed(base: seed, step: step), optimizer: &optimizer)
