@@ -47,3 +47,16 @@ public func formatNumber(_ x: Double) -> String {
   if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
   return "\(x)"
 }
+
+extension Activation {
+  /// Whether act′ can be computed from the output y = act(x) alone: true when act is increasing with
+  /// act(0) = 0 (so y has x's sign), and for sigmoid, tanh, softmax and log_softmax, whose derivatives are
+  /// functions of y. Autodiff then gives the activation's gradient y instead of x, so x can die at the
+  /// activation; the interpreter's `ReferenceGradients.activation(dy:y:_:)` requires it.
+  public var derivativeFollowsFromOutput: Bool {
+    switch self {
+    case .leakyRelu(let alpha), .elu(let alpha): return alpha > 0
+    case .identity, .relu, .relu6, .sigmoid, .tanh, .softmax, .logSoftmax: return true
+    }
+  }
+}

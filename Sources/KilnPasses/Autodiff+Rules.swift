@@ -24,20 +24,11 @@ extension Autodiff {
     case (.batchNorm, .parameter(.bias)):
       return [.outputGradient]
     case (.activation(let a), .input(0)):
-      return activationUsesOutput(a) ? [.outputGradient, .forwardOutput] : [.outputGradient, .forwardInput(0)]
+      return a.derivativeFollowsFromOutput ? [.outputGradient, .forwardOutput] : [.outputGradient, .forwardInput(0)]
     case (.loss, .input(0)):
       return [.forwardInput(0), .forwardInput(1)]
     default:
       return nil
-    }
-  }
-
-  /// Mirrors `ReferenceGradients.activationUsesOutput`: act′ is a function of y when act is increasing
-  /// with act(0) = 0.
-  static func activationUsesOutput(_ a: Activation) -> Bool {
-    switch a {
-    case .leakyRelu(let alpha), .elu(let alpha): return alpha > 0
-    case .identity, .relu, .relu6, .sigmoid, .tanh, .softmax, .logSoftmax: return true
     }
   }
 

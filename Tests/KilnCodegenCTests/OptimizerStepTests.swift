@@ -265,7 +265,7 @@ import Testing
     let step = OptimizerStep(
       parameter: "fc.weight", kind: .weight, dims: [6, 5], optimizer: optimizer, regularization: Regularization())
     let slots = OptimizerStepKernel.stateSlots(of: step)
-    #expect(slots.map(\.slot) == ReferenceOptimizer.slotNames(of: optimizer))
+    #expect(slots.map(\.slot) == optimizer.stateSlotNames)
     for (slot, floats) in slots {
       #expect(floats == (slot == "mu_product" ? 1 : 30), "\(slot)")
       #expect(OptimizerStepKernel.initialValue(ofSlot: slot) == (slot == "mu_product" ? 1 : 0), "\(slot)")

@@ -127,6 +127,6 @@ func expectTrajectory(
     expectTrajectory(try trajectory(&optimizer, start: c.start, gradients: c.gradients), c.expected)
     #expect(optimizer.states["fc.weight"]?.step == 3)
     #expect(
-      optimizer.states["fc.weight"]?.slots.keys.sorted() == ReferenceOptimizer.slotNames(of: c.optimizer).sorted())
+      optimizer.states["fc.weight"]?.slots.keys.sorted() == c.optimizer.stateSlotNames.sorted())
   }
 }

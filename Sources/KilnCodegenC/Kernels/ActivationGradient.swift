@@ -90,15 +90,14 @@ enum ActivationGradientKernel {
 
   /// act′ as a C double expression of `v`.
   static func derivative(_ a: Activation, fromOutput: Bool, _ node: GradientNode) throws -> String {
+    guard !fromOutput || a.derivativeFollowsFromOutput else { throw node.error("\(a): act′ needs x, not y") }
     switch a {
     case .identity: return "1.0"
     case .relu: return "(v > 0.0 ? 1.0 : 0.0)"
     case .relu6: return "(v > 0.0 && v < 6.0 ? 1.0 : 0.0)"
     case .leakyRelu(let alpha):
-      guard !fromOutput || alpha > 0 else { throw node.error("leaky_relu with α = \(alpha) ≤ 0 needs x, not y") }
       return "(v > 0.0 ? 1.0 : \(cDouble(alpha)))"
     case .elu(let alpha):
-      guard !fromOutput || alpha > 0 else { throw node.error("elu with α = \(alpha) ≤ 0 needs x, not y") }
       return fromOutput ? "(v > 0.0 ? 1.0 : v + \(cDouble(alpha)))" : "(v > 0.0 ? 1.0 : \(cDouble(alpha)) * exp(v))"
     case .sigmoid:
       guard !fromOutput else { return "v * (1.0 - v)" }

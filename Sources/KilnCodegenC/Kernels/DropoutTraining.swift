@@ -53,13 +53,13 @@ public enum DropoutTrainingKernel {
   ) throws -> KernelFunction {
     guard rate >= 0, rate <= 1 else { throw KernelShapeError(kernel: name, "dropout rate \(rate) must be in [0, 1]") }
     try KernelChecks.require(TensorType(.f32, [perSample]), "input", ranks: 1...1, layout: "[values]", kernel: name)
-    let stream = Self.stream(named: layer)
+    let stream = CounterRandom.stream(named: layer)
     // u = (bits >> 40)·2⁻²⁴ is a multiple of 2⁻²⁴, so u ≥ rate ⇔ (bits >> 40) ≥ ⌈rate·2²⁴⌉ (exact in double).
     let threshold = UInt64((rate * 0x1p24).rounded(.up))
     let context = DropoutTrainingContext(
       name: name, comment: "dropout (training) \(cCommentText(layer))", layer: cCommentText(layer), rate: "\(rate)",
       input: input, output: output, perSample: perSample, stream: hex(stream),
-      mixedStream: hex(Self.mix(stream)), threshold: "\(threshold)",
+      mixedStream: hex(CounterRandom.mix(stream)), threshold: "\(threshold)",
       scale: cDouble(rate < 1 ? 1 / (1 - rate) : 0),
       dropped: gradient ? "(float)((double)\(input)[i] * 0.0)" : "0.0f", parallelThreshold: elementwiseParallelThreshold
     )
@@ -69,24 +69,6 @@ public enum DropoutTrainingKernel {
         KernelParameter(input, .input, floats: perSample), KernelParameter(output, .output, floats: perSample),
         KernelParameter("info", .stepInfo, floats: 0),
       ])
-  }
-
-  // NOTE: KilnCodegenC does not link the reference; these two restate `CounterRandom.stream(named:)` and
-  // `CounterRandom.mix` exactly, and DropoutTests checks the masks against the reference's bit for bit.
-
-  /// The 64-bit FNV-1a hash of the name's UTF-8 bytes: the dropout node's random stream.
-  static func stream(named name: String) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-    return h
-  }
-
-  /// The SplitMix64 finalizer.
-  static func mix(_ z0: UInt64) -> UInt64 {
-    var z = z0
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 
   private static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16, uppercase: true) }

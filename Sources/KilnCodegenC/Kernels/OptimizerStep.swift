@@ -21,7 +21,7 @@ public struct OptimizerStepContext: KernelContext {
   public var firstPass: Int
   /// Whether the parameter is large enough for an OpenMP region (`elementwiseParallelThreshold`).
   public var parallel: Bool
-  /// The state slots in signature order (`ReferenceOptimizer.slotNames(of:)`).
+  /// The state slots in signature order (`Optimizer.stateSlotNames`).
   public var slots: [Slot]
 
   /// Coupled L2 decay (`g ← g + λ·p`) or AdamW's decoupled decay (`p ← p·(1 − γ·λ)`), with λ = `weightDecay`.
@@ -61,12 +61,12 @@ public struct OptimizerStepContext: KernelContext {
 public enum OptimizerStepKernel {
   /// One update of parameter `step.parameter` from its gradient (the kernel's one input `grad`, unbatched,
   /// `floats` = element count): parameters `param` (.updatedParameter, tensor = step.parameter), one
-  /// .optimizerState per slot (tensor `<param>.<slot>`, slot names = ReferenceOptimizer.slotNames(of:), PyTorch's),
+  /// .optimizerState per slot (tensor `<param>.<slot>`, slot names = `Optimizer.stateSlotNames`, PyTorch's),
   /// and `info` (.stepInfo: lr and t at run time). Hyper-parameters other than lr are literal constants.
   ///
   /// Every element is updated in double from the float parameter, gradient and state and stored as float, in the
   /// reference's order of operations; the regularization order is the reference's too (decoupled decay, coupled
-  /// decay, L1, the update, max-norm), with decay and L1 only where `ReferenceOptimizer.isDecayed` would say and
+  /// decay, L1, the update, max-norm), with decay and L1 only where `Regularization.decays(kind:dims:)` says and
   /// max-norm only on `.weight` tensors of rank ≥ 2. Max-norm scales the double values as the reference does: a
   /// first pass over each row computes the updated values only to sum their squares, and a second computes them
   /// again and stores them scaled. Each state slot must start as `initialValue(ofSlot:)`. `options` changes
@@ -82,7 +82,7 @@ public enum OptimizerStepKernel {
       TensorType(.f32, step.dims, batched: false), "parameter '\(step.parameter)'", ranks: 1...Int.max,
       layout: "of rank ≥ 1", kernel: name)
     let reg = step.regularization
-    let decayed = isDecayed(kind: step.kind, dims: step.dims, decayBiases: reg.decayBiases)
+    let decayed = reg.decays(kind: step.kind, dims: step.dims)
     var decoupled = false
     if case .adamw = step.optimizer { decoupled = true }
     let maxNormLimit = step.kind == .weight && step.dims.count >= 2 ? reg.maxNorm : nil
@@ -115,38 +115,8 @@ public enum OptimizerStepKernel {
   /// Every slot is shaped like the parameter except NAdam's `mu_product`, a scalar (one float).
   public static func stateSlots(of step: OptimizerStep) -> [(slot: String, floats: Int)] {
     let count = step.dims.reduce(1, *)
-    return slotNames(of: step.optimizer).map { ($0, $0 == "mu_product" ? 1 : count) }
+    return step.optimizer.stateSlotNames.map { ($0, $0 == "mu_product" ? 1 : count) }
   }
-
-  // NOTE: the three definitions below restate ReferenceOptimizer's (PyTorch's) rather than import the
-  // reference interpreter into the code generator; OptimizerStepTests checks that they agree.
-
-  /// PyTorch's state slots of `optimizer`, in the reference's order.
-  static func slotNames(of optimizer: Optimizer) -> [String] {
-    switch optimizer {
-    case .sgd(_, let momentum, _, _): return momentum != 0 ? ["momentum_buffer"] : []
-    case .adagrad: return ["sum"]
-    case .rmsprop(_, _, _, let momentum): return momentum > 0 ? ["square_avg", "momentum_buffer"] : ["square_avg"]
-    case .adadelta: return ["square_avg", "acc_delta"]
-    case .adam(_, _, _, _, let ams), .adamw(_, _, _, _, let ams):
-      return ams ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"]
-    case .adamax: return ["exp_avg", "exp_inf"]
-    case .nadam: return ["exp_avg", "exp_avg_sq", "mu_product"]
-    }
-  }
-
-  /// Whether weight decay and L1 apply: weights of rank ≥ 2 always, biases and rank-1 weights (batch-norm γ)
-  /// only with `decayBiases`.
-  static func isDecayed(kind: ParameterSpec.Kind, dims: [Int], decayBiases: Bool) -> Bool {
-    switch kind {
-    case .weight: return dims.count >= 2 || decayBiases
-    case .bias: return decayBiases
-    case .runningMean, .runningVar: return false
-    }
-  }
-
-  /// NAdam's `momentum_decay` ψ, PyTorch's default (the spec does not expose it).
-  static let nadamMomentumDecay = 4e-3
 
   /// The value every element of a fresh slot holds before the first step, as PyTorch initializes it: one for
   /// `mu_product`, zero for the others.
@@ -158,7 +128,7 @@ extension OptimizerStepContext {
   fileprivate mutating func select(_ optimizer: Optimizer) {
     switch optimizer {
     case .sgd(_, let momentum, let dampening, let nesterov):
-      // As ReferenceOptimizer.slotNames: a buffer exactly when μ ≠ 0.
+      // As Optimizer.stateSlotNames: a buffer exactly when μ ≠ 0.
       sgd = momentum == 0
       momentumSGD = momentum != 0
       self.nesterov = nesterov
@@ -188,7 +158,7 @@ extension OptimizerStepContext {
     case .nadam(_, let b1, let b2, let eps):
       nadam = true
       (beta1, beta2, epsilon) = (cDecimalDouble(b1), cDecimalDouble(b2), cDecimalDouble(eps))
-      momentumDecay = cDecimalDouble(OptimizerStepKernel.nadamMomentumDecay)
+      momentumDecay = cDecimalDouble(Optimizer.nadamMomentumDecay)
     }
   }
 }

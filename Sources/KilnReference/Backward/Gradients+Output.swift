@@ -12,17 +12,9 @@ extension ReferenceGradients {
        softmax      dx_k = y_k·(dy_k − Σ_c dy_c·y_c)
        log_softmax  dx_k = dy_k − e^{y_k}·Σ_c dy_c
      At x = 0 these give PyTorch's choices (relu 0, leaky_relu α, elu α), as the x form does.              */
-  /// Whether the VJP of `a` can be computed from its output alone (see `activation(dy:y:_:)`).
-  public static func activationUsesOutput(_ a: Activation) -> Bool {
-    switch a {
-    case .leakyRelu(let alpha), .elu(let alpha): return alpha > 0
-    case .identity, .relu, .relu6, .sigmoid, .tanh, .softmax, .logSoftmax: return true
-    }
-  }
-
-  /// The VJP of `ReferenceOps.activation` from its output y: ∂L/∂x. Requires `activationUsesOutput(a)`.
+  /// The VJP of `ReferenceOps.activation` from its output y: ∂L/∂x. Requires `a.derivativeFollowsFromOutput`.
   public static func activation(dy: DoubleTensor, y: DoubleTensor, _ a: Activation) throws -> DoubleTensor {
-    guard activationUsesOutput(a) else {
+    guard a.derivativeFollowsFromOutput else {
       throw ReferenceError("\(a): the derivative is not a function of the output; expected the input")
     }
     try requireGradient(a.description, dy.shape, y.shape)

@@ -45,39 +45,12 @@ public struct ReferenceOptimizer: Hashable, Sendable {
   /// The state of each parameter updated so far, by parameter name.
   public var states: [String: OptimizerState]
 
-  /// NAdam's `momentum_decay` (ψ), PyTorch's default; the spec does not expose it.
-  public static let nadamMomentumDecay = 4e-3
-
   /// An optimizer with fresh state, starting at the optimizer's own learning rate.
   public init(_ optimizer: Optimizer, regularization: Regularization = Regularization()) {
     self.optimizer = optimizer
     self.regularization = regularization
     self.learningRate = optimizer.learningRate
     self.states = [:]
-  }
-
-  /// The state slots `optimizer` keeps per parameter, in PyTorch's names.
-  public static func slotNames(of optimizer: Optimizer) -> [String] {
-    switch optimizer {
-    case .sgd(_, let momentum, _, _): return momentum != 0 ? ["momentum_buffer"] : []
-    case .adagrad: return ["sum"]
-    case .rmsprop(_, _, _, let momentum): return momentum > 0 ? ["square_avg", "momentum_buffer"] : ["square_avg"]
-    case .adadelta: return ["square_avg", "acc_delta"]
-    case .adam(_, _, _, _, let ams), .adamw(_, _, _, _, let ams):
-      return ams ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"]
-    case .adamax: return ["exp_avg", "exp_inf"]
-    case .nadam: return ["exp_avg", "exp_avg_sq", "mu_product"]
-    }
-  }
-
-  /// Whether weight decay and L1 apply to a parameter of `kind` and `dims`: weights of rank ≥ 2 always; biases and
-  /// batch-norm γ (rank-1 weights) only when `decayBiases`; never running statistics.
-  public static func isDecayed(kind: ParameterSpec.Kind, dims: [Int], decayBiases: Bool) -> Bool {
-    switch kind {
-    case .weight: return dims.count >= 2 || decayBiases
-    case .bias: return decayBiases
-    case .runningMean, .runningVar: return false
-    }
   }
 
   /// One update of every trainable parameter in `params` (kind `.weight` or `.bias` in `kinds`) from its gradient.
@@ -117,7 +90,7 @@ public struct ReferenceOptimizer: Hashable, Sendable {
   /// Throws when a restored state does not fit the parameter.
   private func checkState(of name: String, shape: [Int]) throws {
     guard let state = states[name] else { return }
-    for slot in Self.slotNames(of: optimizer) {
+    for slot in optimizer.stateSlotNames {
       let expected = slot == "mu_product" ? [] : shape
       guard let t = state.slots[slot] else {
         throw ReferenceError("optimizer step: state of '\(name)' has no '\(slot)' slot, which \(optimizer.name) needs")
@@ -131,7 +104,7 @@ public struct ReferenceOptimizer: Hashable, Sendable {
   /// The state before the first update: every buffer zero, `mu_product` one (as PyTorch initializes them).
   private func freshState(shape: [Int]) -> OptimizerState {
     var slots: [String: Tensor] = [:]
-    for slot in Self.slotNames(of: optimizer) {
+    for slot in optimizer.stateSlotNames {
       slots[slot] = slot == "mu_product" ? Tensor(repeating: 1, shape: []) : Tensor(zeros: shape)
     }
     return OptimizerState(step: 0, slots: slots)
@@ -140,7 +113,7 @@ public struct ReferenceOptimizer: Hashable, Sendable {
   /// Regularizes the gradient, applies the update rule, then the max-norm constraint.
   private func update(_ param: inout Tensor, gradient: Tensor, kind: ParameterSpec.Kind, state: inout OptimizerState) {
     let reg = regularization
-    let decayed = Self.isDecayed(kind: kind, dims: param.shape, decayBiases: reg.decayBiases)
+    let decayed = reg.decays(kind: kind, dims: param.shape)
     var p = param.data.map(Double.init)
     var g = gradient.data.map(Double.init)
     if decayed {

@@ -12,7 +12,7 @@ struct UpdateRule {
   var step: Int
 
   /// Applies the rule to `p` with gradient `g`, reading and updating the state `slots` (by PyTorch name).
-  /// `ReferenceOptimizer` guarantees every slot of `slotNames(of:)` is present and shaped like `p`.
+  /// `ReferenceOptimizer` guarantees every slot of `Optimizer.stateSlotNames` is present and shaped like `p`.
   func apply(_ p: inout [Double], _ g: [Double], _ slots: inout [String: [Double]]) {
     let lr = learningRate
     let t = Double(step)
@@ -114,7 +114,7 @@ struct UpdateRule {
       //   kept as float32 as PyTorch keeps it); m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²;
       //   d = √(v / (1 − β2ᵗ)) + ε;
       //   p ← p − γ·(1 − μₜ)/(1 − Π) · g/d − γ·μₜ₊₁/(1 − Π·μₜ₊₁) · m/d.
-      let psi = ReferenceOptimizer.nadamMomentumDecay
+      let psi = Optimizer.nadamMomentumDecay
       let mu = beta1 * (1 - 0.5 * pow(0.96, t * psi))
       let muNext = beta1 * (1 - 0.5 * pow(0.96, (t + 1) * psi))
       let product = Double(Float(slots["mu_product"]![0] * mu))
