@@ -67,6 +67,12 @@ extension HeaderWriter {
     c.line("const float *\(n.fn("params"))(const \(ctx) *ctx);")
     c.comment(
       """
+      Text saved with every later checkpoint as __metadata__ kiln.note (a copy is kept; NULL removes it): kiln
+      train keeps its schedule and early-stopping state there. load_checkpoint does not read it.
+      """)
+    c.line("int \(n.fn("set_checkpoint_note"))(\(ctx) *ctx, const char *text);")
+    c.comment(
+      """
       A checkpoint as safetensors: the weights (PyTorch's names), the optimizer state (<parameter>.<slot>, e.g.
       fc.weight.exp_avg) and __metadata__ kiln.step, kiln.lr, kiln.seed. save writes <path>.tmp and renames it
       over path; load_checkpoint restores all of it (nothing on failure), so training resumes bit for bit.

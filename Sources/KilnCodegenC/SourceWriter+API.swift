@@ -53,7 +53,10 @@ extension SourceWriter {
     c.function("void \(n.fn("destroy"))(\(ctx) *ctx)") { c in
       c.line("if (!ctx) return;")
       c.line("free(ctx->owned_params);")
-      if l.training != nil { c.line("free(ctx->opt_state);") }
+      if l.training != nil {
+        c.line("free(ctx->opt_state);")
+        c.line("free(ctx->note);")
+      }
       c.line("free(ctx->arena);")
       c.line("free(ctx);")
     }

@@ -116,6 +116,7 @@ extension SourceWriter {
     c.line("float lr;            /* the learning rate of the next step */")
     c.line("int64_t step;        /* training steps taken (t) */")
     c.line("uint64_t seed;       /* the base dropout seed */")
+    c.line("char *note;          /* set_checkpoint_note's text, saved as kiln.note; NULL for none */")
   }
 
   /// Creating a training context: its own mutable params (a copy of embedded weights), fresh optimizer state,
@@ -144,6 +145,7 @@ extension SourceWriter {
     c.line("ctx->lr = \(cFloat(config?.optimizer.learningRate ?? 0));")
     c.line("ctx->step = 0;")
     c.line("ctx->seed = \(config?.seed ?? 0)ULL;")
+    c.line("ctx->note = NULL;")
   }
 
   /// `<name>_reset_optimizer_state`: every slot at its initial value, before the first step.

@@ -41,6 +41,20 @@ extension SourceWriter {
         )
         c.line("return n < 1 ? KILN_ERR_BAD_BATCH : KILN_ERR_BATCH_TOO_LARGE;")
       }
+      // PyTorch's rule: batch statistics need more than one value per channel (the running variance's
+      // unbiased estimate divides by m − 1); with one, the step would write NaN into the running statistics.
+      let loneValue = t.program.steps.first { step in
+        guard case .batchNorm = step.op, let channels = step.inputTypes.first?.dims.first else { return false }
+        return step.inputTypes[0].elementCount == channels
+      }
+      if let loneValue {
+        c.block("if (n < 2)") { c in
+          c.line(
+            "snprintf(ctx->detail, sizeof ctx->detail, \"batch norm '\(loneValue.layer)' has one value per channel at batch 1: training needs a batch of at least 2\");"
+          )
+          c.line("return KILN_ERR_BAD_BATCH;")
+        }
+      }
       if let classes {
         c.line("long bad = \(n.fn("bad_target"))(targets, n);")
         c.block("if (bad >= 0)") { c in
@@ -110,6 +124,22 @@ extension SourceWriter {
     c.function("const float *\(n.fn("params"))(const \(ctx) *ctx)") { c in
       c.line("return ctx ? ctx->params : NULL;")
     }
+    c.function("int \(n.fn("set_checkpoint_note"))(\(ctx) *ctx, const char *text)") { c in
+      c.line("if (!ctx) return KILN_ERR_NULL_ARGUMENT;")
+      c.line("char *copy = NULL;")
+      c.block("if (text)") { c in
+        c.line("size_t length = strlen(text);")
+        c.line("copy = (char *)malloc(length + 1);")
+        c.block("if (!copy)") { c in
+          c.line("snprintf(ctx->detail, sizeof ctx->detail, \"cannot allocate %zu bytes for the checkpoint note\", length + 1);")
+          c.line("return KILN_ERR_OUT_OF_MEMORY;")
+        }
+        c.line("memcpy(copy, text, length + 1);")
+      }
+      c.line("free(ctx->note);")
+      c.line("ctx->note = copy;")
+      c.line("return KILN_OK;")
+    }
   }
 
   /// `<name>_save`: params and opt_state staged in one buffer, written with the step, rate and seed.
@@ -135,10 +165,10 @@ extension SourceWriter {
       c.comment("Hexadecimal, so the rate reads back exactly.")
       c.line("snprintf(lr, sizeof lr, \"%a\", (double)ctx->lr);")
       c.line("snprintf(seed, sizeof seed, \"%llu\", (unsigned long long)ctx->seed);")
-      c.line("const char *const keys[5] = {\"format\", \"kiln.network\", \"kiln.step\", \"kiln.lr\", \"kiln.seed\"};")
-      c.line("const char *const values[5] = {\"pt\", \"\(l.program.name)\", step, lr, seed};")
+      c.line("const char *const keys[6] = {\"format\", \"kiln.network\", \"kiln.step\", \"kiln.lr\", \"kiln.seed\", \"kiln.note\"};")
+      c.line("const char *const values[6] = {\"pt\", \"\(l.program.name)\", step, lr, seed, ctx->note};")
       c.line(
-        "int rc = kiln_rt_save_safetensors(path, \(n.fn("checkpoint_tensors")), \(n.m("CHECKPOINT_TENSORS")), staging, keys, values, 5, ctx->detail, sizeof ctx->detail);"
+        "int rc = kiln_rt_save_safetensors(path, \(n.fn("checkpoint_tensors")), \(n.m("CHECKPOINT_TENSORS")), staging, keys, values, ctx->note ? 6 : 5, ctx->detail, sizeof ctx->detail);"
       )
       c.line("free(staging);")
       c.line("return rc;")

@@ -123,6 +123,16 @@ extension CompiledModel {
   /// Writes weights, optimizer state, step, learning rate and seed to `path` as safetensors, atomically.
   public func saveCheckpoint(_ path: String) throws { try pathCall("save", path) }
 
+  /// Text every later checkpoint carries as `__metadata__` `kiln.note` (nil: none); `loadCheckpoint` ignores it.
+  public func setCheckpointNote(_ text: String?) throws {
+    _ = try trainingInterface()
+    let rc = try library.withSymbol("\(interface.name)_set_checkpoint_note", as: PathCall.self) { f in
+      guard let text else { return f(context, nil) }
+      return text.withCString { f(context, $0) }
+    }
+    try check(rc)
+  }
+
   /// Restores everything `saveCheckpoint` wrote; on failure the context is unchanged.
   public func loadCheckpoint(_ path: String) throws { try pathCall("load_checkpoint", path) }
 

@@ -32,6 +32,10 @@ import Testing
     // LeNet's 2×2 stride 2: every cell in exactly one window.
     Case(pool: Pool(kernel: Pair(2)), max: true, dims: [6, 28, 28]),
     Case(pool: Pool(kernel: Pair(2)), max: true, dims: [2, 4, 4], ties: true),
+    // Tiling windows take the unrolled select loop: ties, NaNs (two in one window: the later one wins), and a
+    // 3×3 window.
+    Case(pool: Pool(kernel: Pair(2)), max: true, dims: [2, 4, 6], ties: true, nanAt: [1, 8, 9, 30]),
+    Case(pool: Pool(kernel: Pair(3)), max: true, dims: [2, 6, 9], ties: true),
     Case(pool: overlapping, max: true, dims: [3, 5, 7]),
     Case(pool: overlapping, max: true, dims: [3, 6, 6], ties: true),
     Case(pool: Pool(kernel: Pair(2), rounding: .ceil), max: true, dims: [2, 5, 7]),

@@ -36,6 +36,10 @@ import Testing
         rounding: .floor), max: true, dims: [4, 6, 5]),
     Case(pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .same), max: true, dims: [2, 5, 7]),
     Case(pool: Pool(kernel: Pair(2), stride: Pair(1)), max: true, dims: [2, 4, 5], nanAt: [3, 25, 47]),
+    // Unpadded windows inside the plane take the unrolled select loop: AlexNet's 3×3 stride 2, a 2×3 window
+    // with a NaN, and two NaNs in one window (the later one is stored, as PyTorch scans).
+    Case(pool: Pool(kernel: Pair(3), stride: Pair(2)), max: true, dims: [2, 7, 9], nanAt: [10, 11, 70]),
+    Case(pool: Pool(kernel: Pair(2, 3), stride: Pair(2, 3)), max: true, dims: [3, 4, 9], nanAt: [0, 40]),
     Case(
       pool: Pool(kernel: Pair(3), stride: Pair(2), padding: .explicit(Pads(1)), rounding: .floor), max: false,
       dims: [3, 5, 7]),

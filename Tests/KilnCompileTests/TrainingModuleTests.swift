@@ -130,6 +130,38 @@ import Testing
     #expect(try model.parameters() == before)
   }
 
+  /// Batch norm over one value per channel (after a dense layer) has no batch variance at batch 1 (the running
+  /// variance's unbiased estimate divides by m − 1 = 0): as PyTorch, the step refuses, naming the layer, and
+  /// changes nothing; batch 2 trains.
+  @Test func batchNormOverOneValuePerChannelRefusesBatchOne() throws {
+    let g = try graph(
+      source: """
+        network bn_dense
+        input x: f32[6]
+        dense d (units: 4)
+        batchnorm bn
+        relu r
+        dense out (units: 3)
+        output logits
+        train {
+          loss: softmax_cross_entropy(logits, labels)
+          optimizer: sgd(lr: 0.1)
+        }
+        """)
+    let model = try trainingFixture(g, batch: 4).freshModel()
+    let (inputs, labels) = trainingBatch(g, n: 2, seed: 3)
+    let before = try model.parameters()
+    let refused = #expect(throws: ModelError.self) {
+      try model.trainStep(inputs: inputs.map { Array($0.data.prefix(6)) }, targets: .classes([labels[0]]), n: 1)
+    }
+    #expect(refused?.message.contains("batch norm 'bn' has one value per channel") == true, "\(refused?.message ?? "")")
+    #expect(try model.parameters() == before)
+    #expect(try model.stepCount() == 0)
+    let loss = try model.trainStep(inputs: inputs.map(\.data), targets: .classes(labels), n: 2)
+    #expect(loss.isFinite)
+    #expect(try model.parameters()["bn.running_var"]?.allSatisfy(\.isFinite) == true)
+  }
+
   @Test func aModuleBuiltWithoutTrainingHasNoTrainingCode() throws {
     let g = try exampleGraph("mlp.kiln")
     var options = CompileOptions()

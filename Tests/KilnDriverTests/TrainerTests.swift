@@ -122,16 +122,86 @@ func tensors(_ path: String) throws -> [String: AnyTensor] {
     var resumed = options(split, epochs: 2)
     resumed.resume = saved
     let second = try Trainer.run(try mlp(), specName: "mlp.kiln", options: resumed)
-    #expect(second.history.map(\.epoch) == [2])
-    #expect(second.history[0].trainLoss == whole.history[1].trainLoss)
+    #expect(second.history.map(\.epoch) == [1, 2], "the first epoch's record comes back from the checkpoint")
+    #expect(second.history.map(\.trainLoss) == whole.history.map(\.trainLoss))
+    #expect(second.history.map(\.validationLoss) == whole.history.map(\.validationLoss))
     let a = try tensors(straight.path("checkpoints/last.safetensors"))
     let b = try tensors(split.path("checkpoints/last.safetensors"))
     #expect(a == b)
     let metadata = try [straight, split].map {
-      try SafeTensors.read(from: $0.path("checkpoints/last.safetensors")).metadata
+      // kiln.note is the trainer's record, with timings; everything else must match.
+      try SafeTensors.read(from: $0.path("checkpoints/last.safetensors")).metadata.filter { $0.key != "kiln.note" }
     }
     #expect(metadata[0] == metadata[1] && metadata[0]["kiln.step"] == "\(2 * 29)")
     #expect(a.count > 4, "weights and the optimizer's momentum")
+  }
+
+  /// A plateau schedule's memory crosses a resume: at a rate too small to move the predictions the validation
+  /// accuracy stalls, so an uninterrupted run divides the rate by 10 after epoch 2 (patience 0). A resumed run
+  /// makes the same decision only if it remembers epoch 1's accuracy, which the weights do not tell; so the rates
+  /// of every epoch, and the final weights, must match. Early stopping's count rides along (patience 5, unused).
+  @Test func plateauScheduleAndEarlyStoppingSurviveAResume() throws {
+    func options(_ run: TrainingRun, epochs: Int) -> TrainingOptions {
+      var o = run.options(fashion)
+      o.limit = 640
+      o.testLimit = 100
+      o.epochs = epochs
+      o.optimizer = "sgd"
+      o.learningRate = 1e-7
+      return o
+    }
+    var graph = try mlp()
+    graph.training?.schedule = .plateau(factor: 0.1, patience: 0, minLR: 0)
+    graph.training?.earlyStoppingPatience = 5
+    let straight = try TrainingRun()
+    let whole = try Trainer.run(graph, specName: "mlp.kiln", options: options(straight, epochs: 3))
+    let rates = whole.history.map { Float($0.learningRate) }
+    #expect(rates == [1e-7, 1e-7, 1e-8], "the accuracy stalled after epoch 1, so the rate fell after epoch 2")
+
+    let split = try TrainingRun()
+    _ = try Trainer.run(graph, specName: "mlp.kiln", options: options(split, epochs: 1))
+    var resumed = options(split, epochs: 3)
+    resumed.resume = split.path("checkpoints/last.safetensors")
+    let rest = try Trainer.run(graph, specName: "mlp.kiln", options: resumed)
+    #expect(rest.history.map { Float($0.learningRate) } == rates)
+    #expect(rest.bestEpoch == whole.bestEpoch)
+    #expect(try tensors(split.path("checkpoints/last.safetensors")) == tensors(straight.path("checkpoints/last.safetensors")))
+  }
+
+  /// 129 samples at batch 64 leave a last batch of 1, which a batch norm over one value per channel refuses:
+  /// the trainer says so and leaves that sample out of each epoch (2 steps, not 3), and the run finishes.
+  @Test func aLastBatchOfOneIsLeftOutForALoneValueBatchNorm() throws {
+    let loaded = NetworkLoader.load(
+      source: """
+        network bn_mlp
+        input image: f32[1, 28, 28]
+        flatten f
+        dense hidden (units: 16)
+        batchnorm bn
+        relu r
+        dense out (units: 10)
+        output logits
+        train {
+          loss: softmax_cross_entropy(logits, labels)
+          optimizer: sgd(lr: 0.05)
+          batch: 64
+          epochs: 1
+        }
+        """, file: "bn_mlp.kiln")
+    let graph = try #require(loaded.graph, "\(loaded.diagnostics)")
+    let run = try TrainingRun()
+    var o = run.options(fashion)
+    o.limit = 129
+    o.testLimit = 50
+    o.validationSplit = 0
+    var notes: [String] = []
+    let report = try Trainer.run(graph, specName: "bn_mlp.kiln", options: o) { event in
+      if case .note(let text) = event { notes.append(text) }
+    }
+    #expect(notes.contains { $0.contains("last batch of 1") }, "\(notes)")
+    #expect(report.history.count == 1)
+    let checkpoint = try SafeTensors.read(from: run.path("checkpoints/last.safetensors"))
+    #expect(checkpoint.metadata["kiln.step"] == "2")
   }
 
   /// An absurd rate makes the loss overflow: the run stops naming the epoch and step, and the last good checkpoint

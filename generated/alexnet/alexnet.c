@@ -1139,22 +1139,34 @@ static void k2_maxpool_pool1(int n, const float *restrict x, float *restrict y) 
     for (int c = 0; c < 96; c++) {
       const float *restrict xp = x + ((long)s * 96 + c) * (55L * 55L);
       float *restrict yp = y + ((long)s * 96 + c) * (27L * 27L);
+      /* No padding and every window inside the plane: the cells are unrolled and the maximum found with
+         selects, so the compiler vectorizes across the windows of an output row. */
       for (long i = 0; i < 27L; i++) {
-        const long top = i * 2L - 0L;
-        const long r0 = top < 0 ? 0 : top;
-        const long r1 = top + 3L < 55L ? top + 3L : 55L;
+        const float *restrict xr = xp + i * (2L * 55L);
+        float *restrict yr = yp + i * 27L;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (long j = 0; j < 27L; j++) {
-          const long left = j * 2L - 0L;
-          const long q0 = left < 0 ? 0 : left;
-          const long q1 = left + 3L < 55L ? left + 3L : 55L;
-          float best = -INFINITY;
-          for (long r = r0; r < r1; r++) {
-            for (long q = q0; q < q1; q++) {
-              const float v = xp[r * 55L + q];
-              if (v > best || isnan(v)) best = v;
-            }
-          }
-          yp[i * 27L + j] = best;
+          const long o = j * 2L;
+          float best = xr[o], v;
+          v = xr[o + 1L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 2L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 55L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 56L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 57L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 110L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 111L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 112L];
+          best = (v > best) | (v != v) ? v : best;
+          yr[j] = best;
         }
       }
     }
@@ -1270,22 +1282,34 @@ static void k5_maxpool_pool2(int n, const float *restrict x, float *restrict y) 
     for (int c = 0; c < 256; c++) {
       const float *restrict xp = x + ((long)s * 256 + c) * (27L * 27L);
       float *restrict yp = y + ((long)s * 256 + c) * (13L * 13L);
+      /* No padding and every window inside the plane: the cells are unrolled and the maximum found with
+         selects, so the compiler vectorizes across the windows of an output row. */
       for (long i = 0; i < 13L; i++) {
-        const long top = i * 2L - 0L;
-        const long r0 = top < 0 ? 0 : top;
-        const long r1 = top + 3L < 27L ? top + 3L : 27L;
+        const float *restrict xr = xp + i * (2L * 27L);
+        float *restrict yr = yp + i * 13L;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (long j = 0; j < 13L; j++) {
-          const long left = j * 2L - 0L;
-          const long q0 = left < 0 ? 0 : left;
-          const long q1 = left + 3L < 27L ? left + 3L : 27L;
-          float best = -INFINITY;
-          for (long r = r0; r < r1; r++) {
-            for (long q = q0; q < q1; q++) {
-              const float v = xp[r * 27L + q];
-              if (v > best || isnan(v)) best = v;
-            }
-          }
-          yp[i * 13L + j] = best;
+          const long o = j * 2L;
+          float best = xr[o], v;
+          v = xr[o + 1L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 2L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 27L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 28L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 29L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 54L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 55L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 56L];
+          best = (v > best) | (v != v) ? v : best;
+          yr[j] = best;
         }
       }
     }
@@ -1545,22 +1569,34 @@ static void k10_maxpool_pool5(int n, const float *restrict x, float *restrict y)
     for (int c = 0; c < 256; c++) {
       const float *restrict xp = x + ((long)s * 256 + c) * (13L * 13L);
       float *restrict yp = y + ((long)s * 256 + c) * (6L * 6L);
+      /* No padding and every window inside the plane: the cells are unrolled and the maximum found with
+         selects, so the compiler vectorizes across the windows of an output row. */
       for (long i = 0; i < 6L; i++) {
-        const long top = i * 2L - 0L;
-        const long r0 = top < 0 ? 0 : top;
-        const long r1 = top + 3L < 13L ? top + 3L : 13L;
+        const float *restrict xr = xp + i * (2L * 13L);
+        float *restrict yr = yp + i * 6L;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (long j = 0; j < 6L; j++) {
-          const long left = j * 2L - 0L;
-          const long q0 = left < 0 ? 0 : left;
-          const long q1 = left + 3L < 13L ? left + 3L : 13L;
-          float best = -INFINITY;
-          for (long r = r0; r < r1; r++) {
-            for (long q = q0; q < q1; q++) {
-              const float v = xp[r * 13L + q];
-              if (v > best || isnan(v)) best = v;
-            }
-          }
-          yp[i * 6L + j] = best;
+          const long o = j * 2L;
+          float best = xr[o], v;
+          v = xr[o + 1L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 2L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 13L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 14L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 15L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 26L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 27L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 28L];
+          best = (v > best) | (v != v) ? v : best;
+          yr[j] = best;
         }
       }
     }

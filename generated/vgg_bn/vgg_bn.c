@@ -1324,22 +1324,24 @@ static void k3_maxpool_pool1(int n, const float *restrict x, float *restrict y) 
     for (int c = 0; c < 64; c++) {
       const float *restrict xp = x + ((long)s * 64 + c) * (32L * 32L);
       float *restrict yp = y + ((long)s * 64 + c) * (16L * 16L);
+      /* No padding and every window inside the plane: the cells are unrolled and the maximum found with
+         selects, so the compiler vectorizes across the windows of an output row. */
       for (long i = 0; i < 16L; i++) {
-        const long top = i * 2L - 0L;
-        const long r0 = top < 0 ? 0 : top;
-        const long r1 = top + 2L < 32L ? top + 2L : 32L;
+        const float *restrict xr = xp + i * (2L * 32L);
+        float *restrict yr = yp + i * 16L;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (long j = 0; j < 16L; j++) {
-          const long left = j * 2L - 0L;
-          const long q0 = left < 0 ? 0 : left;
-          const long q1 = left + 2L < 32L ? left + 2L : 32L;
-          float best = -INFINITY;
-          for (long r = r0; r < r1; r++) {
-            for (long q = q0; q < q1; q++) {
-              const float v = xp[r * 32L + q];
-              if (v > best || isnan(v)) best = v;
-            }
-          }
-          yp[i * 16L + j] = best;
+          const long o = j * 2L;
+          float best = xr[o], v;
+          v = xr[o + 1L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 32L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 33L];
+          best = (v > best) | (v != v) ? v : best;
+          yr[j] = best;
         }
       }
     }
@@ -1501,22 +1503,24 @@ static void k6_maxpool_pool2(int n, const float *restrict x, float *restrict y) 
     for (int c = 0; c < 128; c++) {
       const float *restrict xp = x + ((long)s * 128 + c) * (16L * 16L);
       float *restrict yp = y + ((long)s * 128 + c) * (8L * 8L);
+      /* No padding and every window inside the plane: the cells are unrolled and the maximum found with
+         selects, so the compiler vectorizes across the windows of an output row. */
       for (long i = 0; i < 8L; i++) {
-        const long top = i * 2L - 0L;
-        const long r0 = top < 0 ? 0 : top;
-        const long r1 = top + 2L < 16L ? top + 2L : 16L;
+        const float *restrict xr = xp + i * (2L * 16L);
+        float *restrict yr = yp + i * 8L;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (long j = 0; j < 8L; j++) {
-          const long left = j * 2L - 0L;
-          const long q0 = left < 0 ? 0 : left;
-          const long q1 = left + 2L < 16L ? left + 2L : 16L;
-          float best = -INFINITY;
-          for (long r = r0; r < r1; r++) {
-            for (long q = q0; q < q1; q++) {
-              const float v = xp[r * 16L + q];
-              if (v > best || isnan(v)) best = v;
-            }
-          }
-          yp[i * 8L + j] = best;
+          const long o = j * 2L;
+          float best = xr[o], v;
+          v = xr[o + 1L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 16L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 17L];
+          best = (v > best) | (v != v) ? v : best;
+          yr[j] = best;
         }
       }
     }
@@ -1678,22 +1682,24 @@ static void k9_maxpool_pool3(int n, const float *restrict x, float *restrict y) 
     for (int c = 0; c < 256; c++) {
       const float *restrict xp = x + ((long)s * 256 + c) * (8L * 8L);
       float *restrict yp = y + ((long)s * 256 + c) * (4L * 4L);
+      /* No padding and every window inside the plane: the cells are unrolled and the maximum found with
+         selects, so the compiler vectorizes across the windows of an output row. */
       for (long i = 0; i < 4L; i++) {
-        const long top = i * 2L - 0L;
-        const long r0 = top < 0 ? 0 : top;
-        const long r1 = top + 2L < 8L ? top + 2L : 8L;
+        const float *restrict xr = xp + i * (2L * 8L);
+        float *restrict yr = yp + i * 4L;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (long j = 0; j < 4L; j++) {
-          const long left = j * 2L - 0L;
-          const long q0 = left < 0 ? 0 : left;
-          const long q1 = left + 2L < 8L ? left + 2L : 8L;
-          float best = -INFINITY;
-          for (long r = r0; r < r1; r++) {
-            for (long q = q0; q < q1; q++) {
-              const float v = xp[r * 8L + q];
-              if (v > best || isnan(v)) best = v;
-            }
-          }
-          yp[i * 4L + j] = best;
+          const long o = j * 2L;
+          float best = xr[o], v;
+          v = xr[o + 1L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 8L];
+          best = (v > best) | (v != v) ? v : best;
+          v = xr[o + 9L];
+          best = (v > best) | (v != v) ? v : best;
+          yr[j] = best;
         }
       }
     }

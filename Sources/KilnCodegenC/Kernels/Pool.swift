@@ -17,10 +17,16 @@ public struct MaxPoolContext: KernelContext {
   /// Below this much work the loop runs on one thread.
   public var parallelThreshold: Int
 
+  /// No padding, every window inside the plane, at most 25 cells: the unrolled, vectorizable loop.
+  public var inBounds: Bool
+  /// With `inBounds`: the window's cells after the first, in scan order.
+  public var laterCells: [PoolCellContext]
+
   public static let sample = MaxPoolContext(
     name: "k1_maxpool_p", comment: "maxpool p", channels: 2, height: 4, width: 4, outHeight: 2, outWidth: 2,
     kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, workPerSample: 32,
-    parallelThreshold: elementwiseParallelThreshold)
+    parallelThreshold: elementwiseParallelThreshold, inBounds: true,
+    laterCells: Array(PoolCellContext.window(kernelH: 2, kernelW: 2, width: 4).dropFirst()))
 }
 
 /// Context of `avgpool.c.mustache`.
@@ -68,12 +74,19 @@ public enum PoolKernel {
     let g = try geometry(name: name, pool: pool, input: input)
     let definition: String
     if max {
+      let unpadded = g.pads.top == 0 && g.pads.left == 0 && g.pads.bottom == 0 && g.pads.right == 0
+      let inBounds =
+        unpadded && pool.kernel.h * pool.kernel.w <= 25
+        && (g.outHeight - 1) * pool.stride.h + pool.kernel.h <= g.height
+        && (g.outWidth - 1) * pool.stride.w + pool.kernel.w <= g.width
+      let cells = PoolCellContext.window(kernelH: pool.kernel.h, kernelW: pool.kernel.w, width: g.width)
       definition = TemplateRenderer.shared.render(
         MaxPoolContext(
           name: name, comment: "\(op) \(name)", channels: g.channels, height: g.height, width: g.width,
           outHeight: g.outHeight, outWidth: g.outWidth, kernelH: pool.kernel.h, kernelW: pool.kernel.w,
           strideH: pool.stride.h, strideW: pool.stride.w, padTop: g.pads.top, padLeft: g.pads.left,
-          workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold))
+          workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold, inBounds: inBounds,
+          laterCells: inBounds ? Array(cells.dropFirst()) : []))
     } else {
       definition = TemplateRenderer.shared.render(
         AvgPoolContext(

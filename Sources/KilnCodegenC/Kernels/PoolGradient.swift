@@ -16,11 +16,33 @@ public struct MaxPoolGradientContext: KernelContext {
   public var workPerSample: Int
   /// Below this much work the loop runs on one thread.
   public var parallelThreshold: Int
+  /// The windows tile the plane exactly (stride = window, no padding, OH·KH = H, OW·KW = W) and are small
+  /// enough to unroll: each window writes its own cells and no zeroing pass is needed.
+  public var tiles: Bool
+  /// With `tiles`: the window's cells in scan order (offset from the window's first cell, index from 0).
+  public var cells: [PoolCellContext]
+  /// `cells` without the first, which starts as the pick.
+  public var laterCells: [PoolCellContext]
 
   public static let sample = MaxPoolGradientContext(
     name: "k1_grad_p", comment: "maxpool gradient p", channels: 2, height: 4, width: 4, outHeight: 2, outWidth: 2,
     kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, workPerSample: 32,
-    parallelThreshold: elementwiseParallelThreshold)
+    parallelThreshold: elementwiseParallelThreshold, tiles: true,
+    cells: PoolCellContext.window(kernelH: 2, kernelW: 2, width: 4),
+    laterCells: Array(PoolCellContext.window(kernelH: 2, kernelW: 2, width: 4).dropFirst()))
+}
+
+/// One cell of a pooling window, unrolled in a template list section.
+public struct PoolCellContext: Hashable, Sendable {
+  /// Floats from the window's first cell: r·W + q.
+  public var offset: Int
+  /// Its place in row-major scan order, from 0.
+  public var index: Int
+
+  /// The cells of a `kernelH`×`kernelW` window over rows `width` floats long, in scan order.
+  static func window(kernelH: Int, kernelW: Int, width: Int) -> [PoolCellContext] {
+    (0..<kernelH).flatMap { r in (0..<kernelW).map { q in PoolCellContext(offset: r * width + q, index: r * kernelW + q) } }
+  }
 }
 
 /// Context of `avgpool_gradient.c.mustache`.
@@ -86,13 +108,19 @@ enum PoolGradientKernel {
     var parameters = [KernelParameter("dy", .input, floats: g.channels * g.outHeight * g.outWidth)]
     if max {
       _ = try node.operand(1, dims: input.dims)
+      // Up to 4×4 windows unroll; the float pick index is exact far beyond that.
+      let tiles =
+        pool.stride == pool.kernel && g.pads.top == 0 && g.pads.left == 0 && pool.kernel.h * pool.kernel.w <= 16
+        && g.outHeight * pool.kernel.h == g.height && g.outWidth * pool.kernel.w == g.width
+      let cells = PoolCellContext.window(kernelH: pool.kernel.h, kernelW: pool.kernel.w, width: g.width)
       parameters.append(KernelParameter("x", .input, floats: inCount))
       definition = TemplateRenderer.shared.render(
         MaxPoolGradientContext(
           name: node.name, comment: "maxpool gradient \(node.layer)", channels: g.channels,
           height: g.height, width: g.width, outHeight: g.outHeight, outWidth: g.outWidth, kernelH: pool.kernel.h,
           kernelW: pool.kernel.w, strideH: pool.stride.h, strideW: pool.stride.w, padTop: g.pads.top,
-          padLeft: g.pads.left, workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold))
+          padLeft: g.pads.left, workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold,
+          tiles: tiles, cells: tiles ? cells : [], laterCells: tiles ? Array(cells.dropFirst()) : []))
     } else {
       let windowsPerCell =
         ((pool.kernel.h + pool.stride.h - 1) / pool.stride.h)

@@ -54,9 +54,24 @@ public enum Trainer {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let last = directory.appendingPathComponent(lastCheckpoint).path
     let best = directory.appendingPathComponent(bestCheckpoint).path
-    let stepsPerEpoch = (data.trainingIndices.count + config.batchSize - 1) / config.batchSize
+    // A last batch of one sample cannot train a batch norm over one value per channel (no batch variance: the
+    // module refuses it, as PyTorch does), so such an epoch leaves that sample out (drop_last, for it alone).
+    let dropsLoneSample =
+      config.batchSize > 1 && data.trainingIndices.count % config.batchSize == 1 && hasLoneValueBatchNorm(graph)
+    if dropsLoneSample {
+      observe(
+        .note(
+          "\(data.trainingIndices.count) samples leave a last batch of 1, which a batch norm over one value per "
+            + "channel cannot train on: each epoch leaves its last sample out"))
+    }
+    let samplesPerEpoch = data.trainingIndices.count - (dropsLoneSample ? 1 : 0)
+    let stepsPerEpoch = (samplesPerEpoch + config.batchSize - 1) / config.batchSize
     var schedule = LearningRateSchedule(config.schedule, initialRate: config.optimizer.learningRate)
     var firstEpoch = 0
+    var history: [EpochRecord] = []
+    var bestLoss = Double.infinity
+    var bestEpoch: Int?
+    var badEpochs = 0
     if let resume = options.resume {
       try model.loadCheckpoint(resume)
       let steps = try model.stepCount()
@@ -66,19 +81,40 @@ public enum Trainer {
             + "(\(data.trainingIndices.count) samples, batch \(config.batchSize)); resume with the same data and batch")
       }
       firstEpoch = steps / stepsPerEpoch
-      // NOTE: the rate itself comes from the checkpoint; the schedule only needs its epoch count (a plateau
-      // schedule's record of past metrics is not in the checkpoint and restarts).
-      for _ in 0..<firstEpoch { schedule.epochEnded(metric: nil) }
+      let note = try SafeTensors.read(from: resume).metadata["kiln.note"].flatMap(TrainerState.decode)
+      if let state = note, state.step == steps, state.scheduleKind == "\(config.schedule)" {
+        // The rate itself comes from the checkpoint; the schedule's memory (a plateau's best accuracy and
+        // patience count) and early stopping's from the note saved with it.
+        schedule = state.restoring(schedule)
+        history = state.history
+        badEpochs = state.badEpochs
+        if state.bestEpoch == nil || FileManager.default.fileExists(atPath: best) {
+          bestLoss = state.bestLoss
+          bestEpoch = state.bestEpoch
+        } else {
+          observe(.note("\(best) is missing: the best epoch is tracked afresh from here"))
+        }
+      } else {
+        for _ in 0..<firstEpoch { schedule.epochEnded(metric: nil) }
+        observe(
+          .note(
+            "\(resume) has no trainer state of this run (schedule \(config.schedule)): the schedule's memory and "
+              + "early stopping restart"))
+      }
       observe(.note("resumed from \(resume) after epoch \(firstEpoch) (step \(steps), lr \(try model.learningRate()))"))
     } else {
       try model.setLearningRate(Float(config.optimizer.learningRate))
     }
+    func recordState() throws {
+      let state = TrainerState(
+        step: try model.stepCount(), scheduleKind: "\(config.schedule)", rate: schedule.rate,
+        epochsEnded: schedule.epochsEnded, plateauBest: schedule.best, plateauBadEpochs: schedule.badEpochs,
+        bestLoss: bestLoss, bestEpoch: bestEpoch, badEpochs: badEpochs, history: history)
+      try model.setCheckpointNote(try state.encoded())
+    }
+    try recordState()
     try model.saveCheckpoint(last)
 
-    var history: [EpochRecord] = []
-    var bestLoss = Double.infinity
-    var bestEpoch: Int?
-    var badEpochs = 0
     var stoppedEarly = false
     let validation = try data.samples.subset(data.validationIndices)
     let started = Date()
@@ -86,7 +122,7 @@ public enum Trainer {
       let rate = Double(try model.learningRate())
       let epochStart = Date()
       let order = SampleOrder.shuffled(count: data.trainingIndices.count, seed: config.seed, epoch: epoch)
-        .map { data.trainingIndices[$0] }
+        .prefix(samplesPerEpoch).map { data.trainingIndices[$0] }
       var total = 0.0
       var done = 0
       for (step, indices) in try SampleOrder.batches(order, batchSize: config.batchSize).enumerated() {
@@ -112,13 +148,11 @@ public enum Trainer {
       let measured = validation.count > 0 ? try evaluate(model, validation, loss: config.loss) : nil
       let monitored = measured?.loss ?? trainLoss
       try model.setLearningRate(Float(schedule.epochEnded(metric: measured?.accuracy)))
-      try model.saveCheckpoint(last)
       let improved = monitored < bestLoss
       if improved {
         bestLoss = monitored
         bestEpoch = epoch + 1
         badEpochs = 0
-        try model.saveCheckpoint(best)
       } else {
         badEpochs += 1
       }
@@ -127,6 +161,9 @@ public enum Trainer {
         learningRate: rate, samplesPerSecond: seconds > 0 ? Double(done) / seconds : 0,
         elapsed: Date().timeIntervalSince(started), isBest: improved)
       history.append(record)
+      try recordState()
+      try model.saveCheckpoint(last)
+      if improved { try model.saveCheckpoint(best) }
       observe(.epoch(record))
       if let patience = config.earlyStoppingPatience, badEpochs >= patience, epoch + 1 < config.epochs {
         observe(
@@ -145,6 +182,16 @@ public enum Trainer {
       evaluationName: data.evaluationName, evaluationLoss: final.loss, metrics: final.metrics)
     try write(report, model: model, options: options, observe: observe)
     return report
+  }
+
+  /// Whether a batch norm of `graph` normalizes one value per channel (its input is [C]), so batch statistics
+  /// need at least two samples.
+  static func hasLoneValueBatchNorm(_ graph: Graph) -> Bool {
+    graph.nodes.contains { node in
+      // A batch norm's output has its input's shape.
+      guard case .batchNorm = node.op, let type = node.type else { return false }
+      return type.dims.first.map { type.elementCount == $0 } ?? false
+    }
   }
 
   /// The targets of `batch` as the train step takes them.

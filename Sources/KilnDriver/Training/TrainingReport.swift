@@ -36,7 +36,7 @@ public struct BatchProgress: Hashable, Sendable {
 }
 
 /// One finished epoch.
-public struct EpochRecord: Hashable, Sendable {
+public struct EpochRecord: Hashable, Sendable, Codable {
   /// The epoch, from 1.
   public var epoch: Int
   /// The mean training loss over the epoch's samples (before each step's update).
