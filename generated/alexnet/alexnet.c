@@ -1151,21 +1151,21 @@ static void k2_maxpool_pool1(int n, const float *restrict x, float *restrict y) 
           const long o = j * 2L;
           float best = xr[o], v;
           v = xr[o + 1L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 2L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 55L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 56L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 57L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 110L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 111L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 112L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           yr[j] = best;
         }
       }
@@ -1294,21 +1294,21 @@ static void k5_maxpool_pool2(int n, const float *restrict x, float *restrict y) 
           const long o = j * 2L;
           float best = xr[o], v;
           v = xr[o + 1L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 2L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 27L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 28L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 29L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 54L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 55L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 56L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           yr[j] = best;
         }
       }
@@ -1581,21 +1581,21 @@ static void k10_maxpool_pool5(int n, const float *restrict x, float *restrict y)
           const long o = j * 2L;
           float best = xr[o], v;
           v = xr[o + 1L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 2L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 13L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 14L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 15L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 26L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 27L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           v = xr[o + 28L];
-          best = (v > best) | (v != v) ? v : best;
+          best = ((v > best) | (v != v)) ? v : best;
           yr[j] = best;
         }
       }
@@ -1604,10 +1604,21 @@ static void k10_maxpool_pool5(int n, const float *restrict x, float *restrict y)
 }
 
 /* dense fc6: y[n, 4096] = epilogue(v) with v = (x[n, 9216]·Wᵀ) + b, W [4096, 9216], epilogue: relu,
-   by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 512, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 512, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
+#ifndef KILN_V8_DEFINED
+#define KILN_V8_DEFINED
+/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
+   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
+   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
+   a fixed order. */
+typedef float kiln_v8 __attribute__((vector_size(32)));
+typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
+#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#endif
 static void k11_dense_fc6(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 37748736L >= 131072L)
@@ -1617,7 +1628,53 @@ static void k11_dense_fc6(int n, const float *restrict x, const float *restrict 
     const int count = lo + 512 <= 4096 ? 512 : 4096 - lo;
     const float *w = weight + (long)lo * 9216;
     if (n == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, count, 9216, 1.0f, w, 9216, x, 1, 0.0f, y + lo, 1);
+      /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors
+         per row (8 accumulators, enough to hide the FMA latency), each row's vectors added, their lanes pairwise,
+         then the tail: an order fixed by this source. A cblas_sgemv call per block cost more than the block's
+         arithmetic on small layers (LeNet-5's fc1: 8 calls of 15 × 400). */
+      int o = 0;
+      for (; o + 4 <= count; o += 4) {
+        const float *restrict w0 = w + (long)o * 9216;
+        const float *restrict w1 = w0 + 9216, *restrict w2 = w1 + 9216, *restrict w3 = w2 + 9216;
+        kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        int i = 0;
+        for (; i + 16 <= 9216; i += 16) {
+          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
+          a0 += KILN_V8_LOAD(w0 + i) * xa;
+          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
+          a1 += KILN_V8_LOAD(w1 + i) * xa;
+          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
+          a2 += KILN_V8_LOAD(w2 + i) * xa;
+          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
+          a3 += KILN_V8_LOAD(w3 + i) * xa;
+          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+        }
+        a0 += b0;
+        a1 += b1;
+        a2 += b2;
+        a3 += b3;
+        float t[4] = {KILN_V8_SUM(a0), KILN_V8_SUM(a1), KILN_V8_SUM(a2), KILN_V8_SUM(a3)};
+        for (; i < 9216; i++) {
+          t[0] += w0[i] * x[i];
+          t[1] += w1[i] * x[i];
+          t[2] += w2[i] * x[i];
+          t[3] += w3[i] * x[i];
+        }
+        for (int r = 0; r < 4; r++) y[lo + o + r] = t[r];
+      }
+      for (; o < count; o++) {
+        const float *restrict wr = w + (long)o * 9216;
+        kiln_v8 a = {0}, b = {0};
+        int i = 0;
+        for (; i + 16 <= 9216; i += 16) {
+          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
+          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+        }
+        a += b;
+        float t = KILN_V8_SUM(a);
+        for (; i < 9216; i++) t += wr[i] * x[i];
+        y[lo + o] = t;
+      }
     } else {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, count, 9216, 1.0f, x, 9216, w,
                   9216, 0.0f, y + lo, 4096);
@@ -1634,10 +1691,21 @@ static void k11_dense_fc6(int n, const float *restrict x, const float *restrict 
 }
 
 /* dense fc7: y[n, 4096] = epilogue(v) with v = (x[n, 4096]·Wᵀ) + b, W [4096, 4096], epilogue: relu,
-   by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 512, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 512, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
+#ifndef KILN_V8_DEFINED
+#define KILN_V8_DEFINED
+/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
+   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
+   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
+   a fixed order. */
+typedef float kiln_v8 __attribute__((vector_size(32)));
+typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
+#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#endif
 static void k12_dense_fc7(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 16777216L >= 131072L)
@@ -1647,7 +1715,53 @@ static void k12_dense_fc7(int n, const float *restrict x, const float *restrict 
     const int count = lo + 512 <= 4096 ? 512 : 4096 - lo;
     const float *w = weight + (long)lo * 4096;
     if (n == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, count, 4096, 1.0f, w, 4096, x, 1, 0.0f, y + lo, 1);
+      /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors
+         per row (8 accumulators, enough to hide the FMA latency), each row's vectors added, their lanes pairwise,
+         then the tail: an order fixed by this source. A cblas_sgemv call per block cost more than the block's
+         arithmetic on small layers (LeNet-5's fc1: 8 calls of 15 × 400). */
+      int o = 0;
+      for (; o + 4 <= count; o += 4) {
+        const float *restrict w0 = w + (long)o * 4096;
+        const float *restrict w1 = w0 + 4096, *restrict w2 = w1 + 4096, *restrict w3 = w2 + 4096;
+        kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        int i = 0;
+        for (; i + 16 <= 4096; i += 16) {
+          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
+          a0 += KILN_V8_LOAD(w0 + i) * xa;
+          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
+          a1 += KILN_V8_LOAD(w1 + i) * xa;
+          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
+          a2 += KILN_V8_LOAD(w2 + i) * xa;
+          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
+          a3 += KILN_V8_LOAD(w3 + i) * xa;
+          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+        }
+        a0 += b0;
+        a1 += b1;
+        a2 += b2;
+        a3 += b3;
+        float t[4] = {KILN_V8_SUM(a0), KILN_V8_SUM(a1), KILN_V8_SUM(a2), KILN_V8_SUM(a3)};
+        for (; i < 4096; i++) {
+          t[0] += w0[i] * x[i];
+          t[1] += w1[i] * x[i];
+          t[2] += w2[i] * x[i];
+          t[3] += w3[i] * x[i];
+        }
+        for (int r = 0; r < 4; r++) y[lo + o + r] = t[r];
+      }
+      for (; o < count; o++) {
+        const float *restrict wr = w + (long)o * 4096;
+        kiln_v8 a = {0}, b = {0};
+        int i = 0;
+        for (; i + 16 <= 4096; i += 16) {
+          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
+          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+        }
+        a += b;
+        float t = KILN_V8_SUM(a);
+        for (; i < 4096; i++) t += wr[i] * x[i];
+        y[lo + o] = t;
+      }
     } else {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, count, 4096, 1.0f, x, 4096, w,
                   4096, 0.0f, y + lo, 4096);
@@ -1664,10 +1778,21 @@ static void k12_dense_fc7(int n, const float *restrict x, const float *restrict 
 }
 
 /* dense fc8: y[n, 1000] = epilogue(v) with v = (x[n, 4096]·Wᵀ) + b, W [1000, 4096], epilogue: none,
-   by OpenBLAS (single-threaded inside). The units are cut into 8 fixed blocks of 128, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 128, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
+#ifndef KILN_V8_DEFINED
+#define KILN_V8_DEFINED
+/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
+   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
+   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
+   a fixed order. */
+typedef float kiln_v8 __attribute__((vector_size(32)));
+typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
+#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#endif
 static void k13_dense_fc8(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 4096000L >= 131072L)
@@ -1677,7 +1802,53 @@ static void k13_dense_fc8(int n, const float *restrict x, const float *restrict 
     const int count = lo + 128 <= 1000 ? 128 : 1000 - lo;
     const float *w = weight + (long)lo * 4096;
     if (n == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, count, 4096, 1.0f, w, 4096, x, 1, 0.0f, y + lo, 1);
+      /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors
+         per row (8 accumulators, enough to hide the FMA latency), each row's vectors added, their lanes pairwise,
+         then the tail: an order fixed by this source. A cblas_sgemv call per block cost more than the block's
+         arithmetic on small layers (LeNet-5's fc1: 8 calls of 15 × 400). */
+      int o = 0;
+      for (; o + 4 <= count; o += 4) {
+        const float *restrict w0 = w + (long)o * 4096;
+        const float *restrict w1 = w0 + 4096, *restrict w2 = w1 + 4096, *restrict w3 = w2 + 4096;
+        kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        int i = 0;
+        for (; i + 16 <= 4096; i += 16) {
+          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
+          a0 += KILN_V8_LOAD(w0 + i) * xa;
+          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
+          a1 += KILN_V8_LOAD(w1 + i) * xa;
+          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
+          a2 += KILN_V8_LOAD(w2 + i) * xa;
+          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
+          a3 += KILN_V8_LOAD(w3 + i) * xa;
+          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+        }
+        a0 += b0;
+        a1 += b1;
+        a2 += b2;
+        a3 += b3;
+        float t[4] = {KILN_V8_SUM(a0), KILN_V8_SUM(a1), KILN_V8_SUM(a2), KILN_V8_SUM(a3)};
+        for (; i < 4096; i++) {
+          t[0] += w0[i] * x[i];
+          t[1] += w1[i] * x[i];
+          t[2] += w2[i] * x[i];
+          t[3] += w3[i] * x[i];
+        }
+        for (int r = 0; r < 4; r++) y[lo + o + r] = t[r];
+      }
+      for (; o < count; o++) {
+        const float *restrict wr = w + (long)o * 4096;
+        kiln_v8 a = {0}, b = {0};
+        int i = 0;
+        for (; i + 16 <= 4096; i += 16) {
+          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
+          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+        }
+        a += b;
+        float t = KILN_V8_SUM(a);
+        for (; i < 4096; i++) t += wr[i] * x[i];
+        y[lo + o] = t;
+      }
     } else {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, count, 4096, 1.0f, x, 4096, w,
                   4096, 0.0f, y + lo, 1000);
