@@ -45,7 +45,8 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
   static let libompSearchRoot = "/usr/lib"
 
   /// Picks the compiler: `override` (from `--cc`) wins, then `CC` from `environment`, then the first of
-  /// `defaultCandidates` whose probe succeeds. Each distinct compiler is probed once per process.
+  /// `defaultCandidates` whose probe succeeds. Each distinct compiler is probed once per process, and a success is
+  /// remembered on disk (`ProbeCache`) until the compiler binary changes.
   ///
   /// - Throws: `HarnessError.unusableCompiler` naming an override that is missing or cannot build OpenMP
   ///   code; `HarnessError.noOpenMPCompiler` listing every default candidate and why it failed.
@@ -227,7 +228,11 @@ public struct CCompiler: Sendable, Hashable, CustomStringConvertible {
 
   /// Probes each distinct (command, PATH) once per process; concurrent callers wait for one probe.
   static func probeCached(command: String, searchPath: String?) -> Result<CCompiler, ProbeFailure> {
-    probeCache.value(for: "\(command)\u{0}\(searchPath ?? "")") { probe(command: command, searchPath: searchPath) }
+    probeCache.value(for: "\(command)\u{0}\(searchPath ?? "")") {
+      ProbeCache.compiler(command: command, searchPath: searchPath, directory: ProbeCache.directory()) {
+        probe(command: command, searchPath: searchPath)
+      }
+    }
   }
 
   static let probeCache = OnceCache<String, Result<CCompiler, ProbeFailure>>()

@@ -14,12 +14,16 @@ public struct OpenBLAS: Sendable, Hashable {
     "/usr/local/include", "/usr/local/opt/openblas/include", "/opt/homebrew/opt/openblas/include",
   ]
 
-  /// Finds OpenBLAS for `compiler`, probing once per process: a tiny program calling `cblas_sgemm` must
+  /// Finds OpenBLAS for `compiler`, probing once per process (and remembering a success on disk, see
+  /// `ProbeCache`): a tiny program calling `cblas_sgemm` must
   /// build with it and print the right 2x2 product.
   /// - Throws: `HarnessError.openBLASNotFound` naming libopenblas-dev.
   public static func detect(for compiler: CCompiler) throws -> OpenBLAS {
     let key = "\(compiler.path)\u{0}\(compiler.extraFlags.joined(separator: " "))"
-    switch cache.value(for: key, compute: { probe(compiler) }) {
+    let found = cache.value(for: key) {
+      ProbeCache.openBLAS(compiler: compiler, directory: ProbeCache.directory()) { probe(compiler) }
+    }
+    switch found {
     case .success(let blas): return blas
     case .failure(let failure):
       throw HarnessError.openBLASNotFound(compiler: compiler.name, reason: failure.reason)
