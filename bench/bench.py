@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import safetensors.torch
@@ -67,6 +68,11 @@ def prepare(net, work, seed=0):
   np.save(os.path.join(folder, "train_x.npy"), rng.standard_normal((TRAIN_POOL, 64, *shape), dtype=np.float32))
   np.save(os.path.join(folder, "train_y.npy"), rng.integers(0, 10, (TRAIN_POOL, 64), dtype=np.int64))
   example = torch.from_numpy(x64[:1])
+  # The TorchScript exporter (dynamo=False): the torch.export-based default needs onnxscript, which the
+  # benchmark does not install. Exporting in eval mode, it folds each BatchNorm into the conv before it (as
+  # Kiln's fold-batchnorm does), so ONNX Runtime gets only Conv, Relu, MaxPool, Add, GlobalAveragePool,
+  # Flatten and Gemm nodes.
+  warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
   torch.onnx.export(model, (example,), os.path.join(folder, "model.onnx"), opset_version=17,
                     input_names=["input"], output_names=["logits"],
                     dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
@@ -99,9 +105,8 @@ def worker(engine, threads, phase, work, nets, timing):
   """One engines.py process; returns its JSON. OpenMP and OpenBLAS see the thread count in the environment
   too (OpenBLAS single-threaded: Kiln's modules call openblas_set_num_threads(1) themselves)."""
   env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
-  command = [sys.executable, os.path.join(HERE, "engines.py"), engine, str(threads), phase, work, *nets,
-             "--min-time", str(timing["min_time"]), "--min-reps", str(timing["min_reps"]),
-             "--warmup", str(timing["warmup"])]
+  flags = [item for key, value in timing.items() for item in ("--" + key.replace("_", "-"), str(value))]
+  command = [sys.executable, os.path.join(HERE, "engines.py"), engine, str(threads), phase, work, *nets, *flags]
   return json.loads(run(command, env=env).strip().splitlines()[-1])
 
 
@@ -144,6 +149,7 @@ def machine():
   return {
     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     "cpu": first(["lscpu"], r"^Model name:\s*(.+)$"),
+    "avx512f": "avx512f" in first(["lscpu"], r"^Flags:\s*(.+)$").split(),
     "cores": os.cpu_count(),
     "load_before": os.environ.get("KILN_BENCH_LOAD_BEFORE", "").strip() or first(["uptime"]),
     "load_at_start": first(["uptime"]),
@@ -164,23 +170,24 @@ def main():
   info = machine()
   log(f"load when bench/run started: {info['load_before']}; now: {info['load_at_start']}")
   nets = ["mlp_784_512_256_10", "lenet5"] if quick else list(models.NETWORKS)
-  timing = ({"min_time": 0.2, "min_reps": 10, "warmup": 0.05} if quick
-            else {"min_time": 1.0, "min_reps": 30, "warmup": 0.3})
+  timing = ({"min_time": 0.2, "min_reps": 10, "max_time": 2.0, "warmup": 0.05} if quick
+            else {"min_time": 1.0, "min_reps": 30, "max_time": 8.0, "warmup": 0.3})
   started = time.time()
   for net in nets:
     log(f"prepare {net}: weights, ONNX, inputs; kiln compile --weights (and --train)")
     prepare(net, work)
     compile_kiln(kiln, net, work, train=True)
   results = {"machine": info, "quick": quick, "timing": timing, "networks": nets,
-             "inference": [], "training": []}
-  for engine in ("kiln", "ort", "torch"):
-    for threads in (1, 2):
-      log(f"inference: {engine}, {threads} thread(s)")
-      results["inference"] += worker(engine, threads, "infer", work, nets, timing)["inference"]
-  for engine in ("kiln", "torch"):
-    for threads in (1, 2):
-      log(f"training: {engine}, {threads} thread(s)")
-      results["training"] += worker(engine, threads, "train", work, nets, timing)["training"]
+             "inference": [], "training": [], "worker_load": []}
+  for phase, engines in (("infer", ("kiln", "ort", "torch")), ("train", ("kiln", "torch"))):
+    for engine in engines:
+      for threads in (1, 2):
+        log(f"{phase}: {engine}, {threads} thread(s)")
+        done = worker(engine, threads, phase, work, nets, timing)
+        results["inference"] += done["inference"]
+        results["training"] += done["training"]
+        results["worker_load"].append({"phase": phase, "engine": engine, "threads": threads,
+                                       "load_1min": done["load_1min"]})
   results["differences"], results["kiln_threads_bit_identical"] = compare(work, nets)
   results["compile"] = []
   specs = [(os.path.join(ROOT, "examples", "lenet5.kiln"), 1 if quick else 3),

@@ -1,5 +1,6 @@
 # One engine at one thread count, in its own process: times inference (and training) and saves the outputs.
-"""Worker of bench/run: python engines.py ENGINE THREADS PHASE WORK_DIR NETWORKS... [--min-time S] [--min-reps N]
+"""Worker of bench/run: python engines.py ENGINE THREADS PHASE WORK_DIR NETWORKS... [--min-time S]
+  [--min-reps N] [--max-time S] [--warmup S]
 
 ENGINE is kiln, ort or torch; PHASE is infer or train. Each (engine, threads, phase) runs in a fresh process,
 so thread pools are set once and the engines' OpenMP runtimes never meet (kiln's process imports no torch).
@@ -14,7 +15,8 @@ infer: for each network, batch-1 latency on WORK/<net>/input1.npy and batch-64 t
 train: for each network, SGD momentum 0.9 lr 0.01 steps on batch 64 with softmax cross-entropy, cycling
   over WORK/<net>/train_x.npy / train_y.npy (a fixed pool of random batches). Kiln calls <net>_train_step
   of WORK/<net>/kiln-train/lib<net>.so; PyTorch runs zero_grad, forward, loss, backward and step.
-Prints one JSON object: {"inference": [...], "training": [...]} with every timed call's median/min/max.
+Prints one JSON object: {"load_1min", "inference": [...], "training": [...]}, each row with the median, min
+and max of the per-call times.
 """
 import ctypes
 import json
@@ -27,17 +29,19 @@ import time
 import numpy as np
 
 
-def measure(call, min_time, min_reps, warmup_time):
-  """Times call() repeatedly: warm-up for warmup_time s (at least 3 calls), then at least min_reps calls and
-  at least min_time s. Returns the per-call times in µs."""
+def measure(call, timing):
+  """Times call() repeatedly: a warm-up of timing["warmup"] s (at least 3 calls), then until at least
+  timing["min_reps"] calls and timing["min_time"] s are done, or, for slow calls (a loaded machine), until
+  timing["max_time"] s are spent on at least 10 calls. Returns the per-call times in µs."""
   start = time.perf_counter()
   warm = 0
-  while warm < 3 or time.perf_counter() - start < warmup_time:
+  while warm < 3 or time.perf_counter() - start < timing["warmup"]:
     call()
     warm += 1
   times = []
   total = 0.0
-  while len(times) < min_reps or total < min_time:
+  while (len(times) < timing["min_reps"] or total < timing["min_time"]) and \
+      (len(times) < 10 or total < timing["max_time"]):
     t0 = time.perf_counter_ns()
     call()
     elapsed = (time.perf_counter_ns() - t0) / 1000.0
@@ -197,19 +201,20 @@ def train_callable(engine, net, work, threads, losses):
 
 def main():
   args = sys.argv[1:]
-  options = {"--min-time": 1.0, "--min-reps": 30, "--warmup": 0.3}
-  for key in list(options):
-    if key in args:
-      i = args.index(key)
-      options[key] = float(args[i + 1])
+  timing = {"min_time": 1.0, "min_reps": 30, "max_time": 8.0, "warmup": 0.3}
+  for key in list(timing):
+    flag = "--" + key.replace("_", "-")
+    if flag in args:
+      i = args.index(flag)
+      timing[key] = float(args[i + 1])
       del args[i:i + 2]
   engine, threads, phase, work, *nets = args
   threads = int(threads)
   if engine == "torch":
     import torch
     torch.set_num_threads(threads)
-  min_time, min_reps, warmup = options["--min-time"], int(options["--min-reps"]), options["--warmup"]
-  result = {"inference": [], "training": []}
+  # The machine's 1-minute load average as this process starts: how much else was running.
+  result = {"load_1min": os.getloadavg()[0], "inference": [], "training": []}
   out_dir = os.path.join(work, "out")
   os.makedirs(out_dir, exist_ok=True)
   for net in nets:
@@ -218,24 +223,20 @@ def main():
       x64 = np.ascontiguousarray(np.load(os.path.join(work, net, "input64.npy")))
       run1, run64, outputs = infer_callables(engine, net, work, threads, x1, x64)
       for batch, call in ((1, run1), (64, run64)):
-        times = measure(call, min_time, min_reps, warmup)
+        times = measure(call, timing)
         result["inference"].append({"network": net, "engine": engine, "threads": threads, "batch": batch,
                                     **summary(times)})
-      # Run once more each so the saved outputs are of these exact inputs.
-      run1()
-      run64()
+      # The last timed calls ran on these inputs: their outputs are what the parent compares.
       o1, o64 = outputs()
       np.save(os.path.join(out_dir, f"{engine}-t{threads}-{net}-b1.npy"), np.array(o1, np.float32))
       np.save(os.path.join(out_dir, f"{engine}-t{threads}-{net}-b64.npy"), np.array(o64, np.float32))
     else:
       losses = []
       step, keep = train_callable(engine, net, work, threads, losses)
-      first = None
-      step()
-      first = losses[0]
-      times = measure(step, min_time, min(min_reps, 30), warmup)
+      times = measure(step, timing)
+      # losses[0] is of the first (warm-up) step: both engines take it from the same weights and batch.
       result["training"].append({"network": net, "engine": engine, "threads": threads, "batch": 64,
-                                 "first_loss": first, "last_loss": losses[-1], "steps": len(losses),
+                                 "first_loss": losses[0], "last_loss": losses[-1], "steps": len(losses),
                                  **summary(times)})
       del keep
     print(f"  {engine} t{threads} {phase} {net} done", file=sys.stderr, flush=True)
