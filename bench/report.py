@@ -181,6 +181,11 @@ def markdown(results):
     head.append("- The machine's 1-minute load average as each engine's process started (it counts the benchmark "
                 "itself; on these 2 cores, a load near or above 2 means other work shared the cores): " +
                 "; ".join(f"{w['phase']} {ENGINES[w['engine']]} {w['threads']}t {w['load_1min']:.2f}" for w in loads) + ".")
+    busiest = max(w["load_1min"] for w in loads)
+    if busiest > m["cores"]:
+      head.append(f"- **Noisy run:** the load reached {busiest:.2f} on {m['cores']} cores, so other work shared the "
+                  "cores during it; 2-thread figures suffer most (a descheduled OpenMP or ORT worker stalls every "
+                  "parallel region). Rerun on a quiet machine before quoting a ratio.")
   head.append("")
   return "\n".join(head + tables(results) + [""] + targets(results) + [""] + full_tables(results)) + "\n"
 
