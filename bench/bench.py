@@ -149,7 +149,9 @@ def machine():
   return {
     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     "cpu": first(["lscpu"], r"^Model name:\s*(.+)$"),
+    "cpu_family_model": first(["lscpu"], r"^CPU family:\s*(\d+)") + "/" + first(["lscpu"], r"^Model:\s*(\d+)"),
     "avx512f": "avx512f" in first(["lscpu"], r"^Flags:\s*(.+)$").split(),
+    "avx2": "avx2" in first(["lscpu"], r"^Flags:\s*(.+)$").split(),
     "cores": os.cpu_count(),
     "load_before": os.environ.get("KILN_BENCH_LOAD_BEFORE", "").strip() or first(["uptime"]),
     "load_at_start": first(["uptime"]),
