@@ -11,7 +11,7 @@
    Runtime and PyTorch at 1 and 2 threads, then training for Kiln and PyTorch at 1 and 2 threads.
 4. Compares the saved outputs (largest absolute and relative difference of every pair of engines; whether
    Kiln's 1- and 2-thread outputs are bit-identical) and times `kiln compile` of LeNet-5 and ResNet-50
-   (bench/compile_time.py, fresh cache each time).
+   (bench/compile_time.py, an empty build cache each time, probe records kept).
 Writes everything, with the machine and package versions, to OUT_JSON; bench/report.py renders it.
 """
 import json
@@ -195,7 +195,7 @@ def main():
   specs = [(os.path.join(ROOT, "examples", "lenet5.kiln"), 1 if quick else 3),
            (os.path.join(HERE, "nets", "resnet50.kiln"), 1 if quick else 2)]
   for spec, reps in specs:
-    log(f"compile time: {os.path.relpath(spec, ROOT)} x{reps} (fresh cache each)")
+    log(f"compile time: {os.path.relpath(spec, ROOT)} x{reps} (empty build cache each, probe records kept)")
     results["compile"].append(json.loads(run(
       [sys.executable, os.path.join(HERE, "compile_time.py"), kiln, spec, str(reps), work]).strip().splitlines()[-1]))
   results["wall_s"] = time.time() - started

@@ -90,18 +90,22 @@ def full_tables(results):
   out += ["", "Kiln's outputs at 1 and 2 threads bit-identical: " +
           ", ".join(f"{n} {'yes' if v else 'NO'}" for n, v in same.items()) + "."]
   out += ["", "## Compile time", "",
-          "`kiln compile SPEC -o DIR` (release kiln, empty KILN_CACHE_DIR each time, weights from the spec's seed), "
-          "then dlopen, `<name>_create` and, if the weights are in a separate file, `<name>_load_weights_file`.", "",
-          "| spec | reps | compile s (median; min–max) | of which the C compiler s | load s | total s (median) |",
-          "|---|---|---|---|---|---|"]
+          "`kiln compile SPEC -o DIR` (release kiln, weights from the spec's seed; each time an empty build cache "
+          "holding only the compiler and OpenBLAS probe records an earlier kiln run left, as on a machine that has "
+          "used kiln before), then dlopen, `<name>_create` and, if the weights are in a separate file, "
+          "`<name>_load_weights_file`. The first kiln run on a machine also probes the compiler and OpenBLAS "
+          "(compiling and running two small programs): the last column is that run's time, on the smallest example.", "",
+          "| spec | reps | compile s (median; min–max) | of which the C compiler s | load s | total s (median) | first-run probes s |",
+          "|---|---|---|---|---|---|---|"]
   for c in results["compile"]:
     reps = c["reps"]
     med = lambda key: statistics.median(r[key] for r in reps)
     cs = [r["compile_s"] for r in reps]
     cc = [r["cc_s"] for r in reps if r.get("cc_s") is not None]
     cc_text = f"{statistics.median(cc):.2f}" if cc else "—"
+    probes = f"{c['probe_s']:.2f}" if "probe_s" in c else "—"
     out.append(f"| {os.path.basename(c['spec'])} | {len(reps)} | {med('compile_s'):.2f} ({min(cs):.2f}–{max(cs):.2f}) "
-               f"| {cc_text} | {med('load_s'):.2f} | {med('total_s'):.2f} |")
+               f"| {cc_text} | {med('load_s'):.2f} | {med('total_s'):.2f} | {probes} |")
   return out
 
 
