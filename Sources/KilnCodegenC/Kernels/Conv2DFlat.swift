@@ -85,7 +85,7 @@ public struct Conv2DFlatContext: KernelContext {
   /// dilationH·padW: the offset of one kernel row in a padded plane.
   public var rowStep: Int
   public var planeFloats: Int, wideFloats: Int
-  /// inChannels·planeFloats: one slot's padded planes; the slot's wide outputs follow them.
+  /// inChannels·planeFloats: one slot's padded planes; the wide outputs of one block of channels follow them.
   public var paddedFloats: Int
   public var slotFloats: Int
   /// Floats of flipped weights at the head of scratch (0 unless `transposed`).
@@ -132,7 +132,7 @@ public struct Conv2DFlatContext: KernelContext {
     planeFloats = s.planeFloats(chunk: chunk)
     wideFloats = s.wideFloats(chunk: chunk)
     paddedFloats = s.inChannels * planeFloats
-    slotFloats = paddedFloats + s.outChannels * wideFloats
+    slotFloats = paddedFloats + filterBlock * wideFloats
     packFloats = transposed ? s.groups * s.outChannels * s.depth : 0
     inputFloats = s.groups * s.inChannels * s.inH * s.inW
     groupInputFloats = s.inChannels * s.inH * s.inW
