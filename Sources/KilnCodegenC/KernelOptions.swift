@@ -11,11 +11,16 @@ public struct KernelOptions: Hashable, Sendable {
   /// Whether the module trains: batch norm then normalizes with batch statistics and updates its running
   /// statistics, and dropout draws its mask (both are the inference kernels, or nothing, otherwise).
   public var training: Bool = false
+  /// With `blas`, let small stride-1 convolutions and their gradients take the flat register-tiled loops
+  /// (`conv2d_flat`, `conv2d_grad_weight_flat`) instead of im2col + OpenBLAS; off, every conv that can use
+  /// OpenBLAS does (tests turn it off to cover the GEMM kernels on every geometry).
+  public var flatConvolutions: Bool = true
 
-  public init(blas: Bool = true, threadSlots: Int = 8, training: Bool = false) {
+  public init(blas: Bool = true, threadSlots: Int = 8, training: Bool = false, flatConvolutions: Bool = true) {
     self.blas = blas
     self.threadSlots = threadSlots
     self.training = training
+    self.flatConvolutions = flatConvolutions
   }
 }
 
@@ -36,6 +41,8 @@ public enum KernelContexts {
     DenseLoopsContext.self,
     Conv2DGemmContext.self,
     Conv2DDirectContext.self,
+    Conv2DFlatContext.self,
+    Conv2DGradWeightFlatContext.self,
     DenseGradInputBLASContext.self,
     DenseGradWeightBLASContext.self,
     DenseGradInputLoopsContext.self,

@@ -9,9 +9,9 @@ import Testing
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("network lenet5, batch 1"))
     #expect(r.stdout.contains("s1      scratch of k1_conv_c1"))
-    #expect(r.stdout.contains("lower bound (peak live): 97,216 B (94.9 KiB)"))
-    #expect(r.stdout.contains("arena:                   97,216 B (94.9 KiB)"))
-    #expect(r.stdout.contains("without sharing:         170,880 B (166.9 KiB)"))
+    #expect(r.stdout.contains("lower bound (peak live): 44,480 B (43.4 KiB)"))
+    #expect(r.stdout.contains("arena:                   44,480 B (43.4 KiB)"))
+    #expect(r.stdout.contains("without sharing:         67,648 B (66.1 KiB)"))
   }
 
   @Test func plansOwnLoopsWithoutScratch() throws {
@@ -26,9 +26,9 @@ import Testing
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     #expect(json["batch"] as? Int == 64)
-    #expect(json["arenaBytes"] as? Int == 17_301_504)
-    #expect(json["lowerBoundBytes"] as? Int == 17_301_504)
-    #expect(json["noSharingBytes"] as? Int == 74_817_536)
+    #expect(json["arenaBytes"] as? Int == 13_454_336)
+    #expect(json["lowerBoundBytes"] as? Int == 13_454_336)
+    #expect(json["noSharingBytes"] as? Int == 66_628_160)
     let rows = try #require(json["buffers"] as? [[String: Any]])
     #expect(rows.count == 20)
     #expect(rows[1]["inPlaceOf"] as? String == "t1")
@@ -45,9 +45,9 @@ import Testing
     let json = try kiln("plan", example("lenet5.kiln"), "--train", "--batch", "8", "--json")
     let figures = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
     #expect(figures["mode"] as? String == "training")
-    #expect(figures["arenaBytes"] as? Int == 1_179_392)
+    #expect(figures["arenaBytes"] as? Int == 1_080_064)
     #expect(figures["lowerBoundBytes"] as? Int == 1_080_064)
-    #expect(figures["noSharingBytes"] as? Int == 3_957_568)
+    #expect(figures["noSharingBytes"] as? Int == 2_742_656)
   }
 
   @Test func refusesToTrainANetworkWithoutATrainSection() throws {

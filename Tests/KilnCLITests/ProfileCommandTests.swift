@@ -17,7 +17,7 @@ import Testing
     #expect(r.stdout.contains("profile of lenet5: batch 2, 1 thread"))
     #expect(r.stdout.contains("total of the steps"))
     #expect(r.stdout.contains("c1  "))
-    #expect(r.stdout.contains("conv2d_gemm"))
+    #expect(r.stdout.contains("conv2d_flat"))
     #expect(FileManager.default.fileExists(atPath: trace) && FileManager.default.fileExists(atPath: svg))
   }
 

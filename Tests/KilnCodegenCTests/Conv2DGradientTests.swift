@@ -1,4 +1,4 @@
-// The convolution backward kernels (dx, dW, db; im2col + OpenBLAS and direct loops) against the reference VJP over
+// The convolution backward kernels (dx, dW, db; flat loops, im2col + OpenBLAS, direct loops) against the reference VJP over
 // strides, paddings, dilation, groups and kernel sizes; thread counts and slots; the errors.
 import KilnCodegenC
 import KilnHarness
@@ -42,6 +42,8 @@ import Testing
     Case(conv: conv(5, 1), input: [8, 5, 6]),
     Case(conv: conv(4, 1, stride: 2, bias: false), input: [3, 7, 7]),
     Case(conv: conv(3, 5, padding: .same), input: [2, 6, 9]),
+    // A leading pad past (k − 1)·dilation: dx cannot be the flat conv of dy (GEMM), dW still can.
+    Case(conv: conv(4, 3, padding: .explicit(Pads(top: 3, left: 1, bottom: 0, right: 3))), input: [2, 5, 6]),
     // LeNet-5's two convolutions.
     Case(conv: conv(6, 5, padding: .explicit(Pads(2))), input: [1, 28, 28]),
     Case(conv: conv(16, 5), input: [6, 14, 14], batches: [3, 1, 16]),
@@ -51,20 +53,28 @@ import Testing
     "\(prefix)\(i)_\(output)_\(blas ? "blas" : "loops")"
   }
 
-  static func kernels(_ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k") throws
-    -> [KernelFunction]
+  static func kernels(_ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k", flat: Bool = true)
+    throws -> [KernelFunction]
   {
     try cases.enumerated().flatMap { i, c in
       try gradientTargets.filter { c.conv.bias || $0.output != "dbias" }.map { target, output in
         try Conv2DGradientKernel.make(
           name: name(i, output, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv,
-          input: TensorType(.f32, c.input), target: target, options: KernelOptions(blas: blas, threadSlots: threadSlots)
-        )
+          input: TensorType(.f32, c.input), target: target,
+          options: KernelOptions(blas: blas, threadSlots: threadSlots, flatConvolutions: flat))
       }
     }
   }
 
   static let blasBench = Result { try KernelBench.singleThreadedBLAS(kernels(cases, blas: true)) }
+  /// The cases where a BLAS-allowed gradient kernel takes the flat loops (dx or dW of a small stride-1 conv).
+  static let flatCases = cases.indices.filter { i in
+    (try? kernels([cases[i]], blas: true))?.contains { $0.template.hasSuffix("_flat") } ?? false
+  }
+  /// Those cases with the flat loops turned off, so im2col + OpenBLAS is checked on them too.
+  static let gemmBench = Result {
+    try KernelBench.singleThreadedBLAS(kernels(flatCases.map { cases[$0] }, blas: true, prefix: "g", flat: false))
+  }
   static let loopsBench = Result { try KernelBench(kernels(cases, blas: false)) }
 
   /// Runs the kernels of case `c` (named by `name`) at batch `n`, compares each with `ReferenceGradients.conv2d`,
@@ -113,6 +123,15 @@ import Testing
     }
   }
 
+  @Test(arguments: flatCases.indices)
+  func gemmMatchesTheReferenceWhereTheFlatLoopsAreChosen(_ k: Int) throws {
+    let bench = try Self.gemmBench.get()
+    let i = Self.flatCases[k]
+    for (b, n) in Self.cases[i].batches.enumerated() {
+      try Self.check(Self.cases[i], n: n, on: bench, seed: UInt64(i * 10 + b)) { Self.name(k, $0, blas: true, prefix: "g") }
+    }
+  }
+
   @Test(arguments: cases.indices)
   func loopsMatchTheReference(_ i: Int) throws {
     let bench = try Self.loopsBench.get()
@@ -121,12 +140,24 @@ import Testing
     }
   }
 
-  /// BLAS everywhere but depthwise; scratch exactly where columns or partial sums are kept.
+  /// Without the flat loops, BLAS everywhere but depthwise; scratch exactly where columns or partial sums are
+  /// kept. With them, dx and dW of small stride-1 convs take the flat loops (with scratch), the rest as before.
   @Test func theVariantsAreTheOnesDocumented() throws {
     for (i, c) in Self.cases.enumerated() {
       let depthwise = c.conv.groups > 1 && c.conv.groups == c.input[0]
       let asColumns = c.conv.kernel == Pair(1) && c.conv.stride == Pair(1)
-      for kernel in try Self.kernels([c], blas: true) {
+      let gemm = try Self.kernels([c], blas: true, flat: false)
+      for (kernel, flatOff) in zip(try Self.kernels([c], blas: true), gemm) {
+        let output = kernel.parameters.last { $0.role == .output }?.name
+        let expected = output == "dx" ? "conv2d_flat" : "conv2d_grad_weight_flat"
+        guard kernel.template.hasSuffix("_flat") else {
+          #expect(kernel.definition == flatOff.definition, "case \(i) \(kernel.name): the GEMM or direct kernel")
+          continue
+        }
+        #expect(kernel.template == expected && c.conv.stride == Pair(1) && !depthwise, "case \(i) \(kernel.name)")
+        #expect(!kernel.usesBLAS && kernel.parameters.last?.role == .scratch, "case \(i) \(kernel.name)")
+      }
+      for kernel in gemm {
         let scratch = kernel.parameters.contains { $0.role == .scratch }
         let output = kernel.parameters.last { $0.role == .output }?.name
         #expect(kernel.usesBLAS == (!depthwise && output != "dbias"), "case \(i) \(kernel.name) \(output ?? "-")")
@@ -187,11 +218,13 @@ import Testing
     .init(conv: Conv2DGradientTests.conv(12, 1), input: [32, 14, 14], batches: [5]),
   ]
 
-  static let variants: [(prefix: String, blas: Bool)] = [("k", true), ("s", true), ("k", false)]
+  /// Flat or BLAS kernels with 8 slots ("k") and 2 ("s"), im2col + OpenBLAS only ("g"), the direct loops.
+  static let variants: [(prefix: String, blas: Bool)] = [("k", true), ("s", true), ("g", true), ("k", false)]
 
   static func kernels() throws -> [KernelFunction] {
     try Conv2DGradientTests.kernels(cases, blas: true)
       + Conv2DGradientTests.kernels(cases, blas: true, threadSlots: 2, prefix: "s")
+      + Conv2DGradientTests.kernels(cases, blas: true, prefix: "g", flat: false)
       + Conv2DGradientTests.kernels(cases, blas: false)
   }
 

@@ -1,4 +1,4 @@
-// The convolution kernels (im2col + OpenBLAS and the direct loops) against the interpreter, over every
+// The convolution kernels (flat loops, im2col + OpenBLAS, direct loops) against the interpreter, over every
 // combination of padding, stride, dilation, groups and kernel shape; thread counts, batches, no-OpenMP builds.
 import KilnCodegenC
 import KilnHarness
@@ -52,15 +52,27 @@ import Testing
     "\(prefix)\(i)_conv_\(blas ? "blas" : "loops")"
   }
 
-  static func kernels(_ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k") -> [KernelFunction] {
+  static func kernels(_ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k", flat: Bool = true)
+    -> [KernelFunction]
+  {
     cases.enumerated().map { i, c in
       Conv2DKernel.make(
         name: name(i, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv, input: TensorType(.f32, c.input),
-        options: KernelOptions(blas: blas, threadSlots: threadSlots))
+        options: KernelOptions(blas: blas, threadSlots: threadSlots, flatConvolutions: flat))
     }
   }
 
+  /// The cases whose BLAS kernel is the flat one (stride 1, not depthwise, few enough wasted columns).
+  static let flatCases = cases.indices.filter {
+    Conv2DKernel.template(conv: cases[$0].conv, input: TensorType(.f32, cases[$0].input), options: KernelOptions())
+      == "conv2d_flat"
+  }
+
   static let blasBench = Result { try KernelBench.singleThreadedBLAS(kernels(cases, blas: true)) }
+  /// The same cases with the flat loops turned off, so im2col + OpenBLAS is checked on every geometry too.
+  static let gemmBench = Result {
+    try KernelBench.singleThreadedBLAS(kernels(flatCases.map { cases[$0] }, blas: true, prefix: "g", flat: false))
+  }
   static let loopsBench = Result { try KernelBench(kernels(cases, blas: false)) }
 
   /// Runs `kernel` for case `c` at batch `n` and compares with `ReferenceOps.conv2d`; returns the output.
@@ -93,6 +105,15 @@ import Testing
     for n in [3, 1] { try Self.check(Self.cases[i], kernel: kernel, n: n, on: bench, seed: UInt64(i * 2 + n)) }
   }
 
+  @Test(arguments: flatCases.indices)
+  func gemmMatchesTheInterpreterWhereTheFlatLoopsAreChosen(_ k: Int) throws {
+    let bench = try Self.gemmBench.get()
+    let kernel = try #require(bench.kernels[Self.name(k, blas: true, prefix: "g")])
+    #expect(kernel.template.isEmpty && kernel.usesBLAS)
+    let i = Self.flatCases[k]
+    for n in [3, 1] { try Self.check(Self.cases[i], kernel: kernel, n: n, on: bench, seed: UInt64(i * 2 + n)) }
+  }
+
   @Test(arguments: cases.indices)
   func loopsMatchTheInterpreter(_ i: Int) throws {
     let bench = try Self.loopsBench.get()
@@ -103,15 +124,23 @@ import Testing
   @Test func theVariantsAreTheOnesDocumented() {
     for (i, c) in Self.cases.enumerated() {
       let blas = Self.kernels([c], blas: true)[0]
+      let gemm = Self.kernels([c], blas: true, flat: false)[0]
       let loops = Self.kernels([c], blas: false)[0]
       let depthwise = c.conv.groups == c.input[0]
-      #expect(blas.usesBLAS == !depthwise, "case \(i): depthwise convolutions use the direct loops")
+      let flat = blas.template == "conv2d_flat"
+      #expect(Self.flatCases.contains(i) == flat, "case \(i): Conv2DKernel.template names the variant")
+      #expect(!flat || (c.conv.stride == Pair(1) && !depthwise), "case \(i): flat loops only at stride 1, not depthwise")
+      #expect(blas.usesBLAS == (!depthwise && !flat), "case \(i): depthwise convolutions use the direct loops")
+      #expect(gemm.usesBLAS == !depthwise, "case \(i): without the flat loops every other conv calls OpenBLAS")
       #expect(!loops.usesBLAS && !loops.parameters.contains { $0.role == .scratch })
       let direct1x1 = c.conv.kernel == Pair(1) && c.conv.stride == Pair(1)
         && c.conv.window.pads(inputH: c.input[1], inputW: c.input[2]) == Pads(0)
-      let scratch = blas.parameters.first { $0.role == .scratch }
-      #expect((scratch != nil) == (blas.usesBLAS && !direct1x1), "case \(i): im2col scratch only when columns are built")
+      let scratch = gemm.parameters.first { $0.role == .scratch }
+      #expect((scratch != nil) == (gemm.usesBLAS && !direct1x1), "case \(i): im2col scratch only when columns are built")
+      #expect(!flat || blas.parameters.last?.role == .scratch, "case \(i): the flat loops pad into scratch")
     }
+    // Stride 1 with 1 or 2 groups meets every padding and kernel: most of those take the flat loops.
+    #expect(Self.flatCases.count >= 16, "flat cases: \(Self.flatCases)")
   }
 }
 
@@ -212,14 +241,16 @@ import Testing
   ]
 
   /// The BLAS variant with 8 scratch slots ("k…") and with 2 ("s…", so batch 5 puts several images in a
-  /// slot), and the direct loops.
+  /// slot; cases 0, 1 and 3 take the flat loops), im2col + OpenBLAS for every case ("g…"), and the direct loops.
   static let kernels =
     Conv2DTests.kernels(cases, blas: true) + Conv2DTests.kernels(cases, blas: true, threadSlots: 2, prefix: "s")
-    + Conv2DTests.kernels(cases, blas: false)
+    + Conv2DTests.kernels(cases, blas: true, prefix: "g", flat: false) + Conv2DTests.kernels(cases, blas: false)
+
+  static let variants = [("k", true), ("s", true), ("g", true), ("k", false)]
 
   static let bench = Result { try KernelBench.singleThreadedBLAS(kernels) }
 
-  @Test(arguments: cases.indices, [("k", true), ("s", true), ("k", false)])
+  @Test(arguments: cases.indices, variants)
   func resultsDoNotDependOnTheThreadCount(_ i: Int, variant: (prefix: String, blas: Bool)) throws {
     let c = Self.cases[i]
     let bench = try Self.bench.get()
@@ -239,7 +270,7 @@ import Testing
     let bench = try KernelBench.singleThreadedBLAS(
       Self.kernels, options: BuildOptions(openMP: false, warningsAsErrors: true))
     for i in Self.cases.indices {
-      for (prefix, blas) in [("k", true), ("s", true), ("k", false)] {
+      for (prefix, blas) in Self.variants {
         let kernel = try #require(bench.kernels[Conv2DTests.name(i, blas: blas, prefix: prefix)])
         try Conv2DTests.check(Self.cases[i], kernel: kernel, n: 5, on: bench, seed: UInt64(i))
       }

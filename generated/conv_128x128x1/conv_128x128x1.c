@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>
-void openblas_set_num_threads(int threads);
 #ifdef _OPENMP
 void omp_set_num_threads(int threads);
 #endif
@@ -1129,70 +1127,72 @@ _Alignas(64) static const float conv_128x128x1_weights[640] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* conv conv: y[n, 64, 126, 126] = epilogue(v) with v = conv(x[n, 1, 128, 128]) + b, epilogue: none,
-   W [64, 1, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [64 × 9] · columns [9 × 15876]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [64, 1, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 128 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·128 + ow + q·1: over the "wide" index
+   i = oh·128 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 126 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_conv(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 9144576L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 142884L;
+    float *xp = scratch + 0L + (long)slot * 145410L;
+    float *wide = xp + 16386L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 16386L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      float *ys = y + (long)s * 1016064L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 16384L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 0, ow·1 + q·1 − 0] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 1; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 0;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 128 ? (128 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 126 ? ohFirst : 126;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 126 ? ohEnd : 126);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 0;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 128 ? (128 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 126 ? owFirst : 126;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 126 ? owEnd : 126);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 15876;
-              for (int i = 0; i < ohLo * 126; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 126;
-                const float *in = xg + ((long)c * 128 + oh * 1 + ih0) * 128;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 126; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 126; i < 15876; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
+        for (int c = 0; c < 1; c++)
+          for (int r = 0; r < 128; r++) {
+            float *dst = xp + (long)c * 16386 + r * 128 + 0;
+            const float *src = xg + ((long)c * 128 + r - 0) * 128;
+            for (int col = 0; col < 128; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 15876, 9, 1.0f,
-                    weight + (long)g * 576L, 9, columns, 15876, 0.0f,
-                    ys + (long)g * 1016064L, 15876);
-      }
-      for (int f = 0; f < 64; f++) {
-        float *plane = ys + (long)f * 15876;
-        const float b = bias[f];
-        for (int i = 0; i < 15876; i++) {
-          float v = plane[i] + b;
-          plane[i] = v;
+        const float *wg = w + (long)g * 64 * 9;
+        for (int fb = 0; fb < 64; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 56 ? fb : 56;
+          const float *wb = wg + (long)f0 * 9;
+          for (int i0 = 0; i0 < 16128; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 1; c++)
+              for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) {
+                  const float *in = xp + (long)c * 16386 + i0 + p * 128 + q * 1;
+                  const int tap = (c * 3 + p) * 3 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 9 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 16128 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 64 + f0 + j;
+            float *yf = y + (long)s * 1016064L + (long)fo * 15876;
+            const float *wf = wide + (long)j * 16128;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 126; oh++)
+              for (int ow = 0; ow < 126; ow++) {
+                float v = wf[oh * 128 + ow] + b;
+                yf[oh * 126 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -1255,8 +1255,6 @@ conv_128x128x1_ctx *conv_128x128x1_create(void) {
     return NULL;
   }
   ctx->params = conv_128x128x1_weights;
-  // Kernels parallelize over images with OpenMP; each OpenBLAS call runs on one thread.
-  openblas_set_num_threads(1);
   // Start the OpenMP thread pool now rather than in the first inference (about 1 ms).
 #ifdef _OPENMP
   #pragma omp parallel

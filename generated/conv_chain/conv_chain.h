@@ -16,7 +16,7 @@ extern "C" {
 #define CONV_CHAIN_OUTPUT_FEATURES_SIZE 726 /* f32[6, 11, 11] per sample */
 #define CONV_CHAIN_MAX_BATCH 64
 #define CONV_CHAIN_PARAMS_BYTES 12032
-#define CONV_CHAIN_ARENA_BYTES 4910464 /* activations and kernel scratch, planned together */
+#define CONV_CHAIN_ARENA_BYTES 2698560 /* activations and kernel scratch, planned together */
 #define CONV_CHAIN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define CONV_CHAIN_EMBEDDED_WEIGHTS 1
 

@@ -1983,71 +1983,73 @@ _Alignas(64) static const float inception_block_weights[7248] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* conv stem: y[n, 32, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
-   W [32, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [32 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [32, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·34 + ow + q·1: over the "wide" index
+   i = oh·34 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 884736L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 27648L;
+    float *xp = scratch + 0L + (long)slot * 12178L;
+    float *wide = xp + 3474L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 3474L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 3072L;
-      float *ys = y + (long)s * 32768L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 3072L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 3; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 32 ? (32 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 32 ? ohFirst : 32;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 32 ? ohEnd : 32);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 32 ? (32 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 32 ? owFirst : 32;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 32 ? owEnd : 32);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 1024;
-              for (int i = 0; i < ohLo * 32; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 32;
-                const float *in = xg + ((long)c * 32 + oh * 1 + ih0) * 32;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 32; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 32; i < 1024; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 3072L + (long)g * 3072L;
+        for (int c = 0; c < 3; c++)
+          for (int r = 1; r < 33; r++) {
+            float *dst = xp + (long)c * 1158 + r * 34 + 1;
+            const float *src = xg + ((long)c * 32 + r - 1) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, 1024, 27, 1.0f,
-                    weight + (long)g * 864L, 27, columns, 1024, 0.0f,
-                    ys + (long)g * 32768L, 1024);
-      }
-      for (int f = 0; f < 32; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *wg = w + (long)g * 32 * 27;
+        for (int fb = 0; fb < 32; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 24 ? fb : 24;
+          const float *wb = wg + (long)f0 * 27;
+          for (int i0 = 0; i0 < 1088; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 3; c++)
+              for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) {
+                  const float *in = xp + (long)c * 1158 + i0 + p * 34 + q * 1;
+                  const int tap = (c * 3 + p) * 3 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 27 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1088 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 32 + f0 + j;
+            float *yf = y + (long)s * 32768L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1088;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 34 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -2055,36 +2057,73 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
 }
 
 /* conv b1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [16, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: one OpenBLAS GEMM (single-threaded inside),
-   W_g [16 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
-static void k2_conv_b1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+   W [16, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
+   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
+static void k2_conv_b1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 524288L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
+    float *xp = scratch + 0L + (long)slot * 40960L;
+    float *wide = xp + 32768L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 32768L;
-      float *ys = y + (long)s * 16384L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 32768L;
-        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
-        const float *columns = xg;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, 1024, 32, 1.0f,
-                    weight + (long)g * 512L, 32, columns, 1024, 0.0f,
-                    ys + (long)g * 16384L, 1024);
-      }
-      for (int f = 0; f < 16; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 0; r < 32; r++) {
+            float *dst = xp + (long)c * 1024 + r * 32 + 0;
+            const float *src = xg + ((long)c * 32 + r - 0) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
+          }
+        const float *wg = w + (long)g * 16 * 32;
+        for (int fb = 0; fb < 16; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 8 ? fb : 8;
+          const float *wb = wg + (long)f0 * 32;
+          for (int i0 = 0; i0 < 1024; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 32; c++)
+              for (int p = 0; p < 1; p++)
+                for (int q = 0; q < 1; q++) {
+                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
+                  const int tap = (c * 1 + p) * 1 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 32 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 16 + f0 + j;
+            float *yf = y + (long)s * 16384L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1024;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 32 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -2092,36 +2131,73 @@ static void k2_conv_b1(int n, const float *restrict x, const float *restrict wei
 }
 
 /* conv b2_reduce: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [16, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: one OpenBLAS GEMM (single-threaded inside),
-   W_g [16 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
-static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+   W [16, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
+   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
+static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 524288L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
+    float *xp = scratch + 0L + (long)slot * 40960L;
+    float *wide = xp + 32768L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 32768L;
-      float *ys = y + (long)s * 16384L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 32768L;
-        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
-        const float *columns = xg;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, 1024, 32, 1.0f,
-                    weight + (long)g * 512L, 32, columns, 1024, 0.0f,
-                    ys + (long)g * 16384L, 1024);
-      }
-      for (int f = 0; f < 16; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 0; r < 32; r++) {
+            float *dst = xp + (long)c * 1024 + r * 32 + 0;
+            const float *src = xg + ((long)c * 32 + r - 0) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
+          }
+        const float *wg = w + (long)g * 16 * 32;
+        for (int fb = 0; fb < 16; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 8 ? fb : 8;
+          const float *wb = wg + (long)f0 * 32;
+          for (int i0 = 0; i0 < 1024; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 32; c++)
+              for (int p = 0; p < 1; p++)
+                for (int q = 0; q < 1; q++) {
+                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
+                  const int tap = (c * 1 + p) * 1 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 32 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 16 + f0 + j;
+            float *yf = y + (long)s * 16384L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1024;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 32 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -2201,36 +2277,73 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
 }
 
 /* conv b3_reduce: y[n, 4, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [4, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: one OpenBLAS GEMM (single-threaded inside),
-   W_g [4 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
-static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+   W [4, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
+   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 4 output channels × 16 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
+static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
+    float *xp = scratch + 0L + (long)slot * 36864L;
+    float *wide = xp + 32768L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 32768L;
-      float *ys = y + (long)s * 4096L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 32768L;
-        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
-        const float *columns = xg;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, 1024, 32, 1.0f,
-                    weight + (long)g * 128L, 32, columns, 1024, 0.0f,
-                    ys + (long)g * 4096L, 1024);
-      }
-      for (int f = 0; f < 4; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 0; r < 32; r++) {
+            float *dst = xp + (long)c * 1024 + r * 32 + 0;
+            const float *src = xg + ((long)c * 32 + r - 0) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
+          }
+        const float *wg = w + (long)g * 4 * 32;
+        for (int fb = 0; fb < 4; fb += 4) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 0 ? fb : 0;
+          const float *wb = wg + (long)f0 * 32;
+          for (int i0 = 0; i0 < 1024; i0 += 16) {
+            kiln_v8 acc[4][2];
+            for (int j = 0; j < 4; j++)
+              for (int u = 0; u < 2; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 32; c++)
+              for (int p = 0; p < 1; p++)
+                for (int q = 0; q < 1; q++) {
+                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
+                  const int tap = (c * 1 + p) * 1 + q;
+                  kiln_v8 a[2];
+                  for (int u = 0; u < 2; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 4; j++) {
+                    const float wv = wb[j * 32 + tap];
+                    for (int u = 0; u < 2; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 4; j++)
+              for (int u = 0; u < 2; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 4; j++) {
+            const int fo = g * 4 + f0 + j;
+            float *yf = y + (long)s * 4096L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1024;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 32 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -2238,71 +2351,73 @@ static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restr
 }
 
 /* conv b3: y[n, 8, 32, 32] = epilogue(v) with v = conv(x[n, 4, 32, 32]) + b, epilogue: relu,
-   W [8, 4, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [8 × 100] · columns [100 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [8, 4, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 36 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·36 + ow + q·1: over the "wide" index
+   i = oh·36 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k6_conv_b3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 819200L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 102400L;
+    float *xp = scratch + 0L + (long)slot * 14416L;
+    float *wide = xp + 5200L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 5200L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 4096L;
-      float *ys = y + (long)s * 8192L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 4096L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 2, ow·1 + q·1 − 2] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 4; c++) {
-          for (int p = 0; p < 5; p++) {
-            const int ih0 = p * 1 - 2;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 32 ? (32 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 32 ? ohFirst : 32;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 32 ? ohEnd : 32);
-            for (int q = 0; q < 5; q++) {
-              const int iw0 = q * 1 - 2;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 32 ? (32 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 32 ? owFirst : 32;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 32 ? owEnd : 32);
-              float *row = cols + (long)((c * 5 + p) * 5 + q) * 1024;
-              for (int i = 0; i < ohLo * 32; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 32;
-                const float *in = xg + ((long)c * 32 + oh * 1 + ih0) * 32;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 32; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 32; i < 1024; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 4096L + (long)g * 4096L;
+        for (int c = 0; c < 4; c++)
+          for (int r = 2; r < 34; r++) {
+            float *dst = xp + (long)c * 1300 + r * 36 + 2;
+            const float *src = xg + ((long)c * 32 + r - 2) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 8, 1024, 100, 1.0f,
-                    weight + (long)g * 800L, 100, columns, 1024, 0.0f,
-                    ys + (long)g * 8192L, 1024);
-      }
-      for (int f = 0; f < 8; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *wg = w + (long)g * 8 * 100;
+        for (int fb = 0; fb < 8; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 0 ? fb : 0;
+          const float *wb = wg + (long)f0 * 100;
+          for (int i0 = 0; i0 < 1152; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 4; c++)
+              for (int p = 0; p < 5; p++)
+                for (int q = 0; q < 5; q++) {
+                  const float *in = xp + (long)c * 1300 + i0 + p * 36 + q * 1;
+                  const int tap = (c * 5 + p) * 5 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 100 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1152 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 8 + f0 + j;
+            float *yf = y + (long)s * 8192L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1152;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 36 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -2343,36 +2458,73 @@ static void k7_maxpool_b4_pool(int n, const float *restrict x, float *restrict y
 }
 
 /* conv b4: y[n, 8, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [8, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: one OpenBLAS GEMM (single-threaded inside),
-   W_g [8 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
-static void k8_conv_b4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+   W [8, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
+   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
+static void k8_conv_b4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 262144L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
+    float *xp = scratch + 0L + (long)slot * 40960L;
+    float *wide = xp + 32768L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 32768L;
-      float *ys = y + (long)s * 8192L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 32768L;
-        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
-        const float *columns = xg;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 8, 1024, 32, 1.0f,
-                    weight + (long)g * 256L, 32, columns, 1024, 0.0f,
-                    ys + (long)g * 8192L, 1024);
-      }
-      for (int f = 0; f < 8; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 0; r < 32; r++) {
+            float *dst = xp + (long)c * 1024 + r * 32 + 0;
+            const float *src = xg + ((long)c * 32 + r - 0) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
+          }
+        const float *wg = w + (long)g * 8 * 32;
+        for (int fb = 0; fb < 8; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 0 ? fb : 0;
+          const float *wb = wg + (long)f0 * 32;
+          for (int i0 = 0; i0 < 1024; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 32; c++)
+              for (int p = 0; p < 1; p++)
+                for (int q = 0; q < 1; q++) {
+                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
+                  const int tap = (c * 1 + p) * 1 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 32 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 8 + f0 + j;
+            float *yf = y + (long)s * 8192L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1024;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 32 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -2580,26 +2732,26 @@ int inception_block_forward_all(const float *params, void *arena_memory, const f
   if (n > INCEPTION_BLOCK_MAX_BATCH) return KILN_ERR_BATCH_TOO_LARGE;
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
-  float *t1 = arena + 0; /* stem */
-  float *t2 = arena + 3670016; /* b1 */
-  float *t3 = arena + 5898240; /* b2_reduce */
-  float *t4 = arena + 2097152; /* b2 */
-  float *t5 = arena + 6062080; /* b3_reduce */
+  float *t1 = arena + 1048576; /* stem */
+  float *t2 = arena + 0; /* b1 */
+  float *t3 = arena + 4718592; /* b2_reduce */
+  float *t4 = arena + 3145728; /* b2 */
+  float *t5 = arena + 5242880; /* b3_reduce */
   float *t6 = arena + 4718592; /* b3 */
   float *t7 = arena + 5242880; /* b4_pool */
-  float *t8 = arena + 0; /* b4 */
+  float *t8 = arena + 1048576; /* b4 */
   float *t9 = outputs[2]; /* features */
   float *t10 = arena + 0; /* gap */
   float *t11 = outputs[0]; /* logits */
   float *t12 = outputs[1]; /* probabilities */
-  KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 864, t1, arena + 2097152); KILN_STEP_END(0);
-  KILN_STEP_BEGIN(1); k2_conv_b1(n, t1, params + 896, params + 1408, t2); KILN_STEP_END(1);
-  KILN_STEP_BEGIN(2); k3_conv_b2_reduce(n, t1, params + 1424, params + 1936, t3); KILN_STEP_END(2);
-  KILN_STEP_BEGIN(3); k4_conv_b2(n, t3, params + 1952, params + 5408, t4, arena + 4718592); KILN_STEP_END(3);
-  KILN_STEP_BEGIN(4); k5_conv_b3_reduce(n, t1, params + 5440, params + 5568, t5); KILN_STEP_END(4);
-  KILN_STEP_BEGIN(5); k6_conv_b3(n, t5, params + 5584, params + 6384, t6, arena + 5242880); KILN_STEP_END(5);
+  KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 864, t1, arena + 0); KILN_STEP_END(0);
+  KILN_STEP_BEGIN(1); k2_conv_b1(n, t1, params + 896, params + 1408, t2, arena + 3145728); KILN_STEP_END(1);
+  KILN_STEP_BEGIN(2); k3_conv_b2_reduce(n, t1, params + 1424, params + 1936, t3, arena + 3145728); KILN_STEP_END(2);
+  KILN_STEP_BEGIN(3); k4_conv_b2(n, t3, params + 1952, params + 5408, t4, arena + 5767168); KILN_STEP_END(3);
+  KILN_STEP_BEGIN(4); k5_conv_b3_reduce(n, t1, params + 5440, params + 5568, t5, arena + 4718592); KILN_STEP_END(4);
+  KILN_STEP_BEGIN(5); k6_conv_b3(n, t5, params + 5584, params + 6384, t6, arena + 5505024); KILN_STEP_END(5);
   KILN_STEP_BEGIN(6); k7_maxpool_b4_pool(n, t1, t7); KILN_STEP_END(6);
-  KILN_STEP_BEGIN(7); k8_conv_b4(n, t7, params + 6400, params + 6656, t8); KILN_STEP_END(7);
+  KILN_STEP_BEGIN(7); k8_conv_b4(n, t7, params + 6400, params + 6656, t8, arena + 1572864); KILN_STEP_END(7);
   KILN_STEP_BEGIN(8); k9_concat_mixed(n, t2, t4, t6, t8, t9); KILN_STEP_END(8);
   KILN_STEP_BEGIN(9); k10_global_avgpool_gap(n, t9, t10); KILN_STEP_END(9);
   KILN_STEP_BEGIN(10); k11_dense_fc(n, t10, params + 6672, params + 7232, t11); KILN_STEP_END(10);

@@ -8785,71 +8785,73 @@ _Alignas(64) static const float lenet5_weights[61760] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* conv c1: y[n, 6, 28, 28] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: relu,
-   W [6, 1, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [6 × 25] · columns [25 × 784]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [6, 1, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
+   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 28 are computed
+   and dropped). A register tile of 6 output channels × 16 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_c1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 117600L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 19600L;
+    float *xp = scratch + 0L + (long)slot * 6404L;
+    float *wide = xp + 1028L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 1028L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 784L;
-      float *ys = y + (long)s * 4704L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 784L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 2, ow·1 + q·1 − 2] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 1; c++) {
-          for (int p = 0; p < 5; p++) {
-            const int ih0 = p * 1 - 2;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 28 ? (28 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 28 ? ohFirst : 28;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 28 ? ohEnd : 28);
-            for (int q = 0; q < 5; q++) {
-              const int iw0 = q * 1 - 2;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 28 ? (28 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 28 ? owFirst : 28;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 28 ? owEnd : 28);
-              float *row = cols + (long)((c * 5 + p) * 5 + q) * 784;
-              for (int i = 0; i < ohLo * 28; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 28;
-                const float *in = xg + ((long)c * 28 + oh * 1 + ih0) * 28;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 28; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 28; i < 784; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 784L + (long)g * 784L;
+        for (int c = 0; c < 1; c++)
+          for (int r = 2; r < 30; r++) {
+            float *dst = xp + (long)c * 1028 + r * 32 + 2;
+            const float *src = xg + ((long)c * 28 + r - 2) * 28;
+            for (int col = 0; col < 28; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, 784, 25, 1.0f,
-                    weight + (long)g * 150L, 25, columns, 784, 0.0f,
-                    ys + (long)g * 4704L, 784);
-      }
-      for (int f = 0; f < 6; f++) {
-        float *plane = ys + (long)f * 784;
-        const float b = bias[f];
-        for (int i = 0; i < 784; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *wg = w + (long)g * 6 * 25;
+        for (int fb = 0; fb < 6; fb += 6) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 0 ? fb : 0;
+          const float *wb = wg + (long)f0 * 25;
+          for (int i0 = 0; i0 < 896; i0 += 16) {
+            kiln_v8 acc[6][2];
+            for (int j = 0; j < 6; j++)
+              for (int u = 0; u < 2; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 1; c++)
+              for (int p = 0; p < 5; p++)
+                for (int q = 0; q < 5; q++) {
+                  const float *in = xp + (long)c * 1028 + i0 + p * 32 + q * 1;
+                  const int tap = (c * 5 + p) * 5 + q;
+                  kiln_v8 a[2];
+                  for (int u = 0; u < 2; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 6; j++) {
+                    const float wv = wb[j * 25 + tap];
+                    for (int u = 0; u < 2; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 6; j++)
+              for (int u = 0; u < 2; u++) *(kiln_v8 *)(wide + (long)j * 896 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 6; j++) {
+            const int fo = g * 6 + f0 + j;
+            float *yf = y + (long)s * 4704L + (long)fo * 784;
+            const float *wf = wide + (long)j * 896;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 28; oh++)
+              for (int ow = 0; ow < 28; ow++) {
+                float v = wf[oh * 32 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 28 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -8892,71 +8894,73 @@ static void k2_maxpool_maxpool_1(int n, const float *restrict x, float *restrict
 }
 
 /* conv c2: y[n, 16, 10, 10] = epilogue(v) with v = conv(x[n, 6, 14, 14]) + b, epilogue: relu,
-   W [16, 6, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [16 × 150] · columns [150 × 100]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [16, 6, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 14 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·14 + ow + q·1: over the "wide" index
+   i = oh·14 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 10 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k3_conv_c2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 240000L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 15000L;
+    float *xp = scratch + 0L + (long)slot * 2376L;
+    float *wide = xp + 1224L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 1224L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 1176L;
-      float *ys = y + (long)s * 1600L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 1176L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 0, ow·1 + q·1 − 0] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 6; c++) {
-          for (int p = 0; p < 5; p++) {
-            const int ih0 = p * 1 - 0;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 14 ? (14 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 10 ? ohFirst : 10;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 10 ? ohEnd : 10);
-            for (int q = 0; q < 5; q++) {
-              const int iw0 = q * 1 - 0;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 14 ? (14 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 10 ? owFirst : 10;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 10 ? owEnd : 10);
-              float *row = cols + (long)((c * 5 + p) * 5 + q) * 100;
-              for (int i = 0; i < ohLo * 10; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 10;
-                const float *in = xg + ((long)c * 14 + oh * 1 + ih0) * 14;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 10; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 10; i < 100; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 1176L + (long)g * 1176L;
+        for (int c = 0; c < 6; c++)
+          for (int r = 0; r < 14; r++) {
+            float *dst = xp + (long)c * 204 + r * 14 + 0;
+            const float *src = xg + ((long)c * 14 + r - 0) * 14;
+            for (int col = 0; col < 14; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, 100, 150, 1.0f,
-                    weight + (long)g * 2400L, 150, columns, 100, 0.0f,
-                    ys + (long)g * 1600L, 100);
-      }
-      for (int f = 0; f < 16; f++) {
-        float *plane = ys + (long)f * 100;
-        const float b = bias[f];
-        for (int i = 0; i < 100; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *wg = w + (long)g * 16 * 150;
+        for (int fb = 0; fb < 16; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 8 ? fb : 8;
+          const float *wb = wg + (long)f0 * 150;
+          for (int i0 = 0; i0 < 144; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 6; c++)
+              for (int p = 0; p < 5; p++)
+                for (int q = 0; q < 5; q++) {
+                  const float *in = xp + (long)c * 204 + i0 + p * 14 + q * 1;
+                  const int tap = (c * 5 + p) * 5 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 150 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 144 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 16 + f0 + j;
+            float *yf = y + (long)s * 1600L + (long)fo * 100;
+            const float *wf = wide + (long)j * 144;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 10; oh++)
+              for (int ow = 0; ow < 10; ow++) {
+                float v = wf[oh * 14 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 10 + ow] = v;
+              }
+          }
         }
       }
     }
@@ -9283,14 +9287,14 @@ int lenet5_forward_all(const float *params, void *arena_memory, const float *con
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* c1 */
   float *t2 = arena + 301056; /* maxpool_1 */
-  float *t3 = arena + 120000; /* c2 */
-  float *t4 = arena + 0; /* maxpool_2 */
-  float *t5 = arena + 25600; /* fc1 */
-  float *t6 = arena + 0; /* fc2 */
+  float *t3 = arena + 0; /* c2 */
+  float *t4 = arena + 102400; /* maxpool_2 */
+  float *t5 = arena + 0; /* fc1 */
+  float *t6 = arena + 7680; /* fc2 */
   float *t7 = outputs[0]; /* logits */
   KILN_STEP_BEGIN(0); k1_conv_c1(n, t0, params + 0, params + 160, t1, arena + 301056); KILN_STEP_END(0);
   KILN_STEP_BEGIN(1); k2_maxpool_maxpool_1(n, t1, t2); KILN_STEP_END(1);
-  KILN_STEP_BEGIN(2); k3_conv_c2(n, t2, params + 176, params + 2576, t3, arena + 0); KILN_STEP_END(2);
+  KILN_STEP_BEGIN(2); k3_conv_c2(n, t2, params + 176, params + 2576, t3, arena + 102400); KILN_STEP_END(2);
   KILN_STEP_BEGIN(3); k4_maxpool_maxpool_2(n, t3, t4); KILN_STEP_END(3);
   KILN_STEP_BEGIN(4); k5_dense_fc1(n, t4, params + 2592, params + 50592, t5); KILN_STEP_END(4);
   KILN_STEP_BEGIN(5); k6_dense_fc2(n, t5, params + 50720, params + 60800, t6); KILN_STEP_END(5);

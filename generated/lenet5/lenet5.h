@@ -16,7 +16,7 @@ extern "C" {
 #define LENET5_OUTPUT_LOGITS_SIZE 10 /* f32[10] per sample */
 #define LENET5_MAX_BATCH 64
 #define LENET5_PARAMS_BYTES 247040
-#define LENET5_ARENA_BYTES 1831424 /* activations and kernel scratch, planned together */
+#define LENET5_ARENA_BYTES 1505280 /* activations and kernel scratch, planned together */
 #define LENET5_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define LENET5_EMBEDDED_WEIGHTS 1
 

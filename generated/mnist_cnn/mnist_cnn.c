@@ -18279,70 +18279,72 @@ _Alignas(64) static const float mnist_cnn_weights[137744] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* conv conv1: y[n, 25, 26, 26] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: none,
-   W [25, 1, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [25 × 9] · columns [9 × 676]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [25, 1, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 28 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·28 + ow + q·1: over the "wide" index
+   i = oh·28 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 26 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 152100L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 6084L;
+    float *xp = scratch + 0L + (long)slot * 6610L;
+    float *wide = xp + 786L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 786L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 784L;
-      float *ys = y + (long)s * 16900L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 784L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 0, ow·1 + q·1 − 0] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 1; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 0;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 28 ? (28 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 26 ? ohFirst : 26;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 26 ? ohEnd : 26);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 0;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 28 ? (28 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 26 ? owFirst : 26;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 26 ? owEnd : 26);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 676;
-              for (int i = 0; i < ohLo * 26; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 26;
-                const float *in = xg + ((long)c * 28 + oh * 1 + ih0) * 28;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 26; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 26; i < 676; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 784L + (long)g * 784L;
+        for (int c = 0; c < 1; c++)
+          for (int r = 0; r < 28; r++) {
+            float *dst = xp + (long)c * 786 + r * 28 + 0;
+            const float *src = xg + ((long)c * 28 + r - 0) * 28;
+            for (int col = 0; col < 28; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 25, 676, 9, 1.0f,
-                    weight + (long)g * 225L, 9, columns, 676, 0.0f,
-                    ys + (long)g * 16900L, 676);
-      }
-      for (int f = 0; f < 25; f++) {
-        float *plane = ys + (long)f * 676;
-        const float b = bias[f];
-        for (int i = 0; i < 676; i++) {
-          float v = plane[i] + b;
-          plane[i] = v;
+        const float *wg = w + (long)g * 25 * 9;
+        for (int fb = 0; fb < 25; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 17 ? fb : 17;
+          const float *wb = wg + (long)f0 * 9;
+          for (int i0 = 0; i0 < 728; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 1; c++)
+              for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) {
+                  const float *in = xp + (long)c * 786 + i0 + p * 28 + q * 1;
+                  const int tap = (c * 3 + p) * 3 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 9 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 728 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 25 + f0 + j;
+            float *yf = y + (long)s * 16900L + (long)fo * 676;
+            const float *wf = wide + (long)j * 728;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 26; oh++)
+              for (int ow = 0; ow < 26; ow++) {
+                float v = wf[oh * 28 + ow] + b;
+                yf[oh * 26 + ow] = v;
+              }
+          }
         }
       }
     }

@@ -1170,71 +1170,73 @@ static void vgg_bn_prepare(const float *source, float *params) {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* conv conv1_1: y[n, 64, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
-   W [64, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [64 × 27] · columns [27 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [64, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
+   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·34 + ow + q·1: over the "wide" index
+   i = oh·34 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
+   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
+   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
+   summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_conv1_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
+  const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1769472L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 27648L;
+    float *xp = scratch + 0L + (long)slot * 12178L;
+    float *wide = xp + 3474L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 3474L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 3072L;
-      float *ys = y + (long)s * 65536L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 3072L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 3; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 32 ? (32 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 32 ? ohFirst : 32;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 32 ? ohEnd : 32);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 32 ? (32 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 32 ? owFirst : 32;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 32 ? owEnd : 32);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 1024;
-              for (int i = 0; i < ohLo * 32; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 32;
-                const float *in = xg + ((long)c * 32 + oh * 1 + ih0) * 32;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 32; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 32; i < 1024; i++) row[i] = 0.0f;
-            }
+        const float *xg = x + (long)s * 3072L + (long)g * 3072L;
+        for (int c = 0; c < 3; c++)
+          for (int r = 1; r < 33; r++) {
+            float *dst = xp + (long)c * 1158 + r * 34 + 1;
+            const float *src = xg + ((long)c * 32 + r - 1) * 32;
+            for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 1024, 27, 1.0f,
-                    weight + (long)g * 1728L, 27, columns, 1024, 0.0f,
-                    ys + (long)g * 65536L, 1024);
-      }
-      for (int f = 0; f < 64; f++) {
-        float *plane = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        const float *wg = w + (long)g * 64 * 27;
+        for (int fb = 0; fb < 64; fb += 8) {
+          /* The last block may start early and recompute a few channels: same sums, same bits. */
+          const int f0 = fb < 56 ? fb : 56;
+          const float *wb = wg + (long)f0 * 27;
+          for (int i0 = 0; i0 < 1088; i0 += 8) {
+            kiln_v8 acc[8][1];
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+            for (int c = 0; c < 3; c++)
+              for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) {
+                  const float *in = xp + (long)c * 1158 + i0 + p * 34 + q * 1;
+                  const int tap = (c * 3 + p) * 3 + q;
+                  kiln_v8 a[1];
+                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
+                  for (int j = 0; j < 8; j++) {
+                    const float wv = wb[j * 27 + tap];
+                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
+                  }
+                }
+            for (int j = 0; j < 8; j++)
+              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1088 + i0 + 8 * u) = acc[j][u];
+          }
+          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
+          for (int j = 0; j < 8; j++) {
+            const int fo = g * 64 + f0 + j;
+            float *yf = y + (long)s * 65536L + (long)fo * 1024;
+            const float *wf = wide + (long)j * 1088;
+            const float b = bias[fo];
+            for (int oh = 0; oh < 32; oh++)
+              for (int ow = 0; ow < 32; ow++) {
+                float v = wf[oh * 34 + ow] + b;
+                v = (v < 0.0f ? 0.0f : v);
+                yf[oh * 32 + ow] = v;
+              }
+          }
         }
       }
     }

@@ -168,7 +168,12 @@ public enum Conv2DKernel {
   /// GFLOP/s on 2 threads this way against 108–119 with OpenBLAS threading). Depthwise convolutions
   /// (groups > 1 with one input channel per group) use the direct loops even then: their GEMMs would have
   /// M = the depth multiplier (usually 1) and K = kh·kw, all overhead, after an im2col that copies the input
-  /// kh·kw times. Without `options.blas`: the direct loops, parallel over (image, filter).
+  /// kh·kw times. Without `options.blas`: the direct loops, parallel over (image, filter). With `options.blas`
+  /// and `options.flatConvolutions`, a small stride-1 conv (per group, filters × Cg·kh·kw at most 2400 with
+  /// at least 60% of the computed multiply-adds useful, as in LeNet-5) takes `conv2d_flat` instead, with
+  /// `scratch` of padded planes and wide outputs per slot: OpenBLAS spent more time zeroing and copying than
+  /// multiplying on those (LeNet-5 c1 19 against 50 GFLOP/s flat, 1 thread). The kernel's `template` names
+  /// the variant, so `kiln profile` shows it.
   ///
   /// The graph is verified before lowering (shape inference checked the window, the group divisibility and
   /// the [C, H, W] input), and softmax-like activations get their own kernel; anything else is a compiler
@@ -182,10 +187,21 @@ public enum Conv2DKernel {
     }
     let comment = "conv \(layer)"
     let epilogue = FusedEpilogue(activation: conv.activation, epilogue: conv.epilogue)
+    let slots = max(options.threadSlots, 1)
+    if let flat = flatShape(g, options: options) {
+      let context = Conv2DFlatContext(
+        shape: flat, name: name, comment: comment, transposed: false, slots: slots, bias: conv.bias,
+        epilogue: epilogue)
+      var kernel = KernelFunction(
+        name: name, definition: TemplateRenderer.shared.render(context),
+        parameters: parameters(g, layer: layer, bias: conv.bias, epilogue: epilogue)
+          + [KernelParameter("scratch", .scratch, floats: context.scratchFloats)])
+      kernel.template = Conv2DFlatContext.template
+      return kernel
+    }
     let depthwise = g.groups > 1 && g.groupChannels == 1
     let useGemm = options.blas && !depthwise
     let im2col = useGemm && !g.readsInputAsColumns
-    let slots = max(options.threadSlots, 1)
     let definition: String
     if useGemm {
       definition = TemplateRenderer.shared.render(
@@ -196,14 +212,40 @@ public enum Conv2DKernel {
       definition = TemplateRenderer.shared.render(
         Conv2DDirectContext(geometry: g, name: name, comment: comment, bias: conv.bias, epilogue: epilogue))
     }
+    var parameters = parameters(g, layer: layer, bias: conv.bias, epilogue: epilogue)
+    if im2col { parameters.append(KernelParameter("scratch", .scratch, floats: slots * g.depth * g.outPlane)) }
+    return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: useGemm)
+  }
+
+  /// The flat shape of a conv that takes the `conv2d_flat` loops under `options`: OpenBLAS allowed (the
+  /// flat loops replace its small GEMMs), flat convolutions on, stride 1, and a small per-group GEMM.
+  static func flatShape(_ g: Conv2DGeometry, options: KernelOptions) -> Conv2DFlatShape? {
+    guard options.blas, options.flatConvolutions, let flat = Conv2DFlatShape(forward: g), flat.isSmall else {
+      return nil
+    }
+    return flat
+  }
+
+  /// The template `make` renders for `conv` on a per-sample `input` under `options`: `conv2d_flat`,
+  /// `conv2d_gemm` or `conv2d_direct`; nil when the window does not apply to the input.
+  public static func template(conv: Conv2D, input: TensorType, options: KernelOptions) -> String? {
+    guard let g = Conv2DGeometry(conv: conv, input: input) else { return nil }
+    if flatShape(g, options: options) != nil { return Conv2DFlatContext.template }
+    let depthwise = g.groups > 1 && g.groupChannels == 1
+    return options.blas && !depthwise ? Conv2DGemmContext.template : Conv2DDirectContext.template
+  }
+
+  /// The parameters every conv kernel starts with: x, weight, bias (when present), the epilogue's operands, y.
+  static func parameters(_ g: Conv2DGeometry, layer: String, bias: Bool, epilogue: FusedEpilogue)
+    -> [KernelParameter]
+  {
     var parameters = [
       KernelParameter("x", .input, floats: g.channels * g.inH * g.inW),
       KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: g.filters * g.depth),
     ]
-    if conv.bias { parameters.append(KernelParameter("bias", .parameter, tensor: "\(layer).bias", floats: g.filters)) }
+    if bias { parameters.append(KernelParameter("bias", .parameter, tensor: "\(layer).bias", floats: g.filters)) }
     parameters += epilogue.parameters(floats: g.filters * g.outPlane)
     parameters.append(KernelParameter("y", .output, floats: g.filters * g.outPlane))
-    if im2col { parameters.append(KernelParameter("scratch", .scratch, floats: slots * g.depth * g.outPlane)) }
-    return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: useGemm)
+    return parameters
   }
 }

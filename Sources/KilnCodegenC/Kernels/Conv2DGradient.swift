@@ -22,7 +22,11 @@ public enum Conv2DGradientKernel {
   ///   (unbatched, F·Cg·kh·kw), and with BLAS `scratch` (a partial dW per slot, then the slots' columns).
   /// - `.parameter(.bias)`, operands [dy]: parameters `dy`, output `dbias` (unbatched, F).
   ///
-  /// With `options.blas`, dx and dW use one OpenBLAS GEMM per image and group (the module keeps OpenBLAS
+  /// With `options.blas` and `options.flatConvolutions`, a small stride-1 conv (output channels × taps per
+  /// group at most 2400) takes the flat loops instead: dx as the forward `conv2d_flat` kernel of dy with the
+  /// flipped weights (`transposed`, when no leading pad exceeds (k − 1)·dilation), dW by
+  /// `conv2d_grad_weight_flat` (kernels at most 12 wide); both with `scratch` (padded planes per slot).
+  /// Otherwise, with `options.blas`, dx and dW use one OpenBLAS GEMM per image and group (the module keeps OpenBLAS
   /// single-threaded), images dealt to `options.threadSlots` fixed slots spread over OpenMP, dW partial sums
   /// added in slot order; depthwise convolutions (one input channel per group) use the direct loops even then,
   /// as the forward does: their GEMMs would be a few rows deep. Without `options.blas`, direct loops. No
@@ -49,6 +53,16 @@ public enum Conv2DGradientKernel {
       let comment = "conv \(layer): dx"
       let weight = KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: weightFloats)
       var parameters = [dy, weight, KernelParameter("dx", .output, floats: inputFloats)]
+      if let flat = flatShape(Conv2DFlatShape(inputGradientOf: g), options: options) {
+        let context = Conv2DFlatContext(
+          shape: flat, name: name, comment: comment, transposed: true, slots: slots, bias: false,
+          epilogue: FusedEpilogue(activation: .identity, epilogue: []))
+        parameters.append(KernelParameter("scratch", .scratch, floats: context.scratchFloats))
+        var kernel = KernelFunction(
+          name: name, definition: renderer.render(context), parameters: parameters)
+        kernel.template = Conv2DFlatContext.template
+        return kernel
+      }
       guard useGemm else {
         let definition = renderer.render(Conv2DGradInputDirectContext(geometry: g, name: name, comment: comment))
         return KernelFunction(name: name, definition: definition, parameters: parameters)
@@ -65,6 +79,14 @@ public enum Conv2DGradientKernel {
         dy, KernelParameter("x", .input, floats: inputFloats),
         KernelParameter("dweight", .output, floats: weightFloats, batched: false),
       ]
+      if let flat = flatShape(Conv2DFlatShape(forward: g), options: options), Conv2DGradWeightFlatContext.fits(flat) {
+        let context = Conv2DGradWeightFlatContext(shape: flat, name: name, comment: comment, slots: slots)
+        parameters.append(KernelParameter("scratch", .scratch, floats: context.scratchFloats))
+        var kernel = KernelFunction(
+          name: name, definition: renderer.render(context), parameters: parameters)
+        kernel.template = Conv2DGradWeightFlatContext.template
+        return kernel
+      }
       guard useGemm else {
         let definition = renderer.render(Conv2DGradWeightDirectContext(geometry: g, name: name, comment: comment))
         return KernelFunction(name: name, definition: definition, parameters: parameters)
@@ -90,6 +112,13 @@ public enum Conv2DGradientKernel {
         kernel: name,
         "conv '\(layer)' has no \(target) to differentiate; expected x0, weight\(conv.bias ? " or bias" : "")")
     }
+  }
+
+  /// `shape` when the flat loops should compute it under `options` (as for the forward: OpenBLAS allowed,
+  /// flat convolutions on, a small per-group GEMM); nil otherwise.
+  static func flatShape(_ shape: Conv2DFlatShape?, options: KernelOptions) -> Conv2DFlatShape? {
+    guard options.blas, options.flatConvolutions, let shape, shape.isSmall else { return nil }
+    return shape
   }
 
   /// Whether `gradient` is the backward of a convolution (the kernels of this enum).
