@@ -9003,7 +9003,7 @@ static void k4_maxpool_maxpool_2(int n, const float *restrict x, float *restrict
 }
 
 /* dense fc1: y[n, 120] = epilogue(v) with v = (x[n, 400]·Wᵀ) + b, W [120, 400], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 16, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 1 fixed blocks of 120, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -9022,9 +9022,9 @@ static void k5_dense_fc1(int n, const float *restrict x, const float *restrict w
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 48000L >= 131072L)
 #endif
-  for (int block = 0; block < 8; block++) {
-    const int lo = block * 16;
-    const int count = lo + 16 <= 120 ? 16 : 120 - lo;
+  for (int block = 0; block < 1; block++) {
+    const int lo = block * 120;
+    const int count = lo + 120 <= 120 ? 120 : 120 - lo;
     const float *w = weight + (long)lo * 400;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors
@@ -9090,7 +9090,7 @@ static void k5_dense_fc1(int n, const float *restrict x, const float *restrict w
 }
 
 /* dense fc2: y[n, 84] = epilogue(v) with v = (x[n, 120]·Wᵀ) + b, W [84, 120], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 6 fixed blocks of 16, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 1 fixed blocks of 84, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -9109,9 +9109,9 @@ static void k6_dense_fc2(int n, const float *restrict x, const float *restrict w
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 10080L >= 131072L)
 #endif
-  for (int block = 0; block < 6; block++) {
-    const int lo = block * 16;
-    const int count = lo + 16 <= 84 ? 16 : 84 - lo;
+  for (int block = 0; block < 1; block++) {
+    const int lo = block * 84;
+    const int count = lo + 84 <= 84 ? 84 : 84 - lo;
     const float *w = weight + (long)lo * 120;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors

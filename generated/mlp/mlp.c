@@ -10995,7 +10995,7 @@ _Alignas(64) static const float mlp_weights[79536] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* dense hidden: y[n, 100] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [100, 784], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 7 fixed blocks of 16, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 1 fixed blocks of 100, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -11014,9 +11014,9 @@ static void k1_dense_hidden(int n, const float *restrict x, const float *restric
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 78400L >= 131072L)
 #endif
-  for (int block = 0; block < 7; block++) {
-    const int lo = block * 16;
-    const int count = lo + 16 <= 100 ? 16 : 100 - lo;
+  for (int block = 0; block < 1; block++) {
+    const int lo = block * 100;
+    const int count = lo + 100 <= 100 ? 100 : 100 - lo;
     const float *w = weight + (long)lo * 784;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors

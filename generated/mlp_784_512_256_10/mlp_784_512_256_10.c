@@ -1047,7 +1047,7 @@ static const kiln_rt_tensor mlp_784_512_256_10_tensors[6] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 /* dense fc1: y[n, 512] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [512, 784], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 64, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 4 fixed blocks of 128, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -1066,9 +1066,9 @@ static void k1_dense_fc1(int n, const float *restrict x, const float *restrict w
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 401408L >= 131072L)
 #endif
-  for (int block = 0; block < 8; block++) {
-    const int lo = block * 64;
-    const int count = lo + 64 <= 512 ? 64 : 512 - lo;
+  for (int block = 0; block < 4; block++) {
+    const int lo = block * 128;
+    const int count = lo + 128 <= 512 ? 128 : 512 - lo;
     const float *w = weight + (long)lo * 784;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors
@@ -1134,7 +1134,7 @@ static void k1_dense_fc1(int n, const float *restrict x, const float *restrict w
 }
 
 /* dense fc2: y[n, 256] = epilogue(v) with v = (x[n, 512]·Wᵀ) + b, W [256, 512], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 32, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 2 fixed blocks of 128, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -1153,9 +1153,9 @@ static void k2_dense_fc2(int n, const float *restrict x, const float *restrict w
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 131072L >= 131072L)
 #endif
-  for (int block = 0; block < 8; block++) {
-    const int lo = block * 32;
-    const int count = lo + 32 <= 256 ? 32 : 256 - lo;
+  for (int block = 0; block < 2; block++) {
+    const int lo = block * 128;
+    const int count = lo + 128 <= 256 ? 128 : 256 - lo;
     const float *w = weight + (long)lo * 512;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors

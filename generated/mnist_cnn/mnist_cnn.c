@@ -18493,7 +18493,7 @@ static void k4_maxpool_maxpool_2(int n, const float *restrict x, float *restrict
 }
 
 /* dense fc1: y[n, 100] = epilogue(v) with v = (x[n, 1250]·Wᵀ) + b, W [100, 1250], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 7 fixed blocks of 16, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 1 fixed blocks of 100, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -18512,9 +18512,9 @@ static void k5_dense_fc1(int n, const float *restrict x, const float *restrict w
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 125000L >= 131072L)
 #endif
-  for (int block = 0; block < 7; block++) {
-    const int lo = block * 16;
-    const int count = lo + 16 <= 100 ? 16 : 100 - lo;
+  for (int block = 0; block < 1; block++) {
+    const int lo = block * 100;
+    const int count = lo + 100 <= 100 ? 100 : 100 - lo;
     const float *w = weight + (long)lo * 1250;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors

@@ -1709,7 +1709,7 @@ static void k9_maxpool_pool3(int n, const float *restrict x, float *restrict y) 
 }
 
 /* dense fc1: y[n, 256] = epilogue(v) with v = (x[n, 4096]·Wᵀ) + b, W [256, 4096], epilogue: relu,
-   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 8 fixed blocks of 32, one BLAS call
+   by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 2 fixed blocks of 128, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
@@ -1728,9 +1728,9 @@ static void k10_dense_fc1(int n, const float *restrict x, const float *restrict 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 1048576L >= 131072L)
 #endif
-  for (int block = 0; block < 8; block++) {
-    const int lo = block * 32;
-    const int count = lo + 32 <= 256 ? 32 : 256 - lo;
+  for (int block = 0; block < 2; block++) {
+    const int lo = block * 128;
+    const int count = lo + 128 <= 256 ? 128 : 256 - lo;
     const float *w = weight + (long)lo * 4096;
     if (n == 1) {
       /* One sample: Kiln's own GEMV, four weight rows against x at a time, 16 floats a step in two 8-float vectors

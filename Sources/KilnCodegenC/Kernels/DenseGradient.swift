@@ -116,9 +116,7 @@ public enum DenseGradientKernel {
         "dense '\(layer)': the weight of \(units)×\(inFeatures) has more than \(KernelChecks.maxElements) values")
     }
     let threshold = denseParallelThreshold
-    let slots = max(options.threadSlots, 1)
-    /// Blocks of a multiple of 16 (whole vectors) covering `total`, at most one per thread slot.
-    func blockSize(_ total: Int) -> Int { min(total, roundUp((total + slots - 1) / slots, to: 16)) }
+    func blockSize(_ total: Int) -> Int { denseBlockSize(total, slots: options.threadSlots) }
     let dy = KernelParameter("dy", .input, floats: units)
 
     switch target {

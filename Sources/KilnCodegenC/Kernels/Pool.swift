@@ -20,13 +20,13 @@ public struct MaxPoolContext: KernelContext {
   /// No padding, every window inside the plane, at most 25 cells: the unrolled, vectorizable loop.
   public var inBounds: Bool
   /// With `inBounds`: the window's cells after the first, in scan order.
-  public var laterCells: [PoolCellContext]
+  public var laterCells: [PoolTapContext]
 
   public static let sample = MaxPoolContext(
     name: "k1_maxpool_p", comment: "maxpool p", channels: 2, height: 4, width: 4, outHeight: 2, outWidth: 2,
     kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, workPerSample: 32,
     parallelThreshold: elementwiseParallelThreshold, inBounds: true,
-    laterCells: Array(PoolCellContext.window(kernelH: 2, kernelW: 2, width: 4).dropFirst()))
+    laterCells: PoolTapContext.laterCells(kernelH: 2, kernelW: 2, width: 4))
 }
 
 /// Context of `avgpool.c.mustache`.
@@ -79,14 +79,14 @@ public enum PoolKernel {
         unpadded && pool.kernel.h * pool.kernel.w <= 25
         && (g.outHeight - 1) * pool.stride.h + pool.kernel.h <= g.height
         && (g.outWidth - 1) * pool.stride.w + pool.kernel.w <= g.width
-      let cells = PoolCellContext.window(kernelH: pool.kernel.h, kernelW: pool.kernel.w, width: g.width)
       definition = TemplateRenderer.shared.render(
         MaxPoolContext(
           name: name, comment: "\(op) \(name)", channels: g.channels, height: g.height, width: g.width,
           outHeight: g.outHeight, outWidth: g.outWidth, kernelH: pool.kernel.h, kernelW: pool.kernel.w,
           strideH: pool.stride.h, strideW: pool.stride.w, padTop: g.pads.top, padLeft: g.pads.left,
           workPerSample: g.workPerSample, parallelThreshold: elementwiseParallelThreshold, inBounds: inBounds,
-          laterCells: inBounds ? Array(cells.dropFirst()) : []))
+          laterCells: inBounds
+            ? PoolTapContext.laterCells(kernelH: pool.kernel.h, kernelW: pool.kernel.w, width: g.width) : []))
     } else {
       definition = TemplateRenderer.shared.render(
         AvgPoolContext(
@@ -140,5 +140,18 @@ public enum PoolKernel {
     return Geometry(
       channels: c, height: h, width: w, outHeight: out.h, outWidth: out.w, pads: pads,
       workPerSample: cells.overflow || work.overflow ? cap : Swift.min(work.partialValue, cap))
+  }
+}
+
+/// One cell of a max-pool window after the first, unrolled in the forward kernel's list section.
+public struct PoolTapContext: Hashable, Sendable {
+  /// Floats from the window's first cell: r·W + q.
+  public var offset: Int
+
+  /// The cells of a `kernelH`×`kernelW` window over rows `width` floats long after the first, in scan order.
+  static func laterCells(kernelH: Int, kernelW: Int, width: Int) -> [PoolTapContext] {
+    PoolCellContext.window(kernelH: kernelH, kernelW: kernelW, width: width).dropFirst().map {
+      PoolTapContext(offset: $0.offset)
+    }
   }
 }
