@@ -81,6 +81,18 @@ public enum TrainingABI {
     """
 }
 
+/// C every kernel may use, emitted once before the kernels (by the module writer and by test benches).
+public enum KernelPrelude {
+  /// `kiln_v8`: 8 floats as one value (GCC/Clang vector extensions), at float alignment and allowed to alias
+  /// float, so `*(const kiln_v8 *)(p)` loads from any float pointer. It is one ymm register with AVX2 or
+  /// AVX-512 (gcc keeps Zen at 256-bit vectors; 16-float ones were split and spilled), two xmm without, so
+  /// the same C builds for any x86-64 (`--portable`). `KILN_V8_SUM` adds the lanes pairwise in a fixed order.
+  public static let vectorDeclarations = """
+    typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+    #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+    """
+}
+
 /// A kernel ready to emit: `static void name(int n, <parameters>)` and its body. The template owns the C
 /// declaration of each parameter (whether it is `restrict` depends on whether the kernel may run in place).
 public struct KernelFunction: Hashable, Sendable {

@@ -33,6 +33,8 @@ enum SourceWriter {
       c.line()
     }
     c.comment("Kernels, in execution order. Shapes are constants; each writes every element of its output once.")
+    c.text(KernelPrelude.vectorDeclarations)
+    c.line()
     for k in l.kernels + (l.training?.kernels ?? []) {
       c.text(k.definition)
       c.line()

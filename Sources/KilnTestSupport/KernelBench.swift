@@ -29,6 +29,8 @@ public final class KernelBench: @unchecked Sendable {
     c.line()
     c.text(TrainingABI.stepInfoDeclaration)
     c.line()
+    c.text(KernelPrelude.vectorDeclarations)
+    c.line()
     c.function("void bench_set_threads(int threads)") { c in
       c.directive("#ifdef _OPENMP")
       c.line("omp_set_num_threads(threads);")

@@ -1126,6 +1126,9 @@ _Alignas(64) static const float conv_128x128x1_weights[640] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
+typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+
 /* conv conv: y[n, 64, 126, 126] = epilogue(v) with v = conv(x[n, 1, 128, 128]) + b, epilogue: none,
    W [64, 1, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
    "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 128 wide, so
@@ -1137,7 +1140,6 @@ _Alignas(64) static const float conv_128x128x1_weights[640] = {
    r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
    summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_conv(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
   const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP

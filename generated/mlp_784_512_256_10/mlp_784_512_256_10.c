@@ -1046,22 +1046,14 @@ static const kiln_rt_tensor mlp_784_512_256_10_tensors[6] = {
 #define MLP_784_512_256_10_TENSOR_COUNT 6
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
+typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+
 /* dense fc1: y[n, 512] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [512, 784], epilogue: relu,
    by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 4 fixed blocks of 128, one BLAS call
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
-#ifndef KILN_V8_DEFINED
-#define KILN_V8_DEFINED
-/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
-   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
-   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
-   a fixed order. */
-typedef float kiln_v8 __attribute__((vector_size(32)));
-typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
-#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
-#endif
 static void k1_dense_fc1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 401408L >= 131072L)
@@ -1082,15 +1074,15 @@ static void k1_dense_fc1(int n, const float *restrict x, const float *restrict w
         kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
         int i = 0;
         for (; i + 16 <= 784; i += 16) {
-          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
-          a0 += KILN_V8_LOAD(w0 + i) * xa;
-          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
-          a1 += KILN_V8_LOAD(w1 + i) * xa;
-          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
-          a2 += KILN_V8_LOAD(w2 + i) * xa;
-          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
-          a3 += KILN_V8_LOAD(w3 + i) * xa;
-          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+          const kiln_v8 xa = *(const kiln_v8 *)(x + i), xb = *(const kiln_v8 *)(x + i + 8);
+          a0 += *(const kiln_v8 *)(w0 + i) * xa;
+          b0 += *(const kiln_v8 *)(w0 + i + 8) * xb;
+          a1 += *(const kiln_v8 *)(w1 + i) * xa;
+          b1 += *(const kiln_v8 *)(w1 + i + 8) * xb;
+          a2 += *(const kiln_v8 *)(w2 + i) * xa;
+          b2 += *(const kiln_v8 *)(w2 + i + 8) * xb;
+          a3 += *(const kiln_v8 *)(w3 + i) * xa;
+          b3 += *(const kiln_v8 *)(w3 + i + 8) * xb;
         }
         a0 += b0;
         a1 += b1;
@@ -1110,8 +1102,8 @@ static void k1_dense_fc1(int n, const float *restrict x, const float *restrict w
         kiln_v8 a = {0}, b = {0};
         int i = 0;
         for (; i + 16 <= 784; i += 16) {
-          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
-          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+          a += *(const kiln_v8 *)(wr + i) * *(const kiln_v8 *)(x + i);
+          b += *(const kiln_v8 *)(wr + i + 8) * *(const kiln_v8 *)(x + i + 8);
         }
         a += b;
         float t = KILN_V8_SUM(a);
@@ -1138,17 +1130,6 @@ static void k1_dense_fc1(int n, const float *restrict x, const float *restrict w
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
-#ifndef KILN_V8_DEFINED
-#define KILN_V8_DEFINED
-/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
-   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
-   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
-   a fixed order. */
-typedef float kiln_v8 __attribute__((vector_size(32)));
-typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
-#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
-#endif
 static void k2_dense_fc2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 131072L >= 131072L)
@@ -1169,15 +1150,15 @@ static void k2_dense_fc2(int n, const float *restrict x, const float *restrict w
         kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
         int i = 0;
         for (; i + 16 <= 512; i += 16) {
-          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
-          a0 += KILN_V8_LOAD(w0 + i) * xa;
-          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
-          a1 += KILN_V8_LOAD(w1 + i) * xa;
-          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
-          a2 += KILN_V8_LOAD(w2 + i) * xa;
-          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
-          a3 += KILN_V8_LOAD(w3 + i) * xa;
-          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+          const kiln_v8 xa = *(const kiln_v8 *)(x + i), xb = *(const kiln_v8 *)(x + i + 8);
+          a0 += *(const kiln_v8 *)(w0 + i) * xa;
+          b0 += *(const kiln_v8 *)(w0 + i + 8) * xb;
+          a1 += *(const kiln_v8 *)(w1 + i) * xa;
+          b1 += *(const kiln_v8 *)(w1 + i + 8) * xb;
+          a2 += *(const kiln_v8 *)(w2 + i) * xa;
+          b2 += *(const kiln_v8 *)(w2 + i + 8) * xb;
+          a3 += *(const kiln_v8 *)(w3 + i) * xa;
+          b3 += *(const kiln_v8 *)(w3 + i + 8) * xb;
         }
         a0 += b0;
         a1 += b1;
@@ -1197,8 +1178,8 @@ static void k2_dense_fc2(int n, const float *restrict x, const float *restrict w
         kiln_v8 a = {0}, b = {0};
         int i = 0;
         for (; i + 16 <= 512; i += 16) {
-          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
-          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+          a += *(const kiln_v8 *)(wr + i) * *(const kiln_v8 *)(x + i);
+          b += *(const kiln_v8 *)(wr + i + 8) * *(const kiln_v8 *)(x + i + 8);
         }
         a += b;
         float t = KILN_V8_SUM(a);
@@ -1225,17 +1206,6 @@ static void k2_dense_fc2(int n, const float *restrict x, const float *restrict w
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
-#ifndef KILN_V8_DEFINED
-#define KILN_V8_DEFINED
-/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
-   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
-   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
-   a fixed order. */
-typedef float kiln_v8 __attribute__((vector_size(32)));
-typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
-#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
-#endif
 static void k3_dense_fc3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 2560L >= 131072L)
@@ -1256,15 +1226,15 @@ static void k3_dense_fc3(int n, const float *restrict x, const float *restrict w
         kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
         int i = 0;
         for (; i + 16 <= 256; i += 16) {
-          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
-          a0 += KILN_V8_LOAD(w0 + i) * xa;
-          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
-          a1 += KILN_V8_LOAD(w1 + i) * xa;
-          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
-          a2 += KILN_V8_LOAD(w2 + i) * xa;
-          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
-          a3 += KILN_V8_LOAD(w3 + i) * xa;
-          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+          const kiln_v8 xa = *(const kiln_v8 *)(x + i), xb = *(const kiln_v8 *)(x + i + 8);
+          a0 += *(const kiln_v8 *)(w0 + i) * xa;
+          b0 += *(const kiln_v8 *)(w0 + i + 8) * xb;
+          a1 += *(const kiln_v8 *)(w1 + i) * xa;
+          b1 += *(const kiln_v8 *)(w1 + i + 8) * xb;
+          a2 += *(const kiln_v8 *)(w2 + i) * xa;
+          b2 += *(const kiln_v8 *)(w2 + i + 8) * xb;
+          a3 += *(const kiln_v8 *)(w3 + i) * xa;
+          b3 += *(const kiln_v8 *)(w3 + i + 8) * xb;
         }
         a0 += b0;
         a1 += b1;
@@ -1284,8 +1254,8 @@ static void k3_dense_fc3(int n, const float *restrict x, const float *restrict w
         kiln_v8 a = {0}, b = {0};
         int i = 0;
         for (; i + 16 <= 256; i += 16) {
-          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
-          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+          a += *(const kiln_v8 *)(wr + i) * *(const kiln_v8 *)(x + i);
+          b += *(const kiln_v8 *)(wr + i + 8) * *(const kiln_v8 *)(x + i + 8);
         }
         a += b;
         float t = KILN_V8_SUM(a);

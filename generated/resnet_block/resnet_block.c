@@ -3665,6 +3665,9 @@ _Alignas(64) static const float resnet_block_weights[19856] = {
 };
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
+typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+
 /* conv stem: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
    W [16, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
    "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
@@ -3676,7 +3679,6 @@ _Alignas(64) static const float resnet_block_weights[19856] = {
    r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
    summed in one fixed order, so any thread count gives the same bits. */
 static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
   const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -3750,7 +3752,6 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
    r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
    summed in one fixed order, so any thread count gives the same bits. */
 static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
   const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -3824,7 +3825,6 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
    r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
    summed in one fixed order, so any thread count gives the same bits. */
 static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  typedef float kiln_v8 __attribute__((vector_size(32), aligned(4)));
   const float *restrict w = weight;
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
@@ -4125,17 +4125,6 @@ static void k7_global_avgpool_global_avgpool_1(int n, const float *restrict x, f
    each, spread over the OpenMP threads: the cut never depends on the thread count, so neither do the results.
    The bias and the epilogue (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y)
    run over each block right after its BLAS call, while it is in cache. */
-#ifndef KILN_V8_DEFINED
-#define KILN_V8_DEFINED
-/* 8 floats as one value (GCC/Clang vector extensions): a ymm register with AVX2 or AVX-512 (gcc keeps Zen 4 at
-   256-bit vectors; 512-bit ones were split and spilled), a pair of xmm without, so the same C builds everywhere.
-   kiln_v8u is the same vector at float alignment, for loads from any float; the sum adds the lanes pairwise in
-   a fixed order. */
-typedef float kiln_v8 __attribute__((vector_size(32)));
-typedef float kiln_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define KILN_V8_LOAD(p) (*(const kiln_v8u *)(const void *)(p))
-#define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
-#endif
 static void k8_dense_fc(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((long)n * 320L >= 131072L)
@@ -4156,15 +4145,15 @@ static void k8_dense_fc(int n, const float *restrict x, const float *restrict we
         kiln_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
         int i = 0;
         for (; i + 16 <= 32; i += 16) {
-          const kiln_v8 xa = KILN_V8_LOAD(x + i), xb = KILN_V8_LOAD(x + i + 8);
-          a0 += KILN_V8_LOAD(w0 + i) * xa;
-          b0 += KILN_V8_LOAD(w0 + i + 8) * xb;
-          a1 += KILN_V8_LOAD(w1 + i) * xa;
-          b1 += KILN_V8_LOAD(w1 + i + 8) * xb;
-          a2 += KILN_V8_LOAD(w2 + i) * xa;
-          b2 += KILN_V8_LOAD(w2 + i + 8) * xb;
-          a3 += KILN_V8_LOAD(w3 + i) * xa;
-          b3 += KILN_V8_LOAD(w3 + i + 8) * xb;
+          const kiln_v8 xa = *(const kiln_v8 *)(x + i), xb = *(const kiln_v8 *)(x + i + 8);
+          a0 += *(const kiln_v8 *)(w0 + i) * xa;
+          b0 += *(const kiln_v8 *)(w0 + i + 8) * xb;
+          a1 += *(const kiln_v8 *)(w1 + i) * xa;
+          b1 += *(const kiln_v8 *)(w1 + i + 8) * xb;
+          a2 += *(const kiln_v8 *)(w2 + i) * xa;
+          b2 += *(const kiln_v8 *)(w2 + i + 8) * xb;
+          a3 += *(const kiln_v8 *)(w3 + i) * xa;
+          b3 += *(const kiln_v8 *)(w3 + i + 8) * xb;
         }
         a0 += b0;
         a1 += b1;
@@ -4184,8 +4173,8 @@ static void k8_dense_fc(int n, const float *restrict x, const float *restrict we
         kiln_v8 a = {0}, b = {0};
         int i = 0;
         for (; i + 16 <= 32; i += 16) {
-          a += KILN_V8_LOAD(wr + i) * KILN_V8_LOAD(x + i);
-          b += KILN_V8_LOAD(wr + i + 8) * KILN_V8_LOAD(x + i + 8);
+          a += *(const kiln_v8 *)(wr + i) * *(const kiln_v8 *)(x + i);
+          b += *(const kiln_v8 *)(wr + i + 8) * *(const kiln_v8 *)(x + i + 8);
         }
         a += b;
         float t = KILN_V8_SUM(a);
