@@ -188,7 +188,7 @@ public enum Conv2DKernel {
     let comment = "conv \(layer)"
     let epilogue = FusedEpilogue(activation: conv.activation, epilogue: conv.epilogue)
     let slots = max(options.threadSlots, 1)
-    if let flat = flatShape(g, options: options) {
+    if let flat = Conv2DFlatShape(forward: g)?.chosen(under: options) {
       let context = Conv2DFlatContext(
         shape: flat, name: name, comment: comment, transposed: false, slots: slots, bias: conv.bias,
         epilogue: epilogue)
@@ -217,20 +217,11 @@ public enum Conv2DKernel {
     return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: useGemm)
   }
 
-  /// The flat shape of a conv that takes the `conv2d_flat` loops under `options`: OpenBLAS allowed (the
-  /// flat loops replace its small GEMMs), flat convolutions on, stride 1, and a small per-group GEMM.
-  static func flatShape(_ g: Conv2DGeometry, options: KernelOptions) -> Conv2DFlatShape? {
-    guard options.blas, options.flatConvolutions, let flat = Conv2DFlatShape(forward: g), flat.isSmall else {
-      return nil
-    }
-    return flat
-  }
-
   /// The template `make` renders for `conv` on a per-sample `input` under `options`: `conv2d_flat`,
   /// `conv2d_gemm` or `conv2d_direct`; nil when the window does not apply to the input.
   public static func template(conv: Conv2D, input: TensorType, options: KernelOptions) -> String? {
     guard let g = Conv2DGeometry(conv: conv, input: input) else { return nil }
-    if flatShape(g, options: options) != nil { return Conv2DFlatContext.template }
+    if Conv2DFlatShape(forward: g)?.chosen(under: options) != nil { return Conv2DFlatContext.template }
     let depthwise = g.groups > 1 && g.groupChannels == 1
     return options.blas && !depthwise ? Conv2DGemmContext.template : Conv2DDirectContext.template
   }

@@ -60,6 +60,12 @@ struct Conv2DFlatShape: Hashable, Sendable {
   /// of the computed multiply-adds useful (the dropped columns, and for an input gradient the taps that
   /// read dy's zero border: LeNet-5's conv2 dx would waste 61% and runs faster as GEMM + col2im); and no
   /// depthwise conv (the direct loops keep those).
+  /// This shape when the flat loops compute it under `options`: OpenBLAS allowed (they replace its small
+  /// GEMMs), flat convolutions on, and `isSmall`; nil otherwise. Forward and gradient kernels ask the same.
+  func chosen(under options: KernelOptions) -> Conv2DFlatShape? {
+    options.blas && options.flatConvolutions && isSmall ? self : nil
+  }
+
   var isSmall: Bool {
     let computed = groups * outChannels * wideFloats(chunk: 8) * depth
     return outChannels * depth <= 2400 && 10 * usefulMACs >= 6 * computed && !(groups > 1 && inChannels == 1)

@@ -53,7 +53,7 @@ public enum Conv2DGradientKernel {
       let comment = "conv \(layer): dx"
       let weight = KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: weightFloats)
       var parameters = [dy, weight, KernelParameter("dx", .output, floats: inputFloats)]
-      if let flat = flatShape(Conv2DFlatShape(inputGradientOf: g), options: options) {
+      if let flat = Conv2DFlatShape(inputGradientOf: g)?.chosen(under: options) {
         let context = Conv2DFlatContext(
           shape: flat, name: name, comment: comment, transposed: true, slots: slots, bias: false,
           epilogue: FusedEpilogue(activation: .identity, epilogue: []))
@@ -79,7 +79,7 @@ public enum Conv2DGradientKernel {
         dy, KernelParameter("x", .input, floats: inputFloats),
         KernelParameter("dweight", .output, floats: weightFloats, batched: false),
       ]
-      if let flat = flatShape(Conv2DFlatShape(forward: g), options: options), Conv2DGradWeightFlatContext.fits(flat) {
+      if let flat = Conv2DFlatShape(forward: g)?.chosen(under: options), Conv2DGradWeightFlatContext.fits(flat) {
         let context = Conv2DGradWeightFlatContext(shape: flat, name: name, comment: comment, slots: slots)
         parameters.append(KernelParameter("scratch", .scratch, floats: context.scratchFloats))
         var kernel = KernelFunction(
@@ -112,13 +112,6 @@ public enum Conv2DGradientKernel {
         kernel: name,
         "conv '\(layer)' has no \(target) to differentiate; expected x0, weight\(conv.bias ? " or bias" : "")")
     }
-  }
-
-  /// `shape` when the flat loops should compute it under `options` (as for the forward: OpenBLAS allowed,
-  /// flat convolutions on, a small per-group GEMM); nil otherwise.
-  static func flatShape(_ shape: Conv2DFlatShape?, options: KernelOptions) -> Conv2DFlatShape? {
-    guard options.blas, options.flatConvolutions, let shape, shape.isSmall else { return nil }
-    return shape
   }
 
   /// Whether `gradient` is the backward of a convolution (the kernels of this enum).
