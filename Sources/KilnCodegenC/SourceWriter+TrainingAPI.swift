@@ -41,11 +41,11 @@ extension SourceWriter {
         )
         c.line("return n < 1 ? KILN_ERR_BAD_BATCH : KILN_ERR_BATCH_TOO_LARGE;")
       }
-      // PyTorch's rule: batch statistics need more than one value per channel (the running variance's
-      // unbiased estimate divides by m − 1); with one, the step would write NaN into the running statistics.
+      // Batch statistics need more than one value per channel (BatchNorm.needsTwoSamples); with one, the step
+      // would write NaN into the running statistics.
       let loneValue = t.program.steps.first { step in
-        guard case .batchNorm = step.op, let channels = step.inputTypes.first?.dims.first else { return false }
-        return step.inputTypes[0].elementCount == channels
+        guard case .batchNorm = step.op, let input = step.inputTypes.first else { return false }
+        return BatchNorm.needsTwoSamples(input: input)
       }
       if let loneValue {
         c.block("if (n < 2)") { c in

@@ -201,6 +201,13 @@ public struct BatchNorm: Hashable, Sendable {
     self.epsilon = epsilon
     self.momentum = momentum
   }
+
+  /// Whether training over a per-sample `input` ([C] or [C, H, W]) needs a batch of at least 2: with one value
+  /// per channel (e.g. after a dense layer) a single sample has no batch variance, and the running variance's
+  /// unbiased estimate divides by m − 1 = 0 (PyTorch refuses it too).
+  public static func needsTwoSamples(input: TensorType) -> Bool {
+    input.dims.first.map { input.elementCount == $0 } ?? false
+  }
 }
 
 /// A batch norm folded into the conv or dense layer before it: where the layer's parameters come from.

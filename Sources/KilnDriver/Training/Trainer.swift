@@ -190,7 +190,7 @@ public enum Trainer {
     graph.nodes.contains { node in
       // A batch norm's output has its input's shape.
       guard case .batchNorm = node.op, let type = node.type else { return false }
-      return type.dims.first.map { type.elementCount == $0 } ?? false
+      return BatchNorm.needsTwoSamples(input: type)
     }
   }
 
