@@ -3,7 +3,8 @@
 
 Each repetition makes an empty KILN_CACHE_DIR (so no earlier build is reused) holding only the compiler and
 OpenBLAS probe records of one earlier kiln run (as on any machine where kiln was used before; the probes are
-measured separately as probe_s, from a cache with nothing in it), runs `kiln compile SPEC -o
+measured separately as probe_s: the wall time of that first run, probes and a build of the smallest example,
+from a cache with nothing in it), runs `kiln compile SPEC -o
 DIR` with the machine's defaults (random weights from the spec's seed: no --weights, so no safetensors
 reading is counted), then loads lib<name>.so with ctypes, calls <name>_create and, when the weights live in
 a separate <name>.weights file, <name>_load_weights_file. compile_s is the wall time of the kiln process

@@ -95,7 +95,7 @@ def full_tables(results):
           "used kiln before), then dlopen, `<name>_create` and, if the weights are in a separate file, "
           "`<name>_load_weights_file`. The first kiln run on a machine also probes the compiler and OpenBLAS "
           "(compiling and running two small programs): the last column is that run's time, on the smallest example.", "",
-          "| spec | reps | compile s (median; min–max) | of which the C compiler s | load s | total s (median) | first-run probes s |",
+          "| spec | reps | compile s (median; min–max) | of which the C compiler s | load s | total s (median) | first kiln run s |",
           "|---|---|---|---|---|---|---|"]
   for c in results["compile"]:
     reps = c["reps"]
