@@ -15,12 +15,21 @@ public struct KernelOptions: Hashable, Sendable {
   /// (`conv2d_flat`, `conv2d_grad_weight_flat`) instead of im2col + OpenBLAS; off, every conv that can use
   /// OpenBLAS does (tests turn it off to cover the GEMM kernels on every geometry).
   public var flatConvolutions: Bool = true
+  /// With `blas`, let stride-1 convolutions (and the input gradients of stride-1 convolutions) with output
+  /// rows at least 8 wide take `conv2d_tiled` (register tiles of filters × row vectors, channel blocks)
+  /// ahead of the flat loops and OpenBLAS; off, they take those as before (tests turn it off to keep them
+  /// covered).
+  public var tiledConvolutions: Bool = true
 
-  public init(blas: Bool = true, threadSlots: Int = 8, training: Bool = false, flatConvolutions: Bool = true) {
+  public init(
+    blas: Bool = true, threadSlots: Int = 8, training: Bool = false, flatConvolutions: Bool = true,
+    tiledConvolutions: Bool = true
+  ) {
     self.blas = blas
     self.threadSlots = threadSlots
     self.training = training
     self.flatConvolutions = flatConvolutions
+    self.tiledConvolutions = tiledConvolutions
   }
 }
 
@@ -42,6 +51,7 @@ public enum KernelContexts {
     Conv2DGemmContext.self,
     Conv2DDirectContext.self,
     Conv2DFlatContext.self,
+    Conv2DTiledContext.self,
     Conv2DGradWeightFlatContext.self,
     DenseGradInputBLASContext.self,
     DenseGradWeightBLASContext.self,

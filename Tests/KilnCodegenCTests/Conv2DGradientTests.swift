@@ -61,7 +61,8 @@ import Testing
         try Conv2DGradientKernel.make(
           name: name(i, output, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv,
           input: TensorType(.f32, c.input), target: target,
-          options: KernelOptions(blas: blas, threadSlots: threadSlots, flatConvolutions: flat))
+          options: KernelOptions(
+            blas: blas, threadSlots: threadSlots, flatConvolutions: flat, tiledConvolutions: false))
       }
     }
   }

@@ -52,19 +52,23 @@ import Testing
     "\(prefix)\(i)_conv_\(blas ? "blas" : "loops")"
   }
 
-  static func kernels(_ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k", flat: Bool = true)
-    -> [KernelFunction]
-  {
+  /// The kernels of `cases`; the tiled loops only when `tiled` (Conv2DTiledTests covers them), so these
+  /// suites keep checking the flat loops and im2col + OpenBLAS on the shapes the tiled loops would take.
+  static func kernels(
+    _ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k", flat: Bool = true, tiled: Bool = false
+  ) -> [KernelFunction] {
     cases.enumerated().map { i, c in
       Conv2DKernel.make(
         name: name(i, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv, input: TensorType(.f32, c.input),
-        options: KernelOptions(blas: blas, threadSlots: threadSlots, flatConvolutions: flat))
+        options: KernelOptions(
+          blas: blas, threadSlots: threadSlots, flatConvolutions: flat, tiledConvolutions: tiled))
     }
   }
 
   /// The cases whose BLAS kernel is the flat one (stride 1, not depthwise, few enough wasted columns).
   static let flatCases = cases.indices.filter {
-    Conv2DKernel.template(conv: cases[$0].conv, input: TensorType(.f32, cases[$0].input), options: KernelOptions())
+    Conv2DKernel.template(
+      conv: cases[$0].conv, input: TensorType(.f32, cases[$0].input), options: KernelOptions(tiledConvolutions: false))
       == "conv2d_flat"
   }
 
@@ -241,7 +245,8 @@ import Testing
   ]
 
   /// The BLAS variant with 8 scratch slots ("k…") and with 2 ("s…", so batch 5 puts several images in a
-  /// slot; cases 0, 1 and 3 take the flat loops), im2col + OpenBLAS for every case ("g…"), and the direct loops.
+  /// slot; cases 0 and 3 take the flat loops), im2col + OpenBLAS for every case ("g…"), and the direct loops.
+  /// (Conv2DTiledTests checks the tiled loops on 1 and 2 threads.)
   static let kernels =
     Conv2DTests.kernels(cases, blas: true) + Conv2DTests.kernels(cases, blas: true, threadSlots: 2, prefix: "s")
     + Conv2DTests.kernels(cases, blas: true, prefix: "g", flat: false) + Conv2DTests.kernels(cases, blas: false)

@@ -86,7 +86,7 @@ struct ProfiledExample: Sendable {
     let conv2 = try #require(r.groups.first { $0.name == "b1_conv2" })
     #expect(conv2.unfusedSteps.map { r.unfused.steps[$0].layer } == ["b1_conv2", "b1_bn2", "b1_add", "b1_out"])
     #expect(r.fused.steps[stem.fusedSteps[0]].op.hasSuffix("+relu"))
-    #expect(r.fused.steps[stem.fusedSteps[0]].template == "conv2d_flat")
+    #expect(r.fused.steps[stem.fusedSteps[0]].template == "conv2d_tiled")
     #expect(r.fused.steps.count < r.unfused.steps.count)
   }
 

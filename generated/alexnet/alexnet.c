@@ -1058,6 +1058,11 @@ static const kiln_rt_tensor alexnet_tensors[16] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
 
 /* conv conv1: y[n, 96, 55, 55] = epilogue(v) with v = conv(x[n, 3, 227, 227]) + b, epilogue: relu,
    W [96, 3, 11, 11], 1 group(s), stride 4×4, dilation 1×1, pads top 0 left 0.
@@ -1202,72 +1207,350 @@ static void k3_lrn_norm1(int n, const float *restrict x, float *restrict y) {
   }
 }
 
+/* k4_conv_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (96 channels × 5×5 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k4_conv_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 729);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 737);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1458);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1466);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2187);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2195);
+  for (int c = 0; c < 96; c++, in0 += 961, wp += 100) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 31);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 32);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 33);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 41);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 62);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[40]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[41]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[42]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[43]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 63);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 71);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[44]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[45]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[46]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[47]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 64);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 65);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[52]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[53]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[54]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[55]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 66);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[56]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[57]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[58]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[59]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 93);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 101);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[62]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[63]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 94);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 102);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[64]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[65]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[66]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[67]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 95);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 103);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[68]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[69]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[70]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[71]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 96);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 104);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[74]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[75]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 97);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 105);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[76]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[77]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[78]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[79]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 124);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 132);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[80]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[81]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[82]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[83]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 125);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 133);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[86]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[87]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 126);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 134);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[88]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[89]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[90]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[91]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 127);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 135);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[92]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[93]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[94]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[95]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 128);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 136);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[98]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[99]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 729) = a1_0;
+  *(kiln_v8 *)(out0 + 737) = a1_1;
+  *(kiln_v8 *)(out0 + 1458) = a2_0;
+  *(kiln_v8 *)(out0 + 1466) = a2_1;
+  *(kiln_v8 *)(out0 + 2187) = a3_0;
+  *(kiln_v8 *)(out0 + 2195) = a3_1;
+}
+
 /* conv conv2: y[n, 256, 27, 27] = epilogue(v) with v = conv(x[n, 96, 27, 27]) + b, epilogue: relu,
-   W [256, 96, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [256 × 2400] · columns [2400 × 729]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [256, 96, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 96
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 31 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·31 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k4_conv_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 256; o++) {
+        const int f0 = o < 256 ? o - o % 4 : 256;
+        const int mr = o < 256 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 256 + f0) * 2400 + (o - f0);
+        for (int c = 0; c < 96; c++) {
+          const int i = cb * 96 + c;
+          for (int p = 0; p < 5; p++)
+            for (int q = 0; q < 5; q++)
+              dst[((c * 5 + p) * 5 + q) * mr] =
+                weight[(((long)(g * 256 + o) * 96 + i) * 5 + p) * 5 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 447897600L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 1749600L;
+    float *pad = scratch + 614400L + (long)slot * 92256L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 92256L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 69984L;
-      float *ys = y + (long)s * 186624L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 69984L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 2, ow·1 + q·1 − 2] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 96; c++) {
-          for (int p = 0; p < 5; p++) {
-            const int ih0 = p * 1 - 2;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 27 ? (27 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 27 ? ohFirst : 27;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 27 ? ohEnd : 27);
-            for (int q = 0; q < 5; q++) {
-              const int iw0 = q * 1 - 2;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 27 ? (27 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 27 ? owFirst : 27;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 27 ? owEnd : 27);
-              float *row = cols + (long)((c * 5 + p) * 5 + q) * 729;
-              for (int i = 0; i < ohLo * 27; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 27;
-                const float *in = xg + ((long)c * 27 + oh * 1 + ih0) * 27;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 27; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 27; i < 729; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 69984L + (long)g * 69984L;
+        for (int c = 0; c < 96; c++)
+          for (int r = 2; r < 29; r++) {
+            float *dst = pad + (long)c * 961 + r * 31 + 2;
+            const float *src = xg + ((long)c * 27 + r - 2) * 27;
+            for (int col = 0; col < 27; col++) dst[col] = src[col];
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 186624L + (long)g * 256 * 729;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 96 * 961;
+          const float *wc = wpk + (long)(g * 1 + cb) * 614400;
+          for (int tr = 0; tr < 27; tr++) {
+            const int r0 = tr * 1 < 26 ? tr * 1 : 26;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 11 ? tc * 16 : 11;
+              const float *in0 = xc + r0 * 31 + c0;
+              float *out0 = yg + r0 * 27 + c0;
+              for (int fb = 0; fb < 64; fb++)
+                k4_conv_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 2400, out0 + (long)fb * 4 * 729);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 256, 729, 2400, 1.0f,
-                    weight + (long)g * 614400L, 2400, columns, 729, 0.0f,
-                    ys + (long)g * 186624L, 729);
-      }
-      for (int f = 0; f < 256; f++) {
-        float *plane = ys + (long)f * 729;
-        const float b = bias[f];
-        for (int i = 0; i < 729; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 256; f++) {
+          float *yf = yg + (long)f * 729;
+          const float b = bias[g * 256 + f];
+          for (int i = 0; i < 729; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
@@ -1345,216 +1628,570 @@ static void k6_lrn_norm2(int n, const float *restrict x, float *restrict y) {
   }
 }
 
+/* k7_conv_conv3: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k7_conv_conv3_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 169);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 174);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 338);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 343);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 507);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
+  for (int c = 0; c < 32; c++, in0 += 225, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 5);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 6);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 7);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 15);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 16);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 17);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 30);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 31);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 32);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 5) = a0_1;
+  *(kiln_v8 *)(out0 + 169) = a1_0;
+  *(kiln_v8 *)(out0 + 174) = a1_1;
+  *(kiln_v8 *)(out0 + 338) = a2_0;
+  *(kiln_v8 *)(out0 + 343) = a2_1;
+  *(kiln_v8 *)(out0 + 507) = a3_0;
+  *(kiln_v8 *)(out0 + 512) = a3_1;
+}
+
 /* conv conv3: y[n, 384, 13, 13] = epilogue(v) with v = conv(x[n, 256, 13, 13]) + b, epilogue: relu,
-   W [384, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [384 × 2304] · columns [2304 × 169]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [384, 256, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 15 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·15 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k7_conv_conv3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 8; cb++)
+      for (int o = 0; o < 384; o++) {
+        const int f0 = o < 384 ? o - o % 4 : 384;
+        const int mr = o < 384 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 8 + cb) * 384 + f0) * 288 + (o - f0);
+        for (int c = 0; c < 32; c++) {
+          const int i = cb * 32 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 384 + o) * 256 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 149520384L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 389376L;
+    float *pad = scratch + 884736L + (long)slot * 57600L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 57600L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 43264L;
-      float *ys = y + (long)s * 64896L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 43264L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 256; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 13 ? (13 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 13 ? ohFirst : 13;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 13 ? ohEnd : 13);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 13 ? (13 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 13 ? owFirst : 13;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 13 ? owEnd : 13);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 169;
-              for (int i = 0; i < ohLo * 13; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 13;
-                const float *in = xg + ((long)c * 13 + oh * 1 + ih0) * 13;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 13; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 13; i < 169; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 43264L + (long)g * 43264L;
+        for (int c = 0; c < 256; c++)
+          for (int r = 1; r < 14; r++) {
+            float *dst = pad + (long)c * 225 + r * 15 + 1;
+            const float *src = xg + ((long)c * 13 + r - 1) * 13;
+            for (int col = 0; col < 13; col++) dst[col] = src[col];
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 64896L + (long)g * 384 * 169;
+        for (int cb = 0; cb < 8; cb++) {
+          const float *xc = xp + (long)cb * 32 * 225;
+          const float *wc = wpk + (long)(g * 8 + cb) * 110592;
+          for (int tr = 0; tr < 13; tr++) {
+            const int r0 = tr * 1 < 12 ? tr * 1 : 12;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 13 ? tc * 0 : 13;
+              const float *in0 = xc + r0 * 15 + c0;
+              float *out0 = yg + r0 * 13 + c0;
+              for (int fb = 0; fb < 96; fb++)
+                k7_conv_conv3_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 169);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 384, 169, 2304, 1.0f,
-                    weight + (long)g * 884736L, 2304, columns, 169, 0.0f,
-                    ys + (long)g * 64896L, 169);
-      }
-      for (int f = 0; f < 384; f++) {
-        float *plane = ys + (long)f * 169;
-        const float b = bias[f];
-        for (int i = 0; i < 169; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 384; f++) {
+          float *yf = yg + (long)f * 169;
+          const float b = bias[g * 384 + f];
+          for (int i = 0; i < 169; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
   }
 }
 
+/* k8_conv_conv4: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k8_conv_conv4_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 169);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 174);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 338);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 343);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 507);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
+  for (int c = 0; c < 32; c++, in0 += 225, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 5);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 6);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 7);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 15);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 16);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 17);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 30);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 31);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 32);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 5) = a0_1;
+  *(kiln_v8 *)(out0 + 169) = a1_0;
+  *(kiln_v8 *)(out0 + 174) = a1_1;
+  *(kiln_v8 *)(out0 + 338) = a2_0;
+  *(kiln_v8 *)(out0 + 343) = a2_1;
+  *(kiln_v8 *)(out0 + 507) = a3_0;
+  *(kiln_v8 *)(out0 + 512) = a3_1;
+}
+
 /* conv conv4: y[n, 384, 13, 13] = epilogue(v) with v = conv(x[n, 384, 13, 13]) + b, epilogue: relu,
-   W [384, 384, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [384 × 3456] · columns [3456 × 169]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [384, 384, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 15 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·15 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k8_conv_conv4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 12; cb++)
+      for (int o = 0; o < 384; o++) {
+        const int f0 = o < 384 ? o - o % 4 : 384;
+        const int mr = o < 384 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 12 + cb) * 384 + f0) * 288 + (o - f0);
+        for (int c = 0; c < 32; c++) {
+          const int i = cb * 32 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 384 + o) * 384 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 224280576L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 584064L;
+    float *pad = scratch + 1327104L + (long)slot * 86400L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 86400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 64896L;
-      float *ys = y + (long)s * 64896L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 64896L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 384; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 13 ? (13 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 13 ? ohFirst : 13;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 13 ? ohEnd : 13);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 13 ? (13 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 13 ? owFirst : 13;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 13 ? owEnd : 13);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 169;
-              for (int i = 0; i < ohLo * 13; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 13;
-                const float *in = xg + ((long)c * 13 + oh * 1 + ih0) * 13;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 13; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 13; i < 169; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 64896L + (long)g * 64896L;
+        for (int c = 0; c < 384; c++)
+          for (int r = 1; r < 14; r++) {
+            float *dst = pad + (long)c * 225 + r * 15 + 1;
+            const float *src = xg + ((long)c * 13 + r - 1) * 13;
+            for (int col = 0; col < 13; col++) dst[col] = src[col];
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 64896L + (long)g * 384 * 169;
+        for (int cb = 0; cb < 12; cb++) {
+          const float *xc = xp + (long)cb * 32 * 225;
+          const float *wc = wpk + (long)(g * 12 + cb) * 110592;
+          for (int tr = 0; tr < 13; tr++) {
+            const int r0 = tr * 1 < 12 ? tr * 1 : 12;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 13 ? tc * 0 : 13;
+              const float *in0 = xc + r0 * 15 + c0;
+              float *out0 = yg + r0 * 13 + c0;
+              for (int fb = 0; fb < 96; fb++)
+                k8_conv_conv4_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 169);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 384, 169, 3456, 1.0f,
-                    weight + (long)g * 1327104L, 3456, columns, 169, 0.0f,
-                    ys + (long)g * 64896L, 169);
-      }
-      for (int f = 0; f < 384; f++) {
-        float *plane = ys + (long)f * 169;
-        const float b = bias[f];
-        for (int i = 0; i < 169; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 384; f++) {
+          float *yf = yg + (long)f * 169;
+          const float b = bias[g * 384 + f];
+          for (int i = 0; i < 169; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
   }
 }
 
+/* k9_conv_conv5: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k9_conv_conv5_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 169);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 174);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 338);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 343);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 507);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
+  for (int c = 0; c < 32; c++, in0 += 225, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 5);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 6);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 7);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 15);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 16);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 17);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 30);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 31);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 32);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 5) = a0_1;
+  *(kiln_v8 *)(out0 + 169) = a1_0;
+  *(kiln_v8 *)(out0 + 174) = a1_1;
+  *(kiln_v8 *)(out0 + 338) = a2_0;
+  *(kiln_v8 *)(out0 + 343) = a2_1;
+  *(kiln_v8 *)(out0 + 507) = a3_0;
+  *(kiln_v8 *)(out0 + 512) = a3_1;
+}
+
 /* conv conv5: y[n, 256, 13, 13] = epilogue(v) with v = conv(x[n, 384, 13, 13]) + b, epilogue: relu,
-   W [256, 384, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [256 × 3456] · columns [3456 × 169]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [256, 384, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 15 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·15 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k9_conv_conv5(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 12; cb++)
+      for (int o = 0; o < 256; o++) {
+        const int f0 = o < 256 ? o - o % 4 : 256;
+        const int mr = o < 256 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 12 + cb) * 256 + f0) * 288 + (o - f0);
+        for (int c = 0; c < 32; c++) {
+          const int i = cb * 32 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 256 + o) * 384 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 149520384L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 584064L;
+    float *pad = scratch + 884736L + (long)slot * 86400L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 86400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 64896L;
-      float *ys = y + (long)s * 43264L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 64896L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 384; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 13 ? (13 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 13 ? ohFirst : 13;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 13 ? ohEnd : 13);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 13 ? (13 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 13 ? owFirst : 13;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 13 ? owEnd : 13);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 169;
-              for (int i = 0; i < ohLo * 13; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 13;
-                const float *in = xg + ((long)c * 13 + oh * 1 + ih0) * 13;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 13; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 13; i < 169; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 64896L + (long)g * 64896L;
+        for (int c = 0; c < 384; c++)
+          for (int r = 1; r < 14; r++) {
+            float *dst = pad + (long)c * 225 + r * 15 + 1;
+            const float *src = xg + ((long)c * 13 + r - 1) * 13;
+            for (int col = 0; col < 13; col++) dst[col] = src[col];
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 43264L + (long)g * 256 * 169;
+        for (int cb = 0; cb < 12; cb++) {
+          const float *xc = xp + (long)cb * 32 * 225;
+          const float *wc = wpk + (long)(g * 12 + cb) * 73728;
+          for (int tr = 0; tr < 13; tr++) {
+            const int r0 = tr * 1 < 12 ? tr * 1 : 12;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 13 ? tc * 0 : 13;
+              const float *in0 = xc + r0 * 15 + c0;
+              float *out0 = yg + r0 * 13 + c0;
+              for (int fb = 0; fb < 64; fb++)
+                k9_conv_conv5_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 169);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 256, 169, 3456, 1.0f,
-                    weight + (long)g * 884736L, 3456, columns, 169, 0.0f,
-                    ys + (long)g * 43264L, 169);
-      }
-      for (int f = 0; f < 256; f++) {
-        float *plane = ys + (long)f * 169;
-        const float b = bias[f];
-        for (int i = 0; i < 169; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 256; f++) {
+          float *yf = yg + (long)f * 169;
+          const float b = bias[g * 256 + f];
+          for (int i = 0; i < 169; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
@@ -1864,26 +2501,26 @@ int alexnet_forward_all(const float *params, void *arena_memory, const float *co
   const float *t0 = inputs[0]; /* image */
   float *t1 = arena + 0; /* conv1 */
   float *t2 = arena + 18585600; /* pool1 */
-  float *t3 = arena + 25940736; /* norm1 */
-  float *t4 = arena + 13996800; /* conv2 */
-  float *t5 = arena + 0; /* pool2 */
-  float *t6 = arena + 8825856; /* norm2 */
-  float *t7 = arena + 4672512; /* conv3 */
-  float *t8 = arena + 8825856; /* conv4 */
-  float *t9 = arena + 4672512; /* conv5 */
-  float *t10 = arena + 0; /* pool5 */
-  float *t11 = arena + 589824; /* fc6 */
-  float *t12 = arena + 0; /* fc7 */
+  float *t3 = arena + 11943936; /* norm1 */
+  float *t4 = arena + 0; /* conv2 */
+  float *t5 = arena + 11943936; /* pool2 */
+  float *t6 = arena + 4153344; /* norm2 */
+  float *t7 = arena + 0; /* conv3 */
+  float *t8 = arena + 4153344; /* conv4 */
+  float *t9 = arena + 0; /* conv5 */
+  float *t10 = arena + 2768896; /* pool5 */
+  float *t11 = arena + 0; /* fc6 */
+  float *t12 = arena + 262144; /* fc7 */
   float *t13 = outputs[0]; /* logits */
   KILN_STEP_BEGIN(0); k1_conv_conv1(n, t0, params + 0, params + 34848, t1, arena + 18585600); KILN_STEP_END(0);
   KILN_STEP_BEGIN(1); k2_maxpool_pool1(n, t1, t2); KILN_STEP_END(1);
   KILN_STEP_BEGIN(2); k3_lrn_norm1(n, t2, t3); KILN_STEP_END(2);
-  KILN_STEP_BEGIN(3); k4_conv_conv2(n, t3, params + 34944, params + 649344, t4, arena + 0); KILN_STEP_END(3);
+  KILN_STEP_BEGIN(3); k4_conv_conv2(n, t3, params + 34944, params + 649344, t4, arena + 16422912); KILN_STEP_END(3);
   KILN_STEP_BEGIN(4); k5_maxpool_pool2(n, t4, t5); KILN_STEP_END(4);
   KILN_STEP_BEGIN(5); k6_lrn_norm2(n, t5, t6); KILN_STEP_END(5);
-  KILN_STEP_BEGIN(6); k7_conv_conv3(n, t6, params + 649600, params + 1534336, t7, arena + 0); KILN_STEP_END(6);
-  KILN_STEP_BEGIN(7); k8_conv_conv4(n, t7, params + 1534720, params + 2861824, t8, arena + 0); KILN_STEP_END(7);
-  KILN_STEP_BEGIN(8); k9_conv_conv5(n, t8, params + 2862208, params + 3746944, t9, arena + 0); KILN_STEP_END(8);
+  KILN_STEP_BEGIN(6); k7_conv_conv3(n, t6, params + 649600, params + 1534336, t7, arena + 6922240); KILN_STEP_END(6);
+  KILN_STEP_BEGIN(7); k8_conv_conv4(n, t7, params + 1534720, params + 2861824, t8, arena + 8306688); KILN_STEP_END(7);
+  KILN_STEP_BEGIN(8); k9_conv_conv5(n, t8, params + 2862208, params + 3746944, t9, arena + 8306688); KILN_STEP_END(8);
   KILN_STEP_BEGIN(9); k10_maxpool_pool5(n, t9, t10); KILN_STEP_END(9);
   KILN_STEP_BEGIN(10); k11_dense_fc6(n, t10, params + 3747200, params + 41495936, t11); KILN_STEP_END(10);
   KILN_STEP_BEGIN(11); k12_dense_fc7(n, t11, params + 41500032, params + 58277248, t12); KILN_STEP_END(11);

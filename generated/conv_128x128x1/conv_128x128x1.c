@@ -1128,72 +1128,328 @@ _Alignas(64) static const float conv_128x128x1_weights[640] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* k1_conv_conv: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (1 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 15876);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 15884);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 31752);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 31760);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 47628);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 47636);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 63504);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 63512);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 79380);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 79388);
+  for (int c = 0; c < 1; c++, in0 += 16384, wp += 54) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 128);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 136);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 129);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 137);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 130);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 138);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 256);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 264);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 257);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 265);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 258);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 266);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 15876) = a1_0;
+  *(kiln_v8 *)(out0 + 15884) = a1_1;
+  *(kiln_v8 *)(out0 + 31752) = a2_0;
+  *(kiln_v8 *)(out0 + 31760) = a2_1;
+  *(kiln_v8 *)(out0 + 47628) = a3_0;
+  *(kiln_v8 *)(out0 + 47636) = a3_1;
+  *(kiln_v8 *)(out0 + 63504) = a4_0;
+  *(kiln_v8 *)(out0 + 63512) = a4_1;
+  *(kiln_v8 *)(out0 + 79380) = a5_0;
+  *(kiln_v8 *)(out0 + 79388) = a5_1;
+}
+
+/* k1_conv_conv: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (1 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 15876);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 15884);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 31752);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 31760);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 47628);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 47636);
+  for (int c = 0; c < 1; c++, in0 += 16384, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 128);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 136);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 129);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 137);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 130);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 138);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 256);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 264);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 257);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 265);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 258);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 266);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 15876) = a1_0;
+  *(kiln_v8 *)(out0 + 15884) = a1_1;
+  *(kiln_v8 *)(out0 + 31752) = a2_0;
+  *(kiln_v8 *)(out0 + 31760) = a2_1;
+  *(kiln_v8 *)(out0 + 47628) = a3_0;
+  *(kiln_v8 *)(out0 + 47636) = a3_1;
+}
 
 /* conv conv: y[n, 64, 126, 126] = epilogue(v) with v = conv(x[n, 1, 128, 128]) + b, epilogue: none,
    W [64, 1, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 128 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·128 + ow + q·1: over the "wide" index
-   i = oh·128 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 126 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 1
+   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 128 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·128 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_conv(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 64; o++) {
+        const int f0 = o < 60 ? o - o % 6 : 60;
+        const int mr = o < 60 ? 6 : 4;
+        float *dst = wpk + ((long)(g * 1 + cb) * 64 + f0) * 9 + (o - f0);
+        for (int c = 0; c < 1; c++) {
+          const int i = cb * 1 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 64 + o) * 1 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 9144576L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 145410L;
-    float *wide = xp + 16386L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 16386L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 1; c++)
-          for (int r = 0; r < 128; r++) {
-            float *dst = xp + (long)c * 16386 + r * 128 + 0;
-            const float *src = xg + ((long)c * 128 + r - 0) * 128;
-            for (int col = 0; col < 128; col++) dst[col] = src[col];
+        /* No padding and no cropping: the input planes are the padded planes. */
+        const float *xp = xg;
+        float *yg = y + (long)s * 1016064L + (long)g * 64 * 15876;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 1 * 16384;
+          const float *wc = wpk + (long)(g * 1 + cb) * 576;
+          for (int tr = 0; tr < 126; tr++) {
+            const int r0 = tr * 1 < 125 ? tr * 1 : 125;
+            for (int tc = 0; tc < 8; tc++) {
+              const int c0 = tc * 16 < 110 ? tc * 16 : 110;
+              const float *in0 = xc + r0 * 128 + c0;
+              float *out0 = yg + r0 * 126 + c0;
+              for (int fb = 0; fb < 10; fb++)
+                k1_conv_conv_tile6(cb == 0, in0, wc + (long)fb * 6 * 9, out0 + (long)fb * 6 * 15876);
+              k1_conv_conv_tile4(cb == 0, in0, wc + 60L * 9, out0 + 60L * 15876);
+            }
           }
-        const float *wg = w + (long)g * 64 * 9;
-        for (int fb = 0; fb < 64; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 56 ? fb : 56;
-          const float *wb = wg + (long)f0 * 9;
-          for (int i0 = 0; i0 < 16128; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 1; c++)
-              for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) {
-                  const float *in = xp + (long)c * 16386 + i0 + p * 128 + q * 1;
-                  const int tap = (c * 3 + p) * 3 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 9 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 16128 + i0 + 8 * u) = acc[j][u];
-          }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 64 + f0 + j;
-            float *yf = y + (long)s * 1016064L + (long)fo * 15876;
-            const float *wf = wide + (long)j * 16128;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 126; oh++)
-              for (int ow = 0; ow < 126; ow++) {
-                float v = wf[oh * 128 + ow] + b;
-                yf[oh * 126 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 64; f++) {
+          float *yf = yg + (long)f * 15876;
+          const float b = bias[g * 64 + f];
+          for (int i = 0; i < 15876; i++) {
+            float v = yf[i] + b;
+            yf[i] = v;
           }
         }
       }

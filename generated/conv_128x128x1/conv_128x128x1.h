@@ -16,7 +16,7 @@ extern "C" {
 #define CONV_128X128X1_OUTPUT_FEATURES_SIZE 1016064 /* f32[64, 126, 126] per sample */
 #define CONV_128X128X1_MAX_BATCH 64
 #define CONV_128X128X1_PARAMS_BYTES 2560
-#define CONV_128X128X1_ARENA_BYTES 4653120 /* activations and kernel scratch, planned together */
+#define CONV_128X128X1_ARENA_BYTES 2304 /* activations and kernel scratch, planned together */
 #define CONV_128X128X1_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define CONV_128X128X1_EMBEDDED_WEIGHTS 1
 

@@ -1144,72 +1144,688 @@ _Alignas(64) static const float conv_32x32x3_weights[768] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* k1_conv_conv: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 5×5 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 3; c++, in0 += 1296, wp += 150) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 47);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 48);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[54]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[55]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[56]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[57]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[58]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[59]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 80);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[62]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[63]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[64]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[65]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 81);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[66]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[67]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[68]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[69]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[70]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[71]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 82);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[74]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[75]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[76]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[77]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 75);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 83);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[78]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[79]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[80]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[81]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[82]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[83]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 84);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[86]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[87]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[88]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[89]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 108);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 116);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[90]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[91]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[92]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[93]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[94]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[95]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 109);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 117);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[98]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[99]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[100]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[101]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 110);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 118);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[102]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[103]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[104]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[105]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[106]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[107]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 111);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 119);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[108]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[109]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[110]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[111]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[112]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[113]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 112);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 120);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[114]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[115]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[116]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[117]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[118]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[119]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 144);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 152);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[120]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[121]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[122]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[123]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[124]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[125]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 145);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 153);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[126]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[127]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[128]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[129]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[130]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[131]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 146);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 154);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[132]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[133]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[134]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[135]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[136]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[137]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 147);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 155);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[138]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[139]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[140]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[141]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[142]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[143]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 148);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 156);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[144]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[145]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[146]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[147]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[148]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[149]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* k1_conv_conv: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 5×5 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  for (int c = 0; c < 3; c++, in0 += 1296, wp += 100) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 47);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 48);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 80);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[40]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[41]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[42]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[43]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 81);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[44]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[45]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[46]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[47]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 82);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 75);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 83);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[52]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[53]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[54]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[55]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 84);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[56]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[57]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[58]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[59]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 108);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 116);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[62]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[63]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 109);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 117);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[64]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[65]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[66]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[67]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 110);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 118);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[68]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[69]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[70]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[71]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 111);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 119);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[74]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[75]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 112);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 120);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[76]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[77]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[78]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[79]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 144);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 152);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[80]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[81]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[82]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[83]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 145);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 153);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[86]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[87]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 146);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 154);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[88]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[89]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[90]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[91]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 147);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 155);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[92]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[93]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[94]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[95]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 148);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 156);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[98]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[99]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+}
 
 /* conv conv: y[n, 10, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: none,
    W [10, 3, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 36 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·36 + ow + q·1: over the "wide" index
-   i = oh·36 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
+   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 36 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·36 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_conv(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 10; o++) {
+        const int f0 = o < 6 ? o - o % 6 : 6;
+        const int mr = o < 6 ? 6 : 4;
+        float *dst = wpk + ((long)(g * 1 + cb) * 10 + f0) * 75 + (o - f0);
+        for (int c = 0; c < 3; c++) {
+          const int i = cb * 3 + c;
+          for (int p = 0; p < 5; p++)
+            for (int q = 0; q < 5; q++)
+              dst[((c * 5 + p) * 5 + q) * mr] =
+                weight[(((long)(g * 10 + o) * 3 + i) * 5 + p) * 5 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 768000L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 13116L;
-    float *wide = xp + 3900L;
+    float *pad = scratch + 750L + (long)slot * 3888L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 3900L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 3888L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
           for (int r = 2; r < 34; r++) {
-            float *dst = xp + (long)c * 1300 + r * 36 + 2;
+            float *dst = pad + (long)c * 1296 + r * 36 + 2;
             const float *src = xg + ((long)c * 32 + r - 2) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 10 * 75;
-        for (int fb = 0; fb < 10; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 2 ? fb : 2;
-          const float *wb = wg + (long)f0 * 75;
-          for (int i0 = 0; i0 < 1152; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 3; c++)
-              for (int p = 0; p < 5; p++)
-                for (int q = 0; q < 5; q++) {
-                  const float *in = xp + (long)c * 1300 + i0 + p * 36 + q * 1;
-                  const int tap = (c * 5 + p) * 5 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 75 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1152 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 10240L + (long)g * 10 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 3 * 1296;
+          const float *wc = wpk + (long)(g * 1 + cb) * 750;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 36 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 1; fb++)
+                k1_conv_conv_tile6(cb == 0, in0, wc + (long)fb * 6 * 75, out0 + (long)fb * 6 * 1024);
+              k1_conv_conv_tile4(cb == 0, in0, wc + 6L * 75, out0 + 6L * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 10 + f0 + j;
-            float *yf = y + (long)s * 10240L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1152;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 36 + ow] + b;
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 10; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 10 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            yf[i] = v;
           }
         }
       }

@@ -16,7 +16,7 @@ extern "C" {
 #define CONV_32X32X3_OUTPUT_FEATURES_SIZE 10240 /* f32[10, 32, 32] per sample */
 #define CONV_32X32X3_MAX_BATCH 64
 #define CONV_32X32X3_PARAMS_BYTES 3072
-#define CONV_32X32X3_ARENA_BYTES 419712 /* activations and kernel scratch, planned together */
+#define CONV_32X32X3_ARENA_BYTES 127424 /* activations and kernel scratch, planned together */
 #define CONV_32X32X3_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define CONV_32X32X3_EMBEDDED_WEIGHTS 1
 

@@ -1430,72 +1430,996 @@ _Alignas(64) static const float conv_chain_weights[3008] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* k1_conv_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 7×7 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 676);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 684);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1352);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1360);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2028);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2036);
+  for (int c = 0; c < 3; c++, in0 += 1024, wp += 196) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 5);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 6);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 14);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 32);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 33);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 41);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[40]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[41]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[42]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[43]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[44]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[45]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[46]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[47]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[52]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[53]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[54]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[55]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 64);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[56]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[57]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[58]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[59]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 65);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[62]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[63]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 66);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[64]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[65]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[66]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[67]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 67);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 75);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[68]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[69]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[70]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[71]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[74]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[75]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[76]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[77]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[78]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[79]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[80]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[81]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[82]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[83]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 96);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 104);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[86]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[87]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 97);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 105);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[88]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[89]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[90]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[91]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 98);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 106);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[92]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[93]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[94]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[95]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 99);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 107);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[98]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[99]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 100);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 108);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[100]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[101]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[102]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[103]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 101);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 109);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[104]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[105]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[106]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[107]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 102);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 110);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[108]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[109]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[110]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[111]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 128);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 136);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[112]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[113]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[114]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[115]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 129);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 137);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[116]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[117]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[118]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[119]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 130);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 138);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[120]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[121]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[122]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[123]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 131);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 139);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[124]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[125]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[126]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[127]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 132);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 140);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[128]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[129]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[130]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[131]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 133);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 141);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[132]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[133]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[134]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[135]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 134);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 142);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[136]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[137]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[138]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[139]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 160);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 168);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[140]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[141]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[142]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[143]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 161);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 169);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[144]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[145]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[146]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[147]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 162);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 170);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[148]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[149]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[150]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[151]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 163);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 171);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[152]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[153]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[154]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[155]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 164);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 172);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[156]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[157]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[158]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[159]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 165);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 173);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[160]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[161]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[162]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[163]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 166);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 174);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[164]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[165]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[166]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[167]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 192);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 200);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[168]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[169]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[170]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[171]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 193);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 201);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[172]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[173]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[174]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[175]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 194);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 202);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[176]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[177]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[178]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[179]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 195);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 203);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[180]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[181]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[182]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[183]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 196);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 204);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[184]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[185]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[186]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[187]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 197);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 205);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[188]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[189]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[190]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[191]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 198);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 206);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[192]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[193]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[194]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[195]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 676) = a1_0;
+  *(kiln_v8 *)(out0 + 684) = a1_1;
+  *(kiln_v8 *)(out0 + 1352) = a2_0;
+  *(kiln_v8 *)(out0 + 1360) = a2_1;
+  *(kiln_v8 *)(out0 + 2028) = a3_0;
+  *(kiln_v8 *)(out0 + 2036) = a3_1;
+}
+
+/* k1_conv_conv1: one register tile of 2 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 7×7 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv1_tile2(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 676);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 684);
+  for (int c = 0; c < 3; c++, in0 += 1024, wp += 98) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[2]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[3]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 5);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[10]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[11]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 6);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 14);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 32);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[14]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[15]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 33);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 41);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[22]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[23]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[26]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[27]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 64);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 65);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 66);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 67);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 75);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[34]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[35]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[38]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[39]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[40]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[41]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 96);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 104);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 97);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 105);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[44]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[45]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 98);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 106);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[46]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[47]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 99);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 107);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 100);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 108);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[50]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[51]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 101);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 109);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[52]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[53]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 102);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 110);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[54]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[55]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 128);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 136);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[56]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[57]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 129);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 137);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[58]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[59]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 130);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 138);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 131);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 139);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[62]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[63]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 132);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 140);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[64]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[65]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 133);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 141);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[66]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[67]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 134);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 142);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[68]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[69]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 160);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 168);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[70]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[71]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 161);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 169);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 162);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 170);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[74]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[75]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 163);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 171);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[76]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[77]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 164);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 172);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[78]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[79]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 165);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 173);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[80]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[81]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 166);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 174);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[82]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[83]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 192);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 200);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 193);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 201);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[86]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[87]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 194);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 202);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[88]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[89]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 195);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 203);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[90]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[91]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 196);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 204);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[92]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[93]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 197);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 205);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[94]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[95]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 198);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 206);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 676) = a1_0;
+  *(kiln_v8 *)(out0 + 684) = a1_1;
+}
 
 /* conv conv1: y[n, 10, 26, 26] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: none,
    W [10, 3, 7, 7], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
-   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 26 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
+   channels, 4 filters at a time (the last 2 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 32 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·32 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 10; o++) {
+        const int f0 = o < 8 ? o - o % 4 : 8;
+        const int mr = o < 8 ? 4 : 2;
+        float *dst = wpk + ((long)(g * 1 + cb) * 10 + f0) * 147 + (o - f0);
+        for (int c = 0; c < 3; c++) {
+          const int i = cb * 3 + c;
+          for (int p = 0; p < 7; p++)
+            for (int q = 0; q < 7; q++)
+              dst[((c * 7 + p) * 7 + q) * mr] =
+                weight[(((long)(g * 10 + o) * 3 + i) * 7 + p) * 7 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 993720L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 9746L;
-    float *wide = xp + 3090L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 3090L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
-        for (int c = 0; c < 3; c++)
-          for (int r = 0; r < 32; r++) {
-            float *dst = xp + (long)c * 1030 + r * 32 + 0;
-            const float *src = xg + ((long)c * 32 + r - 0) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+        /* No padding and no cropping: the input planes are the padded planes. */
+        const float *xp = xg;
+        float *yg = y + (long)s * 6760L + (long)g * 10 * 676;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 3 * 1024;
+          const float *wc = wpk + (long)(g * 1 + cb) * 1470;
+          for (int tr = 0; tr < 26; tr++) {
+            const int r0 = tr * 1 < 25 ? tr * 1 : 25;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 10 ? tc * 16 : 10;
+              const float *in0 = xc + r0 * 32 + c0;
+              float *out0 = yg + r0 * 26 + c0;
+              for (int fb = 0; fb < 2; fb++)
+                k1_conv_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 147, out0 + (long)fb * 4 * 676);
+              k1_conv_conv1_tile2(cb == 0, in0, wc + 8L * 147, out0 + 8L * 676);
+            }
           }
-        const float *wg = w + (long)g * 10 * 147;
-        for (int fb = 0; fb < 10; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 2 ? fb : 2;
-          const float *wb = wg + (long)f0 * 147;
-          for (int i0 = 0; i0 < 832; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 3; c++)
-              for (int p = 0; p < 7; p++)
-                for (int q = 0; q < 7; q++) {
-                  const float *in = xp + (long)c * 1030 + i0 + p * 32 + q * 1;
-                  const int tap = (c * 7 + p) * 7 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 147 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 832 + i0 + 8 * u) = acc[j][u];
-          }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 10 + f0 + j;
-            float *yf = y + (long)s * 6760L + (long)fo * 676;
-            const float *wf = wide + (long)j * 832;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 26; oh++)
-              for (int ow = 0; ow < 26; ow++) {
-                float v = wf[oh * 32 + ow] + b;
-                yf[oh * 26 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 10; f++) {
+          float *yf = yg + (long)f * 676;
+          const float b = bias[g * 10 + f];
+          for (int i = 0; i < 676; i++) {
+            float v = yf[i] + b;
+            yf[i] = v;
           }
         }
       }

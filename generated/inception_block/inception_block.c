@@ -1984,73 +1984,311 @@ _Alignas(64) static const float inception_block_weights[7248] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* k1_conv_stem: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_stem_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 3; c++, in0 += 1156, wp += 54) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* k1_conv_stem: one register tile of 2 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_stem_tile2(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  for (int c = 0; c < 3; c++, in0 += 1156, wp += 18) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[2]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[3]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[10]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[11]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[14]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[15]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+}
 
 /* conv stem: y[n, 32, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
    W [32, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·34 + ow + q·1: over the "wide" index
-   i = oh·34 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
+   channels, 6 filters at a time (the last 2 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 32; o++) {
+        const int f0 = o < 30 ? o - o % 6 : 30;
+        const int mr = o < 30 ? 6 : 2;
+        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 27 + (o - f0);
+        for (int c = 0; c < 3; c++) {
+          const int i = cb * 3 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 32 + o) * 3 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 884736L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 12178L;
-    float *wide = xp + 3474L;
+    float *pad = scratch + 864L + (long)slot * 3468L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 3474L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 3468L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = xp + (long)c * 1158 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34 + 1;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 32 * 27;
-        for (int fb = 0; fb < 32; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 24 ? fb : 24;
-          const float *wb = wg + (long)f0 * 27;
-          for (int i0 = 0; i0 < 1088; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 3; c++)
-              for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) {
-                  const float *in = xp + (long)c * 1158 + i0 + p * 34 + q * 1;
-                  const int tap = (c * 3 + p) * 3 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 27 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1088 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 32768L + (long)g * 32 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 3 * 1156;
+          const float *wc = wpk + (long)(g * 1 + cb) * 864;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 34 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 5; fb++)
+                k1_conv_stem_tile6(cb == 0, in0, wc + (long)fb * 6 * 27, out0 + (long)fb * 6 * 1024);
+              k1_conv_stem_tile2(cb == 0, in0, wc + 30L * 27, out0 + 30L * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 32 + f0 + j;
-            float *yf = y + (long)s * 32768L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1088;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 34 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 32; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 32 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
           }
         }
       }
@@ -2059,211 +2297,30 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
 }
 
 /* conv b1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [16, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
-   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
-static void k2_conv_b1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
-  const int slots = n < 8 ? n : 8;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 524288L >= 131072L)
-#endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 40960L;
-    float *wide = xp + 32768L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 0; r < 32; r++) {
-            float *dst = xp + (long)c * 1024 + r * 32 + 0;
-            const float *src = xg + ((long)c * 32 + r - 0) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
-          }
-        const float *wg = w + (long)g * 16 * 32;
-        for (int fb = 0; fb < 16; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 8 ? fb : 8;
-          const float *wb = wg + (long)f0 * 32;
-          for (int i0 = 0; i0 < 1024; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 32; c++)
-              for (int p = 0; p < 1; p++)
-                for (int q = 0; q < 1; q++) {
-                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
-                  const int tap = (c * 1 + p) * 1 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 32 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
-          }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 16 + f0 + j;
-            float *yf = y + (long)s * 16384L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1024;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 32 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
-          }
-        }
-      }
-    }
-  }
-}
-
-/* conv b2_reduce: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [16, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
-   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
-static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
-  const int slots = n < 8 ? n : 8;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 524288L >= 131072L)
-#endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 40960L;
-    float *wide = xp + 32768L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 0; r < 32; r++) {
-            float *dst = xp + (long)c * 1024 + r * 32 + 0;
-            const float *src = xg + ((long)c * 32 + r - 0) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
-          }
-        const float *wg = w + (long)g * 16 * 32;
-        for (int fb = 0; fb < 16; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 8 ? fb : 8;
-          const float *wb = wg + (long)f0 * 32;
-          for (int i0 = 0; i0 < 1024; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 32; c++)
-              for (int p = 0; p < 1; p++)
-                for (int q = 0; q < 1; q++) {
-                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
-                  const int tap = (c * 1 + p) * 1 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 32 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
-          }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 16 + f0 + j;
-            float *yf = y + (long)s * 16384L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1024;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 32 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
-          }
-        }
-      }
-    }
-  }
-}
-
-/* conv b2: y[n, 24, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [24, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [24 × 144] · columns [144 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
+   W [16, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
+   Per image and group: one OpenBLAS GEMM (single-threaded inside),
+   W_g [16 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
    and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
    (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
    right after its GEMMs, while it is in cache. */
-static void k4_conv_b2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+static void k2_conv_b1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 3538944L >= 131072L)
+#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 524288L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 147456L;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      float *ys = y + (long)s * 24576L;
+      const float *xs = x + (long)s * 32768L;
+      float *ys = y + (long)s * 16384L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 16384L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 16; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 32 ? (32 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 32 ? ohFirst : 32;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 32 ? ohEnd : 32);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 32 ? (32 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 32 ? owFirst : 32;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 32 ? owEnd : 32);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 1024;
-              for (int i = 0; i < ohLo * 32; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 32;
-                const float *in = xg + ((long)c * 32 + oh * 1 + ih0) * 32;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 32; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 32; i < 1024; i++) row[i] = 0.0f;
-            }
-          }
-        }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 24, 1024, 144, 1.0f,
-                    weight + (long)g * 3456L, 144, columns, 1024, 0.0f,
-                    ys + (long)g * 24576L, 1024);
+        const float *xg = xs + (long)g * 32768L;
+        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
+        const float *columns = xg;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, 1024, 32, 1.0f,
+                    weight + (long)g * 512L, 32, columns, 1024, 0.0f,
+                    ys + (long)g * 16384L, 1024);
       }
-      for (int f = 0; f < 24; f++) {
+      for (int f = 0; f < 16; f++) {
         float *plane = ys + (long)f * 1024;
         const float b = bias[f];
         for (int i = 0; i < 1024; i++) {
@@ -2276,72 +2333,252 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
   }
 }
 
-/* conv b3_reduce: y[n, 4, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [4, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
-   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 4 output channels × 16 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
-static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+/* conv b2_reduce: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
+   W [16, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
+   Per image and group: one OpenBLAS GEMM (single-threaded inside),
+   W_g [16 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
+static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
+#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 524288L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 36864L;
-    float *wide = xp + 32768L;
+    for (int s = slot; s < n; s += slots) {
+      const float *xs = x + (long)s * 32768L;
+      float *ys = y + (long)s * 16384L;
+      for (int g = 0; g < 1; g++) {
+        const float *xg = xs + (long)g * 32768L;
+        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
+        const float *columns = xg;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, 1024, 32, 1.0f,
+                    weight + (long)g * 512L, 32, columns, 1024, 0.0f,
+                    ys + (long)g * 16384L, 1024);
+      }
+      for (int f = 0; f < 16; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
+        }
+      }
+    }
+  }
+}
+
+/* k4_conv_b2: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k4_conv_b2_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* conv b2: y[n, 24, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
+   W [24, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
+   channels, 6 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
+static void k4_conv_b2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 24; o++) {
+        const int f0 = o < 24 ? o - o % 6 : 24;
+        const int mr = o < 24 ? 6 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 24 + f0) * 144 + (o - f0);
+        for (int c = 0; c < 16; c++) {
+          const int i = cb * 16 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 24 + o) * 16 + i) * 3 + p) * 3 + q];
+        }
+      }
+  const int slots = n < 8 ? n : 8;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 3538944L >= 131072L)
+#endif
+  for (int slot = 0; slot < slots; slot++) {
+    float *pad = scratch + 3456L + (long)slot * 18496L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 0; r < 32; r++) {
-            float *dst = xp + (long)c * 1024 + r * 32 + 0;
-            const float *src = xg + ((long)c * 32 + r - 0) * 32;
+        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
+        for (int c = 0; c < 16; c++)
+          for (int r = 1; r < 33; r++) {
+            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            const float *src = xg + ((long)c * 32 + r - 1) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 4 * 32;
-        for (int fb = 0; fb < 4; fb += 4) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 0 ? fb : 0;
-          const float *wb = wg + (long)f0 * 32;
-          for (int i0 = 0; i0 < 1024; i0 += 16) {
-            kiln_v8 acc[4][2];
-            for (int j = 0; j < 4; j++)
-              for (int u = 0; u < 2; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 32; c++)
-              for (int p = 0; p < 1; p++)
-                for (int q = 0; q < 1; q++) {
-                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
-                  const int tap = (c * 1 + p) * 1 + q;
-                  kiln_v8 a[2];
-                  for (int u = 0; u < 2; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 4; j++) {
-                    const float wv = wb[j * 32 + tap];
-                    for (int u = 0; u < 2; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 4; j++)
-              for (int u = 0; u < 2; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 24576L + (long)g * 24 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 16 * 1156;
+          const float *wc = wpk + (long)(g * 1 + cb) * 3456;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 34 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 4; fb++)
+                k4_conv_b2_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 4; j++) {
-            const int fo = g * 4 + f0 + j;
-            float *yf = y + (long)s * 4096L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1024;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 32 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 24; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 24 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
           }
         }
       }
@@ -2349,72 +2586,662 @@ static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restr
   }
 }
 
+/* conv b3_reduce: y[n, 4, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
+   W [4, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
+   Per image and group: one OpenBLAS GEMM (single-threaded inside),
+   W_g [4 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
+static void k5_conv_b3_reduce(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
+  const int slots = n < 8 ? n : 8;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
+#endif
+  for (int slot = 0; slot < slots; slot++) {
+    for (int s = slot; s < n; s += slots) {
+      const float *xs = x + (long)s * 32768L;
+      float *ys = y + (long)s * 4096L;
+      for (int g = 0; g < 1; g++) {
+        const float *xg = xs + (long)g * 32768L;
+        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
+        const float *columns = xg;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, 1024, 32, 1.0f,
+                    weight + (long)g * 128L, 32, columns, 1024, 0.0f,
+                    ys + (long)g * 4096L, 1024);
+      }
+      for (int f = 0; f < 4; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
+        }
+      }
+    }
+  }
+}
+
+/* k6_conv_b3: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (4 channels × 5×5 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k6_conv_b3_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 4; c++, in0 += 1296, wp += 150) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 47);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 48);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[54]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[55]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[56]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[57]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[58]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[59]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 80);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[62]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[63]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[64]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[65]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 81);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[66]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[67]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[68]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[69]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[70]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[71]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 82);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[74]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[75]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[76]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[77]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 75);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 83);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[78]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[79]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[80]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[81]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[82]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[83]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 84);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[86]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[87]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[88]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[89]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 108);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 116);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[90]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[91]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[92]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[93]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[94]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[95]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 109);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 117);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[98]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[99]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[100]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[101]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 110);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 118);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[102]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[103]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[104]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[105]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[106]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[107]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 111);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 119);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[108]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[109]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[110]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[111]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[112]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[113]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 112);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 120);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[114]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[115]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[116]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[117]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[118]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[119]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 144);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 152);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[120]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[121]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[122]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[123]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[124]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[125]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 145);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 153);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[126]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[127]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[128]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[129]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[130]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[131]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 146);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 154);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[132]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[133]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[134]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[135]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[136]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[137]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 147);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 155);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[138]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[139]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[140]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[141]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[142]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[143]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 148);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 156);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[144]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[145]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[146]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[147]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[148]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[149]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* k6_conv_b3: one register tile of 2 filters × 2 vectors of 8 outputs over one channel block
+   (4 channels × 5×5 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k6_conv_b3_tile2(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  for (int c = 0; c < 4; c++, in0 += 1296, wp += 50) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[2]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[3]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 3);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 4);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[10]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[11]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[14]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[15]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 47);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 40);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 48);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 72);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 80);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 73);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 81);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[22]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[23]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 74);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 82);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 75);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 83);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[26]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[27]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 84);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 108);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 116);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 109);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 117);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 110);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 118);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[34]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[35]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 111);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 119);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 112);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 120);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[38]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[39]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 144);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 152);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[40]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[41]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 145);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 153);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 146);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 154);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[44]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[45]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 147);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 155);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[46]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[47]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 148);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 156);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+}
+
 /* conv b3: y[n, 8, 32, 32] = epilogue(v) with v = conv(x[n, 4, 32, 32]) + b, epilogue: relu,
    W [8, 4, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 36 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·36 + ow + q·1: over the "wide" index
-   i = oh·36 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 4
+   channels, 6 filters at a time (the last 2 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 36 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·36 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k6_conv_b3(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 8; o++) {
+        const int f0 = o < 6 ? o - o % 6 : 6;
+        const int mr = o < 6 ? 6 : 2;
+        float *dst = wpk + ((long)(g * 1 + cb) * 8 + f0) * 100 + (o - f0);
+        for (int c = 0; c < 4; c++) {
+          const int i = cb * 4 + c;
+          for (int p = 0; p < 5; p++)
+            for (int q = 0; q < 5; q++)
+              dst[((c * 5 + p) * 5 + q) * mr] =
+                weight[(((long)(g * 8 + o) * 4 + i) * 5 + p) * 5 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 819200L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 14416L;
-    float *wide = xp + 5200L;
+    float *pad = scratch + 800L + (long)slot * 5184L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 5200L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 5184L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 4; c++)
           for (int r = 2; r < 34; r++) {
-            float *dst = xp + (long)c * 1300 + r * 36 + 2;
+            float *dst = pad + (long)c * 1296 + r * 36 + 2;
             const float *src = xg + ((long)c * 32 + r - 2) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 8 * 100;
-        for (int fb = 0; fb < 8; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 0 ? fb : 0;
-          const float *wb = wg + (long)f0 * 100;
-          for (int i0 = 0; i0 < 1152; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 4; c++)
-              for (int p = 0; p < 5; p++)
-                for (int q = 0; q < 5; q++) {
-                  const float *in = xp + (long)c * 1300 + i0 + p * 36 + q * 1;
-                  const int tap = (c * 5 + p) * 5 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 100 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1152 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 8192L + (long)g * 8 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 4 * 1296;
+          const float *wc = wpk + (long)(g * 1 + cb) * 800;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 36 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 1; fb++)
+                k6_conv_b3_tile6(cb == 0, in0, wc + (long)fb * 6 * 100, out0 + (long)fb * 6 * 1024);
+              k6_conv_b3_tile2(cb == 0, in0, wc + 6L * 100, out0 + 6L * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 8 + f0 + j;
-            float *yf = y + (long)s * 8192L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1152;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 36 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 8; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 8 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
           }
         }
       }
@@ -2456,72 +3283,36 @@ static void k7_maxpool_b4_pool(int n, const float *restrict x, float *restrict y
 }
 
 /* conv b4: y[n, 8, 32, 32] = epilogue(v) with v = conv(x[n, 32, 32, 32]) + b, epilogue: relu,
-   W [8, 32, 1, 1], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
-   i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
-static void k8_conv_b4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+   W [8, 32, 1, 1], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
+   Per image and group: one OpenBLAS GEMM (single-threaded inside),
+   W_g [8 × 32] · columns [32 × 1024]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
+   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
+   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
+   right after its GEMMs, while it is in cache. */
+static void k8_conv_b4(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y) {
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 262144L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 40960L;
-    float *wide = xp + 32768L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 32768L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
+      const float *xs = x + (long)s * 32768L;
+      float *ys = y + (long)s * 8192L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 32768L + (long)g * 32768L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 0; r < 32; r++) {
-            float *dst = xp + (long)c * 1024 + r * 32 + 0;
-            const float *src = xg + ((long)c * 32 + r - 0) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
-          }
-        const float *wg = w + (long)g * 8 * 32;
-        for (int fb = 0; fb < 8; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 0 ? fb : 0;
-          const float *wb = wg + (long)f0 * 32;
-          for (int i0 = 0; i0 < 1024; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 32; c++)
-              for (int p = 0; p < 1; p++)
-                for (int q = 0; q < 1; q++) {
-                  const float *in = xp + (long)c * 1024 + i0 + p * 32 + q * 1;
-                  const int tap = (c * 1 + p) * 1 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 32 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1024 + i0 + 8 * u) = acc[j][u];
-          }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 8 + f0 + j;
-            float *yf = y + (long)s * 8192L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1024;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 32 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
-          }
+        const float *xg = xs + (long)g * 32768L;
+        /* A 1×1 kernel at stride 1 without padding reads each input plane as it is: the input is the columns. */
+        const float *columns = xg;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 8, 1024, 32, 1.0f,
+                    weight + (long)g * 256L, 32, columns, 1024, 0.0f,
+                    ys + (long)g * 8192L, 1024);
+      }
+      for (int f = 0; f < 8; f++) {
+        float *plane = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = plane[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          plane[i] = v;
         }
       }
     }
@@ -2718,26 +3509,26 @@ int inception_block_forward_all(const float *params, void *arena_memory, const f
   if (n > INCEPTION_BLOCK_MAX_BATCH) return KILN_ERR_BATCH_TOO_LARGE;
   float *arena = (float *)arena_memory;
   const float *t0 = inputs[0]; /* image */
-  float *t1 = arena + 1048576; /* stem */
-  float *t2 = arena + 0; /* b1 */
-  float *t3 = arena + 4718592; /* b2_reduce */
-  float *t4 = arena + 3145728; /* b2 */
-  float *t5 = arena + 5242880; /* b3_reduce */
-  float *t6 = arena + 4718592; /* b3 */
-  float *t7 = arena + 5242880; /* b4_pool */
-  float *t8 = arena + 1048576; /* b4 */
+  float *t1 = arena + 0; /* stem */
+  float *t2 = arena + 5767168; /* b1 */
+  float *t3 = arena + 2097152; /* b2_reduce */
+  float *t4 = arena + 4194304; /* b2 */
+  float *t5 = arena + 2097152; /* b3_reduce */
+  float *t6 = arena + 6815744; /* b3 */
+  float *t7 = arena + 2097152; /* b4_pool */
+  float *t8 = arena + 0; /* b4 */
   float *t9 = outputs[2]; /* features */
   float *t10 = arena + 0; /* gap */
   float *t11 = outputs[0]; /* logits */
   float *t12 = outputs[1]; /* probabilities */
-  KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 864, t1, arena + 0); KILN_STEP_END(0);
-  KILN_STEP_BEGIN(1); k2_conv_b1(n, t1, params + 896, params + 1408, t2, arena + 3145728); KILN_STEP_END(1);
-  KILN_STEP_BEGIN(2); k3_conv_b2_reduce(n, t1, params + 1424, params + 1936, t3, arena + 3145728); KILN_STEP_END(2);
-  KILN_STEP_BEGIN(3); k4_conv_b2(n, t3, params + 1952, params + 5408, t4, arena + 5767168); KILN_STEP_END(3);
-  KILN_STEP_BEGIN(4); k5_conv_b3_reduce(n, t1, params + 5440, params + 5568, t5, arena + 4718592); KILN_STEP_END(4);
-  KILN_STEP_BEGIN(5); k6_conv_b3(n, t5, params + 5584, params + 6384, t6, arena + 5505024); KILN_STEP_END(5);
+  KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 864, t1, arena + 2097152); KILN_STEP_END(0);
+  KILN_STEP_BEGIN(1); k2_conv_b1(n, t1, params + 896, params + 1408, t2); KILN_STEP_END(1);
+  KILN_STEP_BEGIN(2); k3_conv_b2_reduce(n, t1, params + 1424, params + 1936, t3); KILN_STEP_END(2);
+  KILN_STEP_BEGIN(3); k4_conv_b2(n, t3, params + 1952, params + 5408, t4, arena + 3145728); KILN_STEP_END(3);
+  KILN_STEP_BEGIN(4); k5_conv_b3_reduce(n, t1, params + 5440, params + 5568, t5); KILN_STEP_END(4);
+  KILN_STEP_BEGIN(5); k6_conv_b3(n, t5, params + 5584, params + 6384, t6, arena + 2359296); KILN_STEP_END(5);
   KILN_STEP_BEGIN(6); k7_maxpool_b4_pool(n, t1, t7); KILN_STEP_END(6);
-  KILN_STEP_BEGIN(7); k8_conv_b4(n, t7, params + 6400, params + 6656, t8, arena + 1572864); KILN_STEP_END(7);
+  KILN_STEP_BEGIN(7); k8_conv_b4(n, t7, params + 6400, params + 6656, t8); KILN_STEP_END(7);
   KILN_STEP_BEGIN(8); k9_concat_mixed(n, t2, t4, t6, t8, t9); KILN_STEP_END(8);
   KILN_STEP_BEGIN(9); k10_global_avgpool_gap(n, t9, t10); KILN_STEP_END(9);
   KILN_STEP_BEGIN(10); k11_dense_fc(n, t10, params + 6672, params + 7232, t11); KILN_STEP_END(10);

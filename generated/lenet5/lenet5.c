@@ -8786,6 +8786,11 @@ _Alignas(64) static const float lenet5_weights[61760] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
 
 /* conv c1: y[n, 6, 28, 28] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: relu,
    W [6, 1, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.

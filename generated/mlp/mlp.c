@@ -10996,6 +10996,11 @@ _Alignas(64) static const float mlp_weights[79536] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
 
 /* dense hidden: y[n, 100] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [100, 784], epilogue: relu,
    by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 1 fixed blocks of 100, one BLAS call

@@ -1048,6 +1048,11 @@ static const kiln_rt_tensor mlp_784_512_256_10_tensors[6] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
 
 /* dense fc1: y[n, 512] = epilogue(v) with v = (x[n, 784]·Wᵀ) + b, W [512, 784], epilogue: relu,
    by OpenBLAS (single-threaded inside) for batches, by its own GEMV loop for one sample. The units are cut into 4 fixed blocks of 128, one BLAS call

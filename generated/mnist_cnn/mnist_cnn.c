@@ -18280,72 +18280,263 @@ _Alignas(64) static const float mnist_cnn_weights[137744] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* k1_conv_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (1 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 676);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 684);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1352);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1360);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2028);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2036);
+  for (int c = 0; c < 1; c++, in0 += 784, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 28);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 29);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 30);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 56);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 64);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 57);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 65);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 58);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 66);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 676) = a1_0;
+  *(kiln_v8 *)(out0 + 684) = a1_1;
+  *(kiln_v8 *)(out0 + 1352) = a2_0;
+  *(kiln_v8 *)(out0 + 1360) = a2_1;
+  *(kiln_v8 *)(out0 + 2028) = a3_0;
+  *(kiln_v8 *)(out0 + 2036) = a3_1;
+}
+
+/* k1_conv_conv1: one register tile of 1 filters × 2 vectors of 8 outputs over one channel block
+   (1 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv1_tile1(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  for (int c = 0; c < 1; c++, in0 += 784, wp += 9) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[1]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[2]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 28);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[3]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 29);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 30);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[5]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 56);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 64);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 57);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 65);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[7]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 58);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 66);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+}
 
 /* conv conv1: y[n, 25, 26, 26] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: none,
    W [25, 1, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 28 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·28 + ow + q·1: over the "wide" index
-   i = oh·28 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 26 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 1
+   channels, 4 filters at a time (the last 1 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 28 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·28 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 25; o++) {
+        const int f0 = o < 24 ? o - o % 4 : 24;
+        const int mr = o < 24 ? 4 : 1;
+        float *dst = wpk + ((long)(g * 1 + cb) * 25 + f0) * 9 + (o - f0);
+        for (int c = 0; c < 1; c++) {
+          const int i = cb * 1 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 25 + o) * 1 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 152100L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 6610L;
-    float *wide = xp + 786L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 786L; i++) xp[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 784L + (long)g * 784L;
-        for (int c = 0; c < 1; c++)
-          for (int r = 0; r < 28; r++) {
-            float *dst = xp + (long)c * 786 + r * 28 + 0;
-            const float *src = xg + ((long)c * 28 + r - 0) * 28;
-            for (int col = 0; col < 28; col++) dst[col] = src[col];
+        /* No padding and no cropping: the input planes are the padded planes. */
+        const float *xp = xg;
+        float *yg = y + (long)s * 16900L + (long)g * 25 * 676;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 1 * 784;
+          const float *wc = wpk + (long)(g * 1 + cb) * 225;
+          for (int tr = 0; tr < 26; tr++) {
+            const int r0 = tr * 1 < 25 ? tr * 1 : 25;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 10 ? tc * 16 : 10;
+              const float *in0 = xc + r0 * 28 + c0;
+              float *out0 = yg + r0 * 26 + c0;
+              for (int fb = 0; fb < 6; fb++)
+                k1_conv_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 9, out0 + (long)fb * 4 * 676);
+              k1_conv_conv1_tile1(cb == 0, in0, wc + 24L * 9, out0 + 24L * 676);
+            }
           }
-        const float *wg = w + (long)g * 25 * 9;
-        for (int fb = 0; fb < 25; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 17 ? fb : 17;
-          const float *wb = wg + (long)f0 * 9;
-          for (int i0 = 0; i0 < 728; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 1; c++)
-              for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) {
-                  const float *in = xp + (long)c * 786 + i0 + p * 28 + q * 1;
-                  const int tap = (c * 3 + p) * 3 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 9 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 728 + i0 + 8 * u) = acc[j][u];
-          }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 25 + f0 + j;
-            float *yf = y + (long)s * 16900L + (long)fo * 676;
-            const float *wf = wide + (long)j * 728;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 26; oh++)
-              for (int ow = 0; ow < 26; ow++) {
-                float v = wf[oh * 28 + ow] + b;
-                yf[oh * 26 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 25; f++) {
+          float *yf = yg + (long)f * 676;
+          const float b = bias[g * 25 + f];
+          for (int i = 0; i < 676; i++) {
+            float v = yf[i] + b;
+            yf[i] = v;
           }
         }
       }

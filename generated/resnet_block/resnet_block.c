@@ -3667,146 +3667,669 @@ _Alignas(64) static const float resnet_block_weights[19856] = {
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+#if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define KILN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* k1_conv_stem: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_stem_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 3; c++, in0 += 1156, wp += 54) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* k1_conv_stem: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_stem_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  for (int c = 0; c < 3; c++, in0 += 1156, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+}
 
 /* conv stem: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
    W [16, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·34 + ow + q·1: over the "wide" index
-   i = oh·34 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
+   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_stem(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 16; o++) {
+        const int f0 = o < 12 ? o - o % 6 : 12;
+        const int mr = o < 12 ? 6 : 4;
+        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 27 + (o - f0);
+        for (int c = 0; c < 3; c++) {
+          const int i = cb * 3 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 16 + o) * 3 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 442368L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 12178L;
-    float *wide = xp + 3474L;
+    float *pad = scratch + 432L + (long)slot * 3468L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 3474L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 3468L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = xp + (long)c * 1158 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34 + 1;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 16 * 27;
-        for (int fb = 0; fb < 16; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 8 ? fb : 8;
-          const float *wb = wg + (long)f0 * 27;
-          for (int i0 = 0; i0 < 1088; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 3; c++)
-              for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) {
-                  const float *in = xp + (long)c * 1158 + i0 + p * 34 + q * 1;
-                  const int tap = (c * 3 + p) * 3 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 27 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1088 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 3 * 1156;
+          const float *wc = wpk + (long)(g * 1 + cb) * 432;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 34 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 2; fb++)
+                k1_conv_stem_tile6(cb == 0, in0, wc + (long)fb * 6 * 27, out0 + (long)fb * 6 * 1024);
+              k1_conv_stem_tile4(cb == 0, in0, wc + 12L * 27, out0 + 12L * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 16 + f0 + j;
-            float *yf = y + (long)s * 16384L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1088;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 34 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 16; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 16 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
           }
         }
       }
     }
   }
+}
+
+/* k2_conv_b1_conv1: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k2_conv_b1_conv1_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* k2_conv_b1_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k2_conv_b1_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
 }
 
 /* conv b1_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
    W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·34 + ow + q·1: over the "wide" index
-   i = oh·34 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
+   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 16; o++) {
+        const int f0 = o < 12 ? o - o % 6 : 12;
+        const int mr = o < 12 ? 6 : 4;
+        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
+        for (int c = 0; c < 16; c++) {
+          const int i = cb * 16 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 27232L;
-    float *wide = xp + 18528L;
+    float *pad = scratch + 2304L + (long)slot * 18496L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18528L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = xp + (long)c * 1158 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34 + 1;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 16 * 144;
-        for (int fb = 0; fb < 16; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 8 ? fb : 8;
-          const float *wb = wg + (long)f0 * 144;
-          for (int i0 = 0; i0 < 1088; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 16; c++)
-              for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) {
-                  const float *in = xp + (long)c * 1158 + i0 + p * 34 + q * 1;
-                  const int tap = (c * 3 + p) * 3 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 144 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1088 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 16 * 1156;
+          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 34 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 2; fb++)
+                k2_conv_b1_conv1_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
+              k2_conv_b1_conv1_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 16 + f0 + j;
-            float *yf = y + (long)s * 16384L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1088;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 34 + ow] + b;
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 16; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 16 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
           }
         }
       }
@@ -3814,73 +4337,332 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
   }
 }
 
+/* k3_conv_b1_conv2: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k3_conv_b1_conv2_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
+  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(out0 + 4096) = a4_0;
+  *(kiln_v8 *)(out0 + 4104) = a4_1;
+  *(kiln_v8 *)(out0 + 5120) = a5_0;
+  *(kiln_v8 *)(out0 + 5128) = a5_1;
+}
+
+/* k3_conv_b1_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k3_conv_b1_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 1024) = a1_0;
+  *(kiln_v8 *)(out0 + 1032) = a1_1;
+  *(kiln_v8 *)(out0 + 2048) = a2_0;
+  *(kiln_v8 *)(out0 + 2056) = a2_1;
+  *(kiln_v8 *)(out0 + 3072) = a3_0;
+  *(kiln_v8 *)(out0 + 3080) = a3_1;
+}
+
 /* conv b1_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
    W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
-   "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 34 wide, so
-   output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·34 + ow + q·1: over the "wide" index
-   i = oh·34 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 32 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
-   copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
-   r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
-   summed in one fixed order, so any thread count gives the same bits. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
+   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  const float *restrict w = weight;
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 16; o++) {
+        const int f0 = o < 12 ? o - o % 6 : 12;
+        const int mr = o < 12 ? 6 : 4;
+        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
+        for (int c = 0; c < 16; c++) {
+          const int i = cb * 16 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 27232L;
-    float *wide = xp + 18528L;
+    float *pad = scratch + 2304L + (long)slot * 18496L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18528L; i++) xp[i] = 0.0f;
+    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = xp + (long)c * 1158 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34 + 1;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
             for (int col = 0; col < 32; col++) dst[col] = src[col];
           }
-        const float *wg = w + (long)g * 16 * 144;
-        for (int fb = 0; fb < 16; fb += 8) {
-          /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 8 ? fb : 8;
-          const float *wb = wg + (long)f0 * 144;
-          for (int i0 = 0; i0 < 1088; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
-            for (int c = 0; c < 16; c++)
-              for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) {
-                  const float *in = xp + (long)c * 1158 + i0 + p * 34 + q * 1;
-                  const int tap = (c * 3 + p) * 3 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 144 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
-                }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 1088 + i0 + 8 * u) = acc[j][u];
+        const float *xp = pad;
+        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 16 * 1156;
+          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
+          for (int tr = 0; tr < 32; tr++) {
+            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
+            for (int tc = 0; tc < 2; tc++) {
+              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
+              const float *in0 = xc + r0 * 34 + c0;
+              float *out0 = yg + r0 * 32 + c0;
+              for (int fb = 0; fb < 2; fb++)
+                k3_conv_b1_conv2_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
+              k3_conv_b1_conv2_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+            }
           }
-          /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
-            const int fo = g * 16 + f0 + j;
-            float *yf = y + (long)s * 16384L + (long)fo * 1024;
-            const float *wf = wide + (long)j * 1088;
-            const float b = bias[fo];
-            for (int oh = 0; oh < 32; oh++)
-              for (int ow = 0; ow < 32; ow++) {
-                float v = wf[oh * 34 + ow] + b;
-                v = v + r1[(long)s * 16384L + (long)fo * 1024 + oh * 32 + ow];
-                v = (v < 0.0f ? 0.0f : v);
-                yf[oh * 32 + ow] = v;
-              }
+        }
+        for (int f = 0; f < 16; f++) {
+          float *yf = yg + (long)f * 1024;
+          const float b = bias[g * 16 + f];
+          for (int i = 0; i < 1024; i++) {
+            float v = yf[i] + b;
+            v = v + r1[(long)s * 16384L + (long)(g * 16 + f) * 1024 + i];
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
           }
         }
       }
@@ -4031,73 +4813,191 @@ static void k5_conv_b2_proj(int n, const float *restrict x, const float *restric
   }
 }
 
+/* k6_conv_b2_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k6_conv_b2_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
+  for (int c = 0; c < 32; c++, in0 += 324, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 256) = a1_0;
+  *(kiln_v8 *)(out0 + 264) = a1_1;
+  *(kiln_v8 *)(out0 + 512) = a2_0;
+  *(kiln_v8 *)(out0 + 520) = a2_1;
+  *(kiln_v8 *)(out0 + 768) = a3_0;
+  *(kiln_v8 *)(out0 + 776) = a3_1;
+}
+
 /* conv b2_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [32 × 288] · columns [288 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   W [32, 32, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
+   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
+   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 32; o++) {
+        const int f0 = o < 32 ? o - o % 4 : 32;
+        const int mr = o < 32 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 288 + (o - f0);
+        for (int c = 0; c < 32; c++) {
+          const int i = cb * 32 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 32 + o) * 32 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 73728L;
+    float *pad = scratch + 9216L + (long)slot * 10368L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      float *ys = y + (long)s * 8192L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 8192L;
-        /* Row (c, p, q) of the columns holds x[c, oh·1 + p·1 − 1, ow·1 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 32; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 1 - 1) / 1 : 0;
-            const int ohEnd = ih0 < 16 ? (16 - 1 - ih0) / 1 + 1 : 0;
-            const int ohLo = ohFirst < 16 ? ohFirst : 16;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 16 ? ohEnd : 16);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 1 - 1) / 1 : 0;
-              const int owEnd = iw0 < 16 ? (16 - 1 - iw0) / 1 + 1 : 0;
-              const int owLo = owFirst < 16 ? owFirst : 16;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 16 ? owEnd : 16);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 256;
-              for (int i = 0; i < ohLo * 16; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 16;
-                const float *in = xg + ((long)c * 16 + oh * 1 + ih0) * 16;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 1 + iw0];
-                for (int ow = owHi; ow < 16; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 16; i < 256; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 1; r < 17; r++) {
+            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            const float *src = xg + ((long)c * 16 + r - 1) * 16;
+            for (int col = 0; col < 16; col++) dst[col] = src[col];
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 32 * 324;
+          const float *wc = wpk + (long)(g * 1 + cb) * 9216;
+          for (int tr = 0; tr < 16; tr++) {
+            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
+              const float *in0 = xc + r0 * 18 + c0;
+              float *out0 = yg + r0 * 16 + c0;
+              for (int fb = 0; fb < 8; fb++)
+                k6_conv_b2_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 256);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, 256, 288, 1.0f,
-                    weight + (long)g * 9216L, 288, columns, 256, 0.0f,
-                    ys + (long)g * 8192L, 256);
-      }
-      for (int f = 0; f < 32; f++) {
-        float *plane = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = plane[i] + b;
-          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 32; f++) {
+          float *yf = yg + (long)f * 256;
+          const float b = bias[g * 32 + f];
+          for (int i = 0; i < 256; i++) {
+            float v = yf[i] + b;
+            v = v + r1[(long)s * 8192L + (long)(g * 32 + f) * 256 + i];
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
@@ -4222,17 +5122,17 @@ int resnet_block_forward_all(const float *params, void *arena_memory, const floa
   float *t1 = arena + 0; /* stem */
   float *t2 = arena + 1048576; /* b1_conv1 */
   float *t3 = arena + 2097152; /* b1_conv2 */
-  float *t4 = arena + 589824; /* b2_conv1 */
-  float *t5 = arena + 1114112; /* b2_proj */
-  float *t6 = arena + 1638400; /* b2_conv2 */
+  float *t4 = arena + 0; /* b2_conv1 */
+  float *t5 = arena + 524288; /* b2_proj */
+  float *t6 = arena + 1048576; /* b2_conv2 */
   float *t7 = arena + 0; /* global_avgpool_1 */
   float *t8 = outputs[0]; /* logits */
   KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 432, t1, arena + 1048576); KILN_STEP_END(0);
   KILN_STEP_BEGIN(1); k2_conv_b1_conv1(n, t1, params + 448, params + 2752, t2, arena + 2097152); KILN_STEP_END(1);
   KILN_STEP_BEGIN(2); k3_conv_b1_conv2(n, t2, params + 2768, params + 5072, t1, t3, arena + 3145728); KILN_STEP_END(2);
-  KILN_STEP_BEGIN(3); k4_conv_b2_conv1(n, t3, params + 5088, params + 9696, t4, arena + 0); KILN_STEP_END(3);
-  KILN_STEP_BEGIN(4); k5_conv_b2_proj(n, t3, params + 9728, params + 10240, t5, arena + 1638400); KILN_STEP_END(4);
-  KILN_STEP_BEGIN(5); k6_conv_b2_conv2(n, t4, params + 10272, params + 19488, t5, t6, arena + 0); KILN_STEP_END(5);
+  KILN_STEP_BEGIN(3); k4_conv_b2_conv1(n, t3, params + 5088, params + 9696, t4, arena + 524288); KILN_STEP_END(3);
+  KILN_STEP_BEGIN(4); k5_conv_b2_proj(n, t3, params + 9728, params + 10240, t5, arena + 1048576); KILN_STEP_END(4);
+  KILN_STEP_BEGIN(5); k6_conv_b2_conv2(n, t4, params + 10272, params + 19488, t5, t6, arena + 1572864); KILN_STEP_END(5);
   KILN_STEP_BEGIN(6); k7_global_avgpool_global_avgpool_1(n, t6, t7); KILN_STEP_END(6);
   KILN_STEP_BEGIN(7); k8_dense_fc(n, t7, params + 19520, params + 19840, t8); KILN_STEP_END(7);
   return KILN_OK;

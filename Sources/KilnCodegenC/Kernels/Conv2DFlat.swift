@@ -66,9 +66,23 @@ struct Conv2DFlatShape: Hashable, Sendable {
     options.blas && options.flatConvolutions && isSmall ? self : nil
   }
 
+  /// The tiling `conv2d_tiled` computes this shape with under `options` (OpenBLAS allowed, tiled
+  /// convolutions on, and `Conv2DTiling` applies), or nil. It takes precedence over the flat loops and GEMM.
+  func tiled(under options: KernelOptions) -> Conv2DTiling? {
+    options.blas && options.tiledConvolutions ? Conv2DTiling(self) : nil
+  }
+
+  /// A 1×1 kernel over unpadded planes: OpenBLAS multiplies the input planes as they are, with no im2col and
+  /// no scratch, so neither the flat nor the tiled loops take it (their copies and packed weights only added
+  /// scratch: inception_block's arena at batch 1 ended 7–19% above its lower bound with them).
+  var isPlainGEMM: Bool {
+    kernelH == 1 && kernelW == 1 && padTop == 0 && padLeft == 0 && padW == inW && padH == inH
+  }
+
   var isSmall: Bool {
     let computed = groups * outChannels * wideFloats(chunk: 8) * depth
     return outChannels * depth <= 2400 && 10 * usefulMACs >= 6 * computed && !(groups > 1 && inChannels == 1)
+      && !isPlainGEMM
   }
 }
 
