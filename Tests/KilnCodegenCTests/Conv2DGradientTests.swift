@@ -44,6 +44,9 @@ import Testing
     Case(conv: conv(3, 5, padding: .same), input: [2, 6, 9]),
     // A leading pad past (k − 1)·dilation: dx cannot be the flat conv of dy (GEMM), dW still can.
     Case(conv: conv(4, 3, padding: .explicit(Pads(top: 3, left: 1, bottom: 0, right: 3))), input: [2, 5, 6]),
+    // dW by the flat loops with kernel rows of 3 (blocks of 3 filters, the last starting early) over 320 wide
+    // positions, 45 taps per filter.
+    Case(conv: conv(8, 3, padding: .explicit(Pads(1))), input: [5, 16, 18]),
     // LeNet-5's two convolutions.
     Case(conv: conv(6, 5, padding: .explicit(Pads(2))), input: [1, 28, 28]),
     Case(conv: conv(16, 5), input: [6, 14, 14], batches: [3, 1, 16]),

@@ -88,7 +88,7 @@ public enum Conv2DGradientKernel {
         dy, KernelParameter("x", .input, floats: inputFloats),
         KernelParameter("dweight", .output, floats: weightFloats, batched: false),
       ]
-      if let flat = Conv2DFlatShape(forward: g)?.chosen(under: options), Conv2DGradWeightFlatContext.fits(flat) {
+      if let flat = Conv2DFlatShape(forward: g), Conv2DGradWeightFlatContext.chosen(flat, under: options) {
         let context = Conv2DGradWeightFlatContext(shape: flat, name: name, comment: comment, slots: slots)
         parameters.append(KernelParameter("scratch", .scratch, floats: context.scratchFloats))
         var kernel = KernelFunction(
