@@ -10,12 +10,12 @@ import Testing
 
 @Suite struct Conv2DTiledTests {
   static func conv(
-    _ filters: Int, _ kernel: Pair, padding: Int, dilation: Int = 1, groups: Int = 1, bias: Bool = true,
-    activation: Activation = .identity
+    _ filters: Int, _ kernel: Pair, stride: Pair = Pair(1), padding: Int, dilation: Int = 1, groups: Int = 1,
+    bias: Bool = true, activation: Activation = .identity
   ) -> Conv2D {
     Conv2D(
-      filters: filters, kernel: kernel, padding: .explicit(Pads(padding)), dilation: Pair(dilation), groups: groups,
-      bias: bias, activation: activation, rounding: .floor)
+      filters: filters, kernel: kernel, stride: stride, padding: .explicit(Pads(padding)), dilation: Pair(dilation),
+      groups: groups, bias: bias, activation: activation, rounding: .floor)
   }
 
   /// Each case names the tiling it reaches (rows × vectors per tile, filters per tile + tail, channel block).
@@ -38,6 +38,13 @@ import Testing
     .init(conv: conv(16, Pair(3), padding: 2, dilation: 2, groups: 2, activation: .sigmoid), input: [8, 10, 14]),
     // A 5×3 window on 20-wide rows (a triple of vectors); 9 filters.
     .init(conv: conv(9, Pair(5, 3), padding: 1), input: [5, 9, 20]),
+    // Stride 2 (two column phases), as ResNet's downsampling convs: 3×3 on 17×16 (8×8 out, pairs of rows), the
+    // 1×1 projection, and 5×5 with dilation 2 on an odd width.
+    .init(conv: conv(16, Pair(3), stride: Pair(2), padding: 1, activation: .relu), input: [12, 17, 16]),
+    .init(conv: conv(12, Pair(1), stride: Pair(2), padding: 0), input: [40, 16, 32]),
+    .init(conv: conv(8, Pair(5), stride: Pair(2), padding: 3, dilation: 2), input: [3, 19, 31]),
+    // Stride 3 × 2 on 36 channels in blocks of 18 (rows of 3 vectors).
+    .init(conv: conv(10, Pair(3), stride: Pair(3, 2), padding: 1), input: [36, 14, 47]),
   ]
 
   static let kernels = Conv2DTests.kernels(cases, blas: true, threadSlots: 2, prefix: "t", tiled: true)
@@ -45,7 +52,7 @@ import Testing
 
   @Test func everyCaseTakesTheTiledLoops() {
     for kernel in Self.kernels {
-      #expect(kernel.template == "conv2d_tiled" && !kernel.usesBLAS, "\(kernel.name)")
+      #expect(kernel.template == "conv2d_tiled" && !kernel.usesBLAS, "\(kernel.name): \(kernel.template)")
       #expect(kernel.parameters.last?.role == .scratch, "\(kernel.name): packed weights and planes in scratch")
     }
   }

@@ -1064,72 +1064,1564 @@ typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 #define KILN_IN_REGISTER(v) ((void)0)
 #endif
 
+/* k1_conv_conv1: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
+   (3 channels × 11×11 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k1_conv_conv1_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 55);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3025);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 6050);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 6105);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 9075);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 9130);
+  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 12100);
+  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 12155);
+  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 15125);
+  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 15180);
+  for (int c = 0; c < 3; c++, in0 += 51756, wp += 726) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 228);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12939);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13167);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25878);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26106);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38817);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39045);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 229);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12940);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13168);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25879);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26107);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38818);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39046);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 230);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12941);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13169);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[54]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[55]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[56]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[57]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[58]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[59]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25880);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26108);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[60]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[61]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[62]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[63]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[64]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[65]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 57);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 285);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[66]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[67]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[68]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[69]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[70]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[71]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12996);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13224);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[72]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[73]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[74]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[75]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[76]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[77]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25935);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26163);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[78]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[79]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[80]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[81]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[82]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[83]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38874);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39102);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[84]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[85]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[86]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[87]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[88]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[89]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 58);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 286);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[90]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[91]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[92]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[93]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[94]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[95]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12997);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13225);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[96]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[97]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[98]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[99]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[100]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[101]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25936);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26164);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[102]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[103]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[104]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[105]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[106]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[107]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38875);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39103);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[108]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[109]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[110]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[111]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[112]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[113]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 59);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 287);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[114]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[115]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[116]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[117]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[118]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[119]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12998);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13226);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[120]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[121]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[122]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[123]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[124]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[125]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25937);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26165);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[126]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[127]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[128]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[129]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[130]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[131]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 114);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 342);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[132]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[133]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[134]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[135]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[136]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[137]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13053);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13281);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[138]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[139]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[140]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[141]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[142]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[143]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25992);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26220);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[144]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[145]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[146]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[147]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[148]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[149]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38931);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39159);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[150]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[151]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[152]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[153]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[154]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[155]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 115);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 343);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[156]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[157]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[158]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[159]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[160]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[161]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13054);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13282);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[162]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[163]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[164]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[165]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[166]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[167]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25993);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26221);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[168]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[169]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[170]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[171]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[172]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[173]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38932);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39160);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[174]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[175]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[176]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[177]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[178]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[179]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 116);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 344);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[180]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[181]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[182]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[183]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[184]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[185]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13055);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13283);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[186]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[187]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[188]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[189]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[190]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[191]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 25994);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26222);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[192]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[193]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[194]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[195]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[196]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[197]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 171);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 399);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[198]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[199]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[200]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[201]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[202]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[203]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13110);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13338);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[204]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[205]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[206]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[207]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[208]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[209]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26049);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26277);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[210]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[211]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[212]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[213]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[214]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[215]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38988);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39216);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[216]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[217]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[218]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[219]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[220]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[221]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 172);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 400);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[222]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[223]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[224]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[225]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[226]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[227]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13111);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13339);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[228]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[229]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[230]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[231]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[232]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[233]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26050);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26278);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[234]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[235]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[236]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[237]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[238]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[239]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38989);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39217);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[240]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[241]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[242]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[243]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[244]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[245]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 173);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 401);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[246]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[247]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[248]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[249]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[250]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[251]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13112);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13340);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[252]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[253]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[254]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[255]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[256]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[257]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26051);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26279);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[258]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[259]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[260]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[261]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[262]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[263]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 228);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 456);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[264]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[265]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[266]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[267]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[268]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[269]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13167);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13395);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[270]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[271]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[272]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[273]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[274]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[275]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26106);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26334);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[276]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[277]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[278]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[279]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[280]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[281]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39045);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39273);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[282]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[283]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[284]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[285]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[286]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[287]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 229);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 457);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[288]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[289]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[290]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[291]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[292]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[293]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13168);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13396);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[294]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[295]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[296]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[297]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[298]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[299]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26107);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26335);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[300]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[301]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[302]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[303]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[304]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[305]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39046);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39274);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[306]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[307]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[308]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[309]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[310]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[311]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 230);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 458);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[312]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[313]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[314]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[315]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[316]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[317]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13169);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13397);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[318]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[319]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[320]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[321]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[322]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[323]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26108);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26336);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[324]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[325]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[326]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[327]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[328]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[329]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 285);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 513);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[330]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[331]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[332]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[333]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[334]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[335]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13224);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13452);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[336]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[337]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[338]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[339]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[340]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[341]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26163);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26391);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[342]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[343]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[344]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[345]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[346]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[347]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39102);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39330);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[348]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[349]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[350]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[351]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[352]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[353]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 286);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 514);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[354]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[355]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[356]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[357]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[358]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[359]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13225);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13453);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[360]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[361]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[362]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[363]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[364]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[365]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26164);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26392);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[366]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[367]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[368]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[369]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[370]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[371]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39103);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39331);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[372]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[373]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[374]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[375]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[376]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[377]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 287);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 515);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[378]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[379]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[380]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[381]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[382]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[383]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13226);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13454);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[384]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[385]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[386]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[387]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[388]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[389]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26165);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26393);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[390]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[391]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[392]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[393]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[394]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[395]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 342);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 570);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[396]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[397]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[398]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[399]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[400]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[401]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13281);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13509);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[402]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[403]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[404]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[405]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[406]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[407]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26220);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26448);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[408]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[409]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[410]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[411]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[412]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[413]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39159);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39387);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[414]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[415]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[416]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[417]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[418]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[419]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 343);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 571);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[420]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[421]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[422]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[423]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[424]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[425]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13282);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13510);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[426]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[427]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[428]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[429]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[430]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[431]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26221);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26449);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[432]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[433]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[434]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[435]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[436]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[437]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39160);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39388);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[438]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[439]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[440]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[441]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[442]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[443]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 344);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 572);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[444]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[445]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[446]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[447]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[448]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[449]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13283);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13511);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[450]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[451]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[452]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[453]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[454]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[455]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26222);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26450);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[456]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[457]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[458]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[459]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[460]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[461]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 399);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 627);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[462]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[463]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[464]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[465]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[466]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[467]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13338);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13566);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[468]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[469]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[470]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[471]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[472]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[473]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26277);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26505);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[474]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[475]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[476]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[477]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[478]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[479]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39216);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39444);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[480]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[481]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[482]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[483]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[484]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[485]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 400);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 628);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[486]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[487]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[488]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[489]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[490]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[491]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13339);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13567);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[492]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[493]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[494]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[495]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[496]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[497]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26278);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26506);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[498]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[499]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[500]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[501]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[502]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[503]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39217);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39445);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[504]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[505]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[506]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[507]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[508]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[509]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 401);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 629);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[510]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[511]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[512]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[513]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[514]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[515]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13340);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13568);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[516]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[517]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[518]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[519]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[520]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[521]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26279);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26507);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[522]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[523]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[524]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[525]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[526]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[527]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 456);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 684);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[528]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[529]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[530]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[531]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[532]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[533]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13395);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13623);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[534]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[535]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[536]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[537]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[538]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[539]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26334);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26562);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[540]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[541]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[542]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[543]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[544]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[545]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39273);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39501);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[546]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[547]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[548]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[549]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[550]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[551]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 457);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 685);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[552]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[553]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[554]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[555]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[556]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[557]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13396);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13624);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[558]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[559]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[560]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[561]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[562]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[563]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26335);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26563);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[564]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[565]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[566]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[567]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[568]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[569]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39274);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39502);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[570]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[571]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[572]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[573]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[574]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[575]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 458);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 686);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[576]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[577]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[578]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[579]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[580]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[581]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13397);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13625);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[582]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[583]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[584]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[585]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[586]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[587]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26336);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26564);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[588]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[589]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[590]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[591]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[592]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[593]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 513);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 741);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[594]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[595]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[596]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[597]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[598]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[599]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13452);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13680);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[600]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[601]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[602]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[603]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[604]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[605]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26391);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26619);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[606]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[607]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[608]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[609]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[610]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[611]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39330);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39558);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[612]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[613]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[614]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[615]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[616]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[617]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 514);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 742);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[618]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[619]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[620]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[621]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[622]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[623]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13453);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13681);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[624]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[625]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[626]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[627]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[628]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[629]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26392);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26620);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[630]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[631]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[632]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[633]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[634]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[635]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39331);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39559);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[636]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[637]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[638]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[639]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[640]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[641]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 515);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 743);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[642]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[643]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[644]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[645]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[646]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[647]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13454);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13682);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[648]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[649]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[650]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[651]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[652]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[653]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26393);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26621);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[654]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[655]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[656]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[657]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[658]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[659]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 570);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 798);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[660]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[661]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[662]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[663]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[664]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[665]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13509);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13737);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[666]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[667]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[668]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[669]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[670]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[671]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26448);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26676);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[672]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[673]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[674]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[675]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[676]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[677]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39387);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39615);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[678]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[679]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[680]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[681]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[682]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[683]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 571);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 799);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[684]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[685]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[686]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[687]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[688]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[689]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13510);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13738);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[690]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[691]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[692]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[693]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[694]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[695]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26449);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26677);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[696]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[697]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[698]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[699]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[700]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[701]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 39388);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 39616);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[702]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[703]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[704]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[705]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[706]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[707]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 572);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 800);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[708]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[709]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[710]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[711]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[712]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[713]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 13511);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 13739);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[714]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[715]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[716]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[717]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[718]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[719]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 26450);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26678);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[720]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[721]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[722]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[723]; a3_0 += w * x0; a3_1 += w * x1; }
+      { const float w = wp[724]; a4_0 += w * x0; a4_1 += w * x1; }
+      { const float w = wp[725]; a5_0 += w * x0; a5_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 55) = a0_1;
+  *(kiln_v8 *)(out0 + 3025) = a1_0;
+  *(kiln_v8 *)(out0 + 3080) = a1_1;
+  *(kiln_v8 *)(out0 + 6050) = a2_0;
+  *(kiln_v8 *)(out0 + 6105) = a2_1;
+  *(kiln_v8 *)(out0 + 9075) = a3_0;
+  *(kiln_v8 *)(out0 + 9130) = a3_1;
+  *(kiln_v8 *)(out0 + 12100) = a4_0;
+  *(kiln_v8 *)(out0 + 12155) = a4_1;
+  *(kiln_v8 *)(out0 + 15125) = a5_0;
+  *(kiln_v8 *)(out0 + 15180) = a5_1;
+}
+
 /* conv conv1: y[n, 96, 55, 55] = epilogue(v) with v = conv(x[n, 3, 227, 227]) + b, epilogue: relu,
    W [96, 3, 11, 11], 1 group(s), stride 4×4, dilation 1×1, pads top 0 left 0.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [96 × 363] · columns [363 × 3025]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
+   channels, 6 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes, their columns dealt to 4 phase(s) 57 wide (padded column j
+   goes to phase j mod 4, column ⌊j / 4⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 4, row
+   oh·4 + p·1, column ow + ⌊q·1 / 4⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 2 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k1_conv_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 96; o++) {
+        const int f0 = o < 96 ? o - o % 6 : 96;
+        const int mr = o < 96 ? 6 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 96 + f0) * 363 + (o - f0);
+        for (int c = 0; c < 3; c++) {
+          const int i = cb * 3 + c;
+          for (int p = 0; p < 11; p++)
+            for (int q = 0; q < 11; q++)
+              dst[((c * 11 + p) * 11 + q) * mr] =
+                weight[(((long)(g * 96 + o) * 3 + i) * 11 + p) * 11 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 105415200L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 1098075L;
+    float *pad = scratch + 34848L + (long)slot * 155268L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 155268L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 154587L;
-      float *ys = y + (long)s * 290400L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 154587L;
-        /* Row (c, p, q) of the columns holds x[c, oh·4 + p·1 − 0, ow·4 + q·1 − 0] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 3; c++) {
-          for (int p = 0; p < 11; p++) {
-            const int ih0 = p * 1 - 0;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 4 - 1) / 4 : 0;
-            const int ohEnd = ih0 < 227 ? (227 - 1 - ih0) / 4 + 1 : 0;
-            const int ohLo = ohFirst < 55 ? ohFirst : 55;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 55 ? ohEnd : 55);
-            for (int q = 0; q < 11; q++) {
-              const int iw0 = q * 1 - 0;
-              const int owFirst = iw0 < 0 ? (-iw0 + 4 - 1) / 4 : 0;
-              const int owEnd = iw0 < 227 ? (227 - 1 - iw0) / 4 + 1 : 0;
-              const int owLo = owFirst < 55 ? owFirst : 55;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 55 ? owEnd : 55);
-              float *row = cols + (long)((c * 11 + p) * 11 + q) * 3025;
-              for (int i = 0; i < ohLo * 55; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 55;
-                const float *in = xg + ((long)c * 227 + oh * 4 + ih0) * 227;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 4 + iw0];
-                for (int ow = owHi; ow < 55; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 55; i < 3025; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 154587L + (long)g * 154587L;
+        for (int c = 0; c < 3; c++)
+          for (int r = 0; r < 227; r++) {
+            float *dst = pad + (long)c * 51756 + r * 57;
+            const float *src = xg + ((long)c * 227 + r - 0) * 227;
+            for (int col = 0; col < 227; col++) {
+              const int pc = col + 0;
+              dst[pc % 4 * 12939 + pc / 4] = src[col];
+            }
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 290400L + (long)g * 96 * 3025;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 3 * 51756;
+          const float *wc = wpk + (long)(g * 1 + cb) * 34848;
+          for (int tr = 0; tr < 28; tr++) {
+            const int r0 = tr * 2 < 53 ? tr * 2 : 53;
+            for (int tc = 0; tc < 7; tc++) {
+              const int c0 = tc * 8 < 47 ? tc * 8 : 47;
+              const float *in0 = xc + r0 * 228 + c0;
+              float *out0 = yg + r0 * 55 + c0;
+              for (int fb = 0; fb < 16; fb++)
+                k1_conv_conv1_tile6(cb == 0, in0, wc + (long)fb * 6 * 363, out0 + (long)fb * 6 * 3025);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 96, 3025, 363, 1.0f,
-                    weight + (long)g * 34848L, 363, columns, 3025, 0.0f,
-                    ys + (long)g * 290400L, 3025);
-      }
-      for (int f = 0; f < 96; f++) {
-        float *plane = ys + (long)f * 3025;
-        const float b = bias[f];
-        for (int i = 0; i < 3025; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 96; f++) {
+          float *yf = yg + (long)f * 3025;
+          const float b = bias[g * 96 + f];
+          for (int i = 0; i < 3025; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
@@ -1483,12 +2975,13 @@ static inline __attribute__((always_inline)) void k4_conv_conv2_tile4(const int 
 }
 
 /* conv conv2: y[n, 256, 27, 27] = epilogue(v) with v = conv(x[n, 96, 27, 27]) + b, epilogue: relu,
-   W [256, 96, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
+   W [256, 96, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 96
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 31 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·31 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 31 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1523,9 +3016,12 @@ static void k4_conv_conv2(int n, const float *restrict x, const float *restrict 
         const float *xg = x + (long)s * 69984L + (long)g * 69984L;
         for (int c = 0; c < 96; c++)
           for (int r = 2; r < 29; r++) {
-            float *dst = pad + (long)c * 961 + r * 31 + 2;
+            float *dst = pad + (long)c * 961 + r * 31;
             const float *src = xg + ((long)c * 27 + r - 2) * 27;
-            for (int col = 0; col < 27; col++) dst[col] = src[col];
+            for (int col = 0; col < 27; col++) {
+              const int pc = col + 2;
+              dst[pc % 1 * 961 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 186624L + (long)g * 256 * 729;
@@ -1744,12 +3240,13 @@ static inline __attribute__((always_inline)) void k7_conv_conv3_tile4(const int 
 }
 
 /* conv conv3: y[n, 384, 13, 13] = epilogue(v) with v = conv(x[n, 256, 13, 13]) + b, epilogue: relu,
-   W [384, 256, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [384, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 15 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·15 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 15 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1784,9 +3281,12 @@ static void k7_conv_conv3(int n, const float *restrict x, const float *restrict 
         const float *xg = x + (long)s * 43264L + (long)g * 43264L;
         for (int c = 0; c < 256; c++)
           for (int r = 1; r < 14; r++) {
-            float *dst = pad + (long)c * 225 + r * 15 + 1;
+            float *dst = pad + (long)c * 225 + r * 15;
             const float *src = xg + ((long)c * 13 + r - 1) * 13;
-            for (int col = 0; col < 13; col++) dst[col] = src[col];
+            for (int col = 0; col < 13; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 225 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 64896L + (long)g * 384 * 169;
@@ -1934,12 +3434,13 @@ static inline __attribute__((always_inline)) void k8_conv_conv4_tile4(const int 
 }
 
 /* conv conv4: y[n, 384, 13, 13] = epilogue(v) with v = conv(x[n, 384, 13, 13]) + b, epilogue: relu,
-   W [384, 384, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [384, 384, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 15 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·15 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 15 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1974,9 +3475,12 @@ static void k8_conv_conv4(int n, const float *restrict x, const float *restrict 
         const float *xg = x + (long)s * 64896L + (long)g * 64896L;
         for (int c = 0; c < 384; c++)
           for (int r = 1; r < 14; r++) {
-            float *dst = pad + (long)c * 225 + r * 15 + 1;
+            float *dst = pad + (long)c * 225 + r * 15;
             const float *src = xg + ((long)c * 13 + r - 1) * 13;
-            for (int col = 0; col < 13; col++) dst[col] = src[col];
+            for (int col = 0; col < 13; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 225 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 64896L + (long)g * 384 * 169;
@@ -2124,12 +3628,13 @@ static inline __attribute__((always_inline)) void k9_conv_conv5_tile4(const int 
 }
 
 /* conv conv5: y[n, 256, 13, 13] = epilogue(v) with v = conv(x[n, 384, 13, 13]) + b, epilogue: relu,
-   W [256, 384, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [256, 384, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 15 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·15 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 15 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2164,9 +3669,12 @@ static void k9_conv_conv5(int n, const float *restrict x, const float *restrict 
         const float *xg = x + (long)s * 64896L + (long)g * 64896L;
         for (int c = 0; c < 384; c++)
           for (int r = 1; r < 14; r++) {
-            float *dst = pad + (long)c * 225 + r * 15 + 1;
+            float *dst = pad + (long)c * 225 + r * 15;
             const float *src = xg + ((long)c * 13 + r - 1) * 13;
-            for (int col = 0; col < 13; col++) dst[col] = src[col];
+            for (int col = 0; col < 13; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 225 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 43264L + (long)g * 256 * 169;

@@ -16,7 +16,7 @@ extern "C" {
 #define ALEXNET_OUTPUT_LOGITS_SIZE 1000 /* f32[1000] per sample */
 #define ALEXNET_MAX_BATCH 64
 #define ALEXNET_PARAMS_BYTES 249513408
-#define ALEXNET_ARENA_BYTES 109480832 /* activations and kernel scratch, planned together */
+#define ALEXNET_ARENA_BYTES 92258304 /* activations and kernel scratch, planned together */
 #define ALEXNET_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define ALEXNET_EMBEDDED_WEIGHTS 0
 

@@ -1759,12 +1759,13 @@ static inline __attribute__((always_inline)) void k1_conv_conv_tile4(const int f
 }
 
 /* conv conv: y[n, 10, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: none,
-   W [10, 3, 5, 5], 1 group(s), stride 1, dilation 1×1, pads top 2 left 2.
+   W [10, 3, 5, 5], 1 group(s), stride 1×1, dilation 1×1, pads top 2 left 2.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 36 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·36 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 36 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1799,9 +1800,12 @@ static void k1_conv_conv(int n, const float *restrict x, const float *restrict w
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
           for (int r = 2; r < 34; r++) {
-            float *dst = pad + (long)c * 1296 + r * 36 + 2;
+            float *dst = pad + (long)c * 1296 + r * 36;
             const float *src = xg + ((long)c * 32 + r - 2) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 2;
+              dst[pc % 1 * 1296 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 10240L + (long)g * 10 * 1024;

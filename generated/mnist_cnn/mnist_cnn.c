@@ -18478,12 +18478,13 @@ static inline __attribute__((always_inline)) void k1_conv_conv1_tile1(const int 
 }
 
 /* conv conv1: y[n, 25, 26, 26] = epilogue(v) with v = conv(x[n, 1, 28, 28]) + b, epilogue: none,
-   W [25, 1, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 0 left 0.
+   W [25, 1, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 0 left 0.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 1
    channels, 4 filters at a time (the last 1 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 28 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·28 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 28 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels

@@ -1715,12 +1715,13 @@ static inline __attribute__((always_inline)) void k1_conv_stem_tile4(const int f
 }
 
 /* conv stem: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
-   W [16, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1755,9 +1756,12 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -2047,12 +2051,13 @@ static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_tile4(const
 }
 
 /* conv s1b1_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2087,9 +2092,12 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -2379,12 +2387,13 @@ static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_tile4(const
 }
 
 /* conv s1b1_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2419,9 +2428,12 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -2712,12 +2724,13 @@ static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_tile4(const
 }
 
 /* conv s1b2_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2752,9 +2765,12 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3044,12 +3060,13 @@ static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_tile4(const
 }
 
 /* conv s1b2_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3084,9 +3101,12 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3377,12 +3397,13 @@ static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_tile4(const
 }
 
 /* conv s1b3_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3417,9 +3438,12 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3709,12 +3733,13 @@ static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_tile4(const
 }
 
 /* conv s1b3_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3749,9 +3774,12 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3785,143 +3813,307 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
   }
 }
 
+/* k8_conv_s2b1_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k8_conv_s2b1_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
+  for (int c = 0; c < 16; c++, in0 += 1122, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 561);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 569);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 17);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 25);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 578);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 586);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 595);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 603);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 256) = a1_0;
+  *(kiln_v8 *)(out0 + 264) = a1_1;
+  *(kiln_v8 *)(out0 + 512) = a2_0;
+  *(kiln_v8 *)(out0 + 520) = a2_1;
+  *(kiln_v8 *)(out0 + 768) = a3_0;
+  *(kiln_v8 *)(out0 + 776) = a3_1;
+}
+
 /* conv s2b1_conv1: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
    W [32, 16, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [32 × 144] · columns [144 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 17 wide (padded column j
+   goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
+   oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k8_conv_s2b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 32; o++) {
+        const int f0 = o < 32 ? o - o % 4 : 32;
+        const int mr = o < 32 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 144 + (o - f0);
+        for (int c = 0; c < 16; c++) {
+          const int i = cb * 16 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 32 + o) * 16 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 36864L;
+    float *pad = scratch + 4608L + (long)slot * 17952L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 17952L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      float *ys = y + (long)s * 8192L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 16384L;
-        /* Row (c, p, q) of the columns holds x[c, oh·2 + p·1 − 1, ow·2 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 16; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 2 - 1) / 2 : 0;
-            const int ohEnd = ih0 < 32 ? (32 - 1 - ih0) / 2 + 1 : 0;
-            const int ohLo = ohFirst < 16 ? ohFirst : 16;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 16 ? ohEnd : 16);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 2 - 1) / 2 : 0;
-              const int owEnd = iw0 < 32 ? (32 - 1 - iw0) / 2 + 1 : 0;
-              const int owLo = owFirst < 16 ? owFirst : 16;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 16 ? owEnd : 16);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 256;
-              for (int i = 0; i < ohLo * 16; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 16;
-                const float *in = xg + ((long)c * 32 + oh * 2 + ih0) * 32;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 2 + iw0];
-                for (int ow = owHi; ow < 16; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 16; i < 256; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
+        for (int c = 0; c < 16; c++)
+          for (int r = 1; r < 33; r++) {
+            float *dst = pad + (long)c * 1122 + r * 17;
+            const float *src = xg + ((long)c * 32 + r - 1) * 32;
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 2 * 561 + pc / 2] = src[col];
+            }
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 16 * 1122;
+          const float *wc = wpk + (long)(g * 1 + cb) * 4608;
+          for (int tr = 0; tr < 16; tr++) {
+            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
+              const float *in0 = xc + r0 * 34 + c0;
+              float *out0 = yg + r0 * 16 + c0;
+              for (int fb = 0; fb < 8; fb++)
+                k8_conv_s2b1_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 144, out0 + (long)fb * 4 * 256);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, 256, 144, 1.0f,
-                    weight + (long)g * 4608L, 144, columns, 256, 0.0f,
-                    ys + (long)g * 8192L, 256);
-      }
-      for (int f = 0; f < 32; f++) {
-        float *plane = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 32; f++) {
+          float *yf = yg + (long)f * 256;
+          const float b = bias[g * 32 + f];
+          for (int i = 0; i < 256; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
   }
 }
 
+/* k9_conv_s2b1_proj: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (16 channels × 1×1 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k9_conv_s2b1_proj_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
+  for (int c = 0; c < 16; c++, in0 += 992, wp += 4) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 256) = a1_0;
+  *(kiln_v8 *)(out0 + 264) = a1_1;
+  *(kiln_v8 *)(out0 + 512) = a2_0;
+  *(kiln_v8 *)(out0 + 520) = a2_1;
+  *(kiln_v8 *)(out0 + 768) = a3_0;
+  *(kiln_v8 *)(out0 + 776) = a3_1;
+}
+
 /* conv s2b1_proj: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: none,
    W [32, 16, 1, 1], 1 group(s), stride 2×2, dilation 1×1, pads top 0 left 0.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [32 × 16] · columns [16 × 256]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 16 wide (padded column j
+   goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
+   oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k9_conv_s2b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 32; o++) {
+        const int f0 = o < 32 ? o - o % 4 : 32;
+        const int mr = o < 32 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 16 + (o - f0);
+        for (int c = 0; c < 16; c++) {
+          const int i = cb * 16 + c;
+          for (int p = 0; p < 1; p++)
+            for (int q = 0; q < 1; q++)
+              dst[((c * 1 + p) * 1 + q) * mr] =
+                weight[(((long)(g * 32 + o) * 16 + i) * 1 + p) * 1 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 4096L;
+    float *pad = scratch + 512L + (long)slot * 15872L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 15872L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      float *ys = y + (long)s * 8192L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 16384L;
-        /* Row (c, p, q) of the columns holds x[c, oh·2 + p·1 − 0, ow·2 + q·1 − 0] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 16; c++) {
-          for (int p = 0; p < 1; p++) {
-            const int ih0 = p * 1 - 0;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 2 - 1) / 2 : 0;
-            const int ohEnd = ih0 < 32 ? (32 - 1 - ih0) / 2 + 1 : 0;
-            const int ohLo = ohFirst < 16 ? ohFirst : 16;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 16 ? ohEnd : 16);
-            for (int q = 0; q < 1; q++) {
-              const int iw0 = q * 1 - 0;
-              const int owFirst = iw0 < 0 ? (-iw0 + 2 - 1) / 2 : 0;
-              const int owEnd = iw0 < 32 ? (32 - 1 - iw0) / 2 + 1 : 0;
-              const int owLo = owFirst < 16 ? owFirst : 16;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 16 ? owEnd : 16);
-              float *row = cols + (long)((c * 1 + p) * 1 + q) * 256;
-              for (int i = 0; i < ohLo * 16; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 16;
-                const float *in = xg + ((long)c * 32 + oh * 2 + ih0) * 32;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 2 + iw0];
-                for (int ow = owHi; ow < 16; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 16; i < 256; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
+        for (int c = 0; c < 16; c++)
+          for (int r = 0; r < 31; r++) {
+            float *dst = pad + (long)c * 992 + r * 16;
+            const float *src = xg + ((long)c * 32 + r - 0) * 32;
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 0;
+              dst[pc % 2 * 496 + pc / 2] = src[col];
+            }
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 16 * 992;
+          const float *wc = wpk + (long)(g * 1 + cb) * 512;
+          for (int tr = 0; tr < 16; tr++) {
+            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
+              const float *in0 = xc + r0 * 32 + c0;
+              float *out0 = yg + r0 * 16 + c0;
+              for (int fb = 0; fb < 8; fb++)
+                k9_conv_s2b1_proj_tile4(cb == 0, in0, wc + (long)fb * 4 * 16, out0 + (long)fb * 4 * 256);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, 256, 16, 1.0f,
-                    weight + (long)g * 512L, 16, columns, 256, 0.0f,
-                    ys + (long)g * 8192L, 256);
-      }
-      for (int f = 0; f < 32; f++) {
-        float *plane = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = plane[i] + b;
-          plane[i] = v;
+        for (int f = 0; f < 32; f++) {
+          float *yf = yg + (long)f * 256;
+          const float b = bias[g * 32 + f];
+          for (int i = 0; i < 256; i++) {
+            float v = yf[i] + b;
+            yf[i] = v;
+          }
         }
       }
     }
@@ -4044,12 +4236,13 @@ static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_tile4(cons
 }
 
 /* conv s2b1_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4084,9 +4277,12 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4235,12 +4431,13 @@ static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_tile4(cons
 }
 
 /* conv s2b2_conv1: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4275,9 +4472,12 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4425,12 +4625,13 @@ static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_tile4(cons
 }
 
 /* conv s2b2_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4465,9 +4666,12 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4616,12 +4820,13 @@ static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_tile4(cons
 }
 
 /* conv s2b3_conv1: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4656,9 +4861,12 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4806,12 +5014,13 @@ static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_tile4(cons
 }
 
 /* conv s2b3_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4846,9 +5055,12 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4881,143 +5093,307 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
   }
 }
 
+/* k15_conv_s3b1_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k15_conv_s3b1_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
+  for (int c = 0; c < 32; c++, in0 += 306, wp += 36) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 18);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 153);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 171);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 19);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 9);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 162);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 180);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 10);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 36);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 171);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 189);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 37);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 64) = a1_0;
+  *(kiln_v8 *)(out0 + 72) = a1_1;
+  *(kiln_v8 *)(out0 + 128) = a2_0;
+  *(kiln_v8 *)(out0 + 136) = a2_1;
+  *(kiln_v8 *)(out0 + 192) = a3_0;
+  *(kiln_v8 *)(out0 + 200) = a3_1;
+}
+
 /* conv s3b1_conv1: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: relu,
    W [64, 32, 3, 3], 1 group(s), stride 2×2, dilation 1×1, pads top 1 left 1.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [64 × 288] · columns [288 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 9 wide (padded column j
+   goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
+   oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k15_conv_s3b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 64; o++) {
+        const int f0 = o < 64 ? o - o % 4 : 64;
+        const int mr = o < 64 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 64 + f0) * 288 + (o - f0);
+        for (int c = 0; c < 32; c++) {
+          const int i = cb * 32 + c;
+          for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++)
+              dst[((c * 3 + p) * 3 + q) * mr] =
+                weight[(((long)(g * 64 + o) * 32 + i) * 3 + p) * 3 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 1179648L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 18432L;
+    float *pad = scratch + 18432L + (long)slot * 9792L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 9792L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      float *ys = y + (long)s * 4096L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 8192L;
-        /* Row (c, p, q) of the columns holds x[c, oh·2 + p·1 − 1, ow·2 + q·1 − 1] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 32; c++) {
-          for (int p = 0; p < 3; p++) {
-            const int ih0 = p * 1 - 1;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 2 - 1) / 2 : 0;
-            const int ohEnd = ih0 < 16 ? (16 - 1 - ih0) / 2 + 1 : 0;
-            const int ohLo = ohFirst < 8 ? ohFirst : 8;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 8 ? ohEnd : 8);
-            for (int q = 0; q < 3; q++) {
-              const int iw0 = q * 1 - 1;
-              const int owFirst = iw0 < 0 ? (-iw0 + 2 - 1) / 2 : 0;
-              const int owEnd = iw0 < 16 ? (16 - 1 - iw0) / 2 + 1 : 0;
-              const int owLo = owFirst < 8 ? owFirst : 8;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 8 ? owEnd : 8);
-              float *row = cols + (long)((c * 3 + p) * 3 + q) * 64;
-              for (int i = 0; i < ohLo * 8; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 8;
-                const float *in = xg + ((long)c * 16 + oh * 2 + ih0) * 16;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 2 + iw0];
-                for (int ow = owHi; ow < 8; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 8; i < 64; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 1; r < 17; r++) {
+            float *dst = pad + (long)c * 306 + r * 9;
+            const float *src = xg + ((long)c * 16 + r - 1) * 16;
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 2 * 153 + pc / 2] = src[col];
+            }
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 32 * 306;
+          const float *wc = wpk + (long)(g * 1 + cb) * 18432;
+          for (int tr = 0; tr < 4; tr++) {
+            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
+              const float *in0 = xc + r0 * 18 + c0;
+              float *out0 = yg + r0 * 8 + c0;
+              for (int fb = 0; fb < 16; fb++)
+                k15_conv_s3b1_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 64);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 64, 288, 1.0f,
-                    weight + (long)g * 18432L, 288, columns, 64, 0.0f,
-                    ys + (long)g * 4096L, 64);
-      }
-      for (int f = 0; f < 64; f++) {
-        float *plane = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = plane[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          plane[i] = v;
+        for (int f = 0; f < 64; f++) {
+          float *yf = yg + (long)f * 64;
+          const float b = bias[g * 64 + f];
+          for (int i = 0; i < 64; i++) {
+            float v = yf[i] + b;
+            v = (v < 0.0f ? 0.0f : v);
+            yf[i] = v;
+          }
         }
       }
     }
   }
 }
 
+/* k16_conv_s3b1_proj: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
+   (32 channels × 1×1 taps, unrolled): in0 is the tile's first input in a padded plane,
+   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
+   later ones from the partial sums in the output. */
+static inline __attribute__((always_inline)) void k16_conv_s3b1_proj_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
+  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
+  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
+  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
+  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
+  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
+  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
+  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
+  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
+  for (int c = 0; c < 32; c++, in0 += 240, wp += 4) {
+    {
+      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
+      KILN_IN_REGISTER(x0);
+      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 16);
+      KILN_IN_REGISTER(x1);
+      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
+      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
+      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
+      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    }
+  }
+  *(kiln_v8 *)(out0 + 0) = a0_0;
+  *(kiln_v8 *)(out0 + 8) = a0_1;
+  *(kiln_v8 *)(out0 + 64) = a1_0;
+  *(kiln_v8 *)(out0 + 72) = a1_1;
+  *(kiln_v8 *)(out0 + 128) = a2_0;
+  *(kiln_v8 *)(out0 + 136) = a2_1;
+  *(kiln_v8 *)(out0 + 192) = a3_0;
+  *(kiln_v8 *)(out0 + 200) = a3_1;
+}
+
 /* conv s3b1_proj: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: none,
    W [64, 32, 1, 1], 1 group(s), stride 2×2, dilation 1×1, pads top 0 left 0.
-   Per image and group: im2col into this slot's scratch, then one OpenBLAS GEMM (single-threaded inside),
-   W_g [64 × 32] · columns [32 × 64]. Images are dealt to fixed slots (slot s takes s, s + slots, …)
-   and the slots to the OpenMP threads, so the results never depend on the thread count. The bias and the epilogue
-   (each step in float, as the standalone kernels compute it; r1, r2, … shaped like y) run over each image's output
-   right after its GEMMs, while it is in cache. */
+   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
+   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
+   image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 8 wide (padded column j
+   goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
+   oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
+   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
+   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
+   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
+   so any thread count gives the same bits. */
 static void k16_conv_s3b1_proj(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict wpk = scratch;
+  for (int g = 0; g < 1; g++)
+    for (int cb = 0; cb < 1; cb++)
+      for (int o = 0; o < 64; o++) {
+        const int f0 = o < 64 ? o - o % 4 : 64;
+        const int mr = o < 64 ? 4 : 0;
+        float *dst = wpk + ((long)(g * 1 + cb) * 64 + f0) * 32 + (o - f0);
+        for (int c = 0; c < 32; c++) {
+          const int i = cb * 32 + c;
+          for (int p = 0; p < 1; p++)
+            for (int q = 0; q < 1; q++)
+              dst[((c * 1 + p) * 1 + q) * mr] =
+                weight[(((long)(g * 64 + o) * 32 + i) * 1 + p) * 1 + q];
+        }
+      }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 131072L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *cols = scratch + (long)slot * 2048L;
+    float *pad = scratch + 2048L + (long)slot * 7680L;
+    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+    for (long i = 0; i < 7680L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      float *ys = y + (long)s * 4096L;
       for (int g = 0; g < 1; g++) {
-        const float *xg = xs + (long)g * 8192L;
-        /* Row (c, p, q) of the columns holds x[c, oh·2 + p·1 − 0, ow·2 + q·1 − 0] over (oh, ow).
-           The oh and ow ranges inside the input are clipped once per (p, q), so no copy loop tests an element.
-           The simd pragma keeps gcc from turning the short copy into a memcpy call (im2col of 64×16×16 for a
-           3×3 kernel: 2.1–2.8 ms per 64 images against 2.9–4.1 ms as memcpy calls).
-           NOTE: clipping oh (rather than skipping padded rows with `continue`) also sidesteps a gcc 12.2 -O3
-           -march=native miscompile seen here: it zeroed valid rows of that loop shape. */
-        for (int c = 0; c < 32; c++) {
-          for (int p = 0; p < 1; p++) {
-            const int ih0 = p * 1 - 0;
-            const int ohFirst = ih0 < 0 ? (-ih0 + 2 - 1) / 2 : 0;
-            const int ohEnd = ih0 < 16 ? (16 - 1 - ih0) / 2 + 1 : 0;
-            const int ohLo = ohFirst < 8 ? ohFirst : 8;
-            const int ohHi = ohEnd < ohLo ? ohLo : (ohEnd < 8 ? ohEnd : 8);
-            for (int q = 0; q < 1; q++) {
-              const int iw0 = q * 1 - 0;
-              const int owFirst = iw0 < 0 ? (-iw0 + 2 - 1) / 2 : 0;
-              const int owEnd = iw0 < 16 ? (16 - 1 - iw0) / 2 + 1 : 0;
-              const int owLo = owFirst < 8 ? owFirst : 8;
-              const int owHi = owEnd < owLo ? owLo : (owEnd < 8 ? owEnd : 8);
-              float *row = cols + (long)((c * 1 + p) * 1 + q) * 64;
-              for (int i = 0; i < ohLo * 8; i++) row[i] = 0.0f;
-              for (int oh = ohLo; oh < ohHi; oh++) {
-                float *out = row + oh * 8;
-                const float *in = xg + ((long)c * 16 + oh * 2 + ih0) * 16;
-                for (int ow = 0; ow < owLo; ow++) out[ow] = 0.0f;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int ow = owLo; ow < owHi; ow++) out[ow] = in[ow * 2 + iw0];
-                for (int ow = owHi; ow < 8; ow++) out[ow] = 0.0f;
-              }
-              for (int i = ohHi * 8; i < 64; i++) row[i] = 0.0f;
+        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
+        for (int c = 0; c < 32; c++)
+          for (int r = 0; r < 15; r++) {
+            float *dst = pad + (long)c * 240 + r * 8;
+            const float *src = xg + ((long)c * 16 + r - 0) * 16;
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 0;
+              dst[pc % 2 * 120 + pc / 2] = src[col];
+            }
+          }
+        const float *xp = pad;
+        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
+        for (int cb = 0; cb < 1; cb++) {
+          const float *xc = xp + (long)cb * 32 * 240;
+          const float *wc = wpk + (long)(g * 1 + cb) * 2048;
+          for (int tr = 0; tr < 4; tr++) {
+            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
+            for (int tc = 0; tc < 1; tc++) {
+              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
+              const float *in0 = xc + r0 * 16 + c0;
+              float *out0 = yg + r0 * 8 + c0;
+              for (int fb = 0; fb < 16; fb++)
+                k16_conv_s3b1_proj_tile4(cb == 0, in0, wc + (long)fb * 4 * 32, out0 + (long)fb * 4 * 64);
             }
           }
         }
-        const float *columns = cols;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 64, 32, 1.0f,
-                    weight + (long)g * 2048L, 32, columns, 64, 0.0f,
-                    ys + (long)g * 4096L, 64);
-      }
-      for (int f = 0; f < 64; f++) {
-        float *plane = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = plane[i] + b;
-          plane[i] = v;
+        for (int f = 0; f < 64; f++) {
+          float *yf = yg + (long)f * 64;
+          const float b = bias[g * 64 + f];
+          for (int i = 0; i < 64; i++) {
+            float v = yf[i] + b;
+            yf[i] = v;
+          }
         }
       }
     }
@@ -5140,12 +5516,13 @@ static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_tile4(cons
 }
 
 /* conv s3b1_conv2: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: + r1, relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5180,9 +5557,12 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5331,12 +5711,13 @@ static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_tile4(cons
 }
 
 /* conv s3b2_conv1: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5371,9 +5752,12 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5521,12 +5905,13 @@ static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_tile4(cons
 }
 
 /* conv s3b2_conv2: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: + r1, relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5561,9 +5946,12 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5712,12 +6100,13 @@ static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_tile4(cons
 }
 
 /* conv s3b3_conv1: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5752,9 +6141,12 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5902,12 +6294,13 @@ static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_tile4(cons
 }
 
 /* conv s3b3_conv2: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: + r1, relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5942,9 +6335,12 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;

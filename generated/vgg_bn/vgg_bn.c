@@ -1434,12 +1434,13 @@ static inline __attribute__((always_inline)) void k1_conv_conv1_1_tile4(const in
 }
 
 /* conv conv1_1: y[n, 64, 32, 32] = epilogue(v) with v = conv(x[n, 3, 32, 32]) + b, epilogue: relu,
-   W [64, 3, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 3, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 3
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1474,9 +1475,12 @@ static void k1_conv_conv1_1(int n, const float *restrict x, const float *restric
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 65536L + (long)g * 64 * 1024;
@@ -1766,12 +1770,13 @@ static inline __attribute__((always_inline)) void k2_conv_conv1_2_tile4(const in
 }
 
 /* conv conv1_2: y[n, 64, 32, 32] = epilogue(v) with v = conv(x[n, 64, 32, 32]) + b, epilogue: relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 34 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·34 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1806,9 +1811,12 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
         const float *xg = x + (long)s * 65536L + (long)g * 65536L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 33; r++) {
-            float *dst = pad + (long)c * 1156 + r * 34 + 1;
+            float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) dst[col] = src[col];
+            for (int col = 0; col < 32; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 1156 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 65536L + (long)g * 64 * 1024;
@@ -1992,12 +2000,13 @@ static inline __attribute__((always_inline)) void k4_conv_conv2_1_tile4(const in
 }
 
 /* conv conv2_1: y[n, 128, 16, 16] = epilogue(v) with v = conv(x[n, 64, 16, 16]) + b, epilogue: relu,
-   W [128, 64, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [128, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2032,9 +2041,12 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 64; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 32768L + (long)g * 128 * 256;
@@ -2182,12 +2194,13 @@ static inline __attribute__((always_inline)) void k5_conv_conv2_2_tile4(const in
 }
 
 /* conv conv2_2: y[n, 128, 16, 16] = epilogue(v) with v = conv(x[n, 128, 16, 16]) + b, epilogue: relu,
-   W [128, 128, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [128, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 18 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·18 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2222,9 +2235,12 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
         const float *xg = x + (long)s * 32768L + (long)g * 32768L;
         for (int c = 0; c < 128; c++)
           for (int r = 1; r < 17; r++) {
-            float *dst = pad + (long)c * 324 + r * 18 + 1;
+            float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) dst[col] = src[col];
+            for (int col = 0; col < 16; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 324 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 32768L + (long)g * 128 * 256;
@@ -2407,12 +2423,13 @@ static inline __attribute__((always_inline)) void k7_conv_conv3_1_tile4(const in
 }
 
 /* conv conv3_1: y[n, 256, 8, 8] = epilogue(v) with v = conv(x[n, 128, 8, 8]) + b, epilogue: relu,
-   W [256, 128, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [256, 128, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2447,9 +2464,12 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 128; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 256 * 64;
@@ -2597,12 +2617,13 @@ static inline __attribute__((always_inline)) void k8_conv_conv3_2_tile4(const in
 }
 
 /* conv conv3_2: y[n, 256, 8, 8] = epilogue(v) with v = conv(x[n, 256, 8, 8]) + b, epilogue: relu,
-   W [256, 256, 3, 3], 1 group(s), stride 1, dilation 1×1, pads top 1 left 1.
+   W [256, 256, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
    "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
    channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes 10 wide, so output (oh, ow) of tap (p, q) reads padded element
-   (oh + p·1)·10 + ow + q·1: a vector of 8 outputs in a row reads 8 contiguous inputs per tap, with no
-   bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
+   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
+   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
+   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2637,9 +2658,12 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 256; c++)
           for (int r = 1; r < 9; r++) {
-            float *dst = pad + (long)c * 100 + r * 10 + 1;
+            float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) dst[col] = src[col];
+            for (int col = 0; col < 8; col++) {
+              const int pc = col + 1;
+              dst[pc % 1 * 100 + pc / 1] = src[col];
+            }
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 256 * 64;

@@ -188,7 +188,7 @@ public enum Conv2DKernel {
     let comment = "conv \(layer)"
     let epilogue = FusedEpilogue(activation: conv.activation, epilogue: conv.epilogue)
     let slots = max(options.threadSlots, 1)
-    if let tiling = Conv2DFlatShape(forward: g)?.tiled(under: options) {
+    if let tiling = Conv2DFlatShape(tiledForward: g).tiled(under: options) {
       let context = Conv2DTiledContext(
         tiling: tiling, name: name, comment: comment, transposed: false, slots: slots, bias: conv.bias,
         epilogue: epilogue)
@@ -232,7 +232,7 @@ public enum Conv2DKernel {
   /// `conv2d_gemm` or `conv2d_direct`; nil when the window does not apply to the input.
   public static func template(conv: Conv2D, input: TensorType, options: KernelOptions) -> String? {
     guard let g = Conv2DGeometry(conv: conv, input: input) else { return nil }
-    if Conv2DFlatShape(forward: g)?.tiled(under: options) != nil { return Conv2DTiledContext.template }
+    if Conv2DFlatShape(tiledForward: g).tiled(under: options) != nil { return Conv2DTiledContext.template }
     if Conv2DFlatShape(forward: g)?.chosen(under: options) != nil { return Conv2DFlatContext.template }
     let depthwise = g.groups > 1 && g.groupChannels == 1
     return options.blas && !depthwise ? Conv2DGemmContext.template : Conv2DDirectContext.template

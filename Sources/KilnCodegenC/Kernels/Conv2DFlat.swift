@@ -12,6 +12,8 @@ struct Conv2DFlatShape: Hashable, Sendable {
   var padTop: Int, padLeft: Int
   /// Multiply-adds per sample that are not by a padding zero (the convolution's own count).
   var usefulMACs: Int
+  /// 1 for every flat kernel; the tiled loops also take other strides (`init(tiledForward:)`).
+  var strideH = 1, strideW = 1
 
   /// The width of a padded plane and of a wide output row: every tap of every kept column fits.
   var padW: Int { outW + (kernelW - 1) * dilationW }
@@ -40,6 +42,17 @@ struct Conv2DFlatShape: Hashable, Sendable {
     (kernelH, kernelW, dilationH, dilationW) = (g.kernelH, g.kernelW, g.dilationH, g.dilationW)
     (padTop, padLeft) = (g.padTop, g.padLeft)
     usefulMACs = g.macsPerSample
+  }
+
+  /// The shape the tiled loops compute a forward convolution of any stride in (`Conv2DTiling` splits the
+  /// padded columns into `strideW` phases).
+  init(tiledForward g: Conv2DGeometry) {
+    (groups, inChannels, inH, inW) = (g.groups, g.groupChannels, g.inH, g.inW)
+    (outChannels, outH, outW) = (g.groupFilters, g.outH, g.outW)
+    (kernelH, kernelW, dilationH, dilationW) = (g.kernelH, g.kernelW, g.dilationH, g.dilationW)
+    (padTop, padLeft) = (g.padTop, g.padLeft)
+    usefulMACs = g.macsPerSample
+    (strideH, strideW) = (g.strideH, g.strideW)
   }
 
   /// The flat form of a stride-1 convolution's input gradient: dy padded by (k − 1)·d − pad on each leading
@@ -76,7 +89,8 @@ struct Conv2DFlatShape: Hashable, Sendable {
   /// no scratch, so neither the flat nor the tiled loops take it (their copies and packed weights only added
   /// scratch: inception_block's arena at batch 1 ended 7–19% above its lower bound with them).
   var isPlainGEMM: Bool {
-    kernelH == 1 && kernelW == 1 && padTop == 0 && padLeft == 0 && padW == inW && padH == inH
+    kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && padW == inW
+      && padH == inH
   }
 
   var isSmall: Bool {

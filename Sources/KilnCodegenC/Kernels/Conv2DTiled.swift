@@ -51,8 +51,20 @@ struct Conv2DTiling: Hashable, Sendable {
   }
 
   var channelBlocks: Int { shape.inChannels / channelBlock }
-  /// Floats of one padded plane: every tap of every output is inside it.
-  var planeFloats: Int { shape.padH * shape.padW }
+  /// A padded plane's columns split into strideW phases (phase k holds padded columns k, k + sW, …), each
+  /// `phaseRows` rows of `phaseW`: output column ow of tap q reads phase (q·dW) mod sW at column
+  /// ow + ⌊q·dW / sW⌋, so 8 neighbouring outputs read 8 contiguous floats at any stride. At stride 1 there is
+  /// one phase, the padded plane itself.
+  var phaseW: Int { shape.outW + (shape.kernelW - 1) * shape.dilationW / shape.strideW }
+  var phaseRows: Int { (shape.outH - 1) * shape.strideH + (shape.kernelH - 1) * shape.dilationH + 1 }
+  var phaseFloats: Int { phaseRows * phaseW }
+  /// Floats of one padded plane (all its phases): every tap of every output is inside it.
+  var planeFloats: Int { shape.strideW * phaseFloats }
+  /// Where tap (p, q) reads, from the input of output (0, 0).
+  func tapOffset(p: Int, q: Int) -> Int {
+    let column = q * shape.dilationW
+    return column % shape.strideW * phaseFloats + p * shape.dilationH * phaseW + column / shape.strideW
+  }
   /// Where vector v of a row starts.
   func vectorStart(_ v: Int) -> Int { min(8 * v, shape.outW - 8) }
   /// Output columns a tile covers, when several tiles share a row (0 when a tile is whole rows).
@@ -106,7 +118,12 @@ public struct Conv2DTiledContext: KernelContext {
   public var kernelH: Int, kernelW: Int, dilationH: Int, dilationW: Int
   public var padTop: Int, padLeft: Int
   public var outPlane: Int
-  public var padW: Int, rowLo: Int, rowHi: Int, copyW: Int
+  public var strideH: Int, strideW: Int
+  /// The padded planes' phases (one at stride 1): `phaseW` wide, `phaseFloats` each; input row r of a tile
+  /// starts `rowStride` = strideH·phaseW floats after row r − 1.
+  public var phaseW: Int, phaseFloats: Int, rowStride: Int
+  /// Padded rows [rowLo, rowHi) hold input rows r − padTop; input columns [0, copyW) are copied.
+  public var rowLo: Int, rowHi: Int, copyW: Int
   public var planeFloats: Int
   /// Whether each image is copied into padded planes in scratch; not when the input planes already are
   /// those (no padding, and every input row and column is read: a "valid" conv).
@@ -162,9 +179,14 @@ public struct Conv2DTiledContext: KernelContext {
     (kernelH, kernelW, dilationH, dilationW) = (s.kernelH, s.kernelW, s.dilationH, s.dilationW)
     (padTop, padLeft) = (s.padTop, s.padLeft)
     outPlane = s.outPlane
-    (padW, rowLo, rowHi, copyW) = (s.padW, s.rowLo, s.rowHi, s.copyW)
+    (strideH, strideW) = (s.strideH, s.strideW)
+    (phaseW, phaseFloats, rowStride) = (t.phaseW, t.phaseFloats, s.strideH * t.phaseW)
+    rowLo = s.padTop
+    rowHi = max(s.padTop, min(t.phaseRows, s.inH + s.padTop))
+    copyW = max(0, min(s.inW, t.phaseW * s.strideW - s.padLeft))
     planeFloats = t.planeFloats
-    copiesInput = !(s.padTop == 0 && s.padLeft == 0 && s.padW == s.inW && s.padH == s.inH)
+    copiesInput = !(s.strideH == 1 && s.strideW == 1 && s.padTop == 0 && s.padLeft == 0 && s.padW == s.inW
+      && s.padH == s.inH)
     slotFloats = copiesInput ? s.inChannels * t.planeFloats : 0
     packFloats = s.groups * s.outChannels * s.depth
     (channelBlock, channelBlocks) = (t.channelBlock, t.channelBlocks)
@@ -199,7 +221,7 @@ public struct Conv2DTiledContext: KernelContext {
     let vectors = (0..<(t.tileRows * t.tileVectors)).map { u -> (input: Int, output: Int) in
       let (row, v) = (u / t.tileVectors, u % t.tileVectors)
       let column = t.tileWidth > 0 ? 8 * v : t.vectorStart(v)
-      return (row * s.padW + column, row * s.outW + column)
+      return (row * s.strideH * t.phaseW + column, row * s.outW + column)
     }
     let accumulators = (0..<filters).flatMap { j in
       vectors.indices.map { u in Conv2DTileAccumulatorContext(j: j, u: u, outOffset: j * s.outPlane + vectors[u].output) }
@@ -207,7 +229,7 @@ public struct Conv2DTiledContext: KernelContext {
     var taps: [Conv2DTileTapContext] = []
     for p in 0..<s.kernelH {
       for q in 0..<s.kernelW {
-        let tapOffset = p * s.dilationH * s.padW + q * s.dilationW
+        let tapOffset = t.tapOffset(p: p, q: q)
         let loads = vectors.indices.map { Conv2DTileLoadContext(u: $0, offset: tapOffset + vectors[$0].input) }
         let weights = (0..<filters).map { j in
           Conv2DTileWeightContext(
