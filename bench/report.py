@@ -69,17 +69,20 @@ def tables(results):
 def full_tables(results):
   """Every timed configuration with median, min and max, and the output differences."""
   out = ["## Every measurement (median, min, max)", "",
-         "| network | engine | threads | batch | median µs | min µs | max µs | reps | images/s (median) |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "| network | engine | threads | batch | median µs | min µs | max µs | reps | images/s (median) | every round's median µs |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+  rounds = lambda r, scale=1: " / ".join(fmt(x / scale, 1 if scale == 1 else 2) for x in r.get("round_medians_us", [r["median_us"]]))
   for r in results["inference"]:
     out.append(f"| {r['network']} | {ENGINES[r['engine']]} | {r['threads']} | {r['batch']} | {fmt(r['median_us'], 1)} "
-               f"| {fmt(r['min_us'], 1)} | {fmt(r['max_us'], 1)} | {r['reps']} | {fmt(r['batch'] * 1e6 / r['median_us'])} |")
-  out += ["", "| training | engine | threads | median ms/step | min ms | max ms | steps timed | samples/s (median; min–max) |",
-          "|---|---|---|---|---|---|---|---|"]
+               f"| {fmt(r['min_us'], 1)} | {fmt(r['max_us'], 1)} | {r['reps']} | {fmt(r['batch'] * 1e6 / r['median_us'])} "
+               f"| {rounds(r)} |")
+  out += ["", "| training | engine | threads | median ms/step | min ms | max ms | steps timed | samples/s (median; min–max) | every round's median ms |",
+          "|---|---|---|---|---|---|---|---|---|"]
   for r in results["training"]:
     m, lo, hi = rate(r)
     out.append(f"| {r['network']} | {ENGINES[r['engine']]} | {r['threads']} | {fmt(r['median_us'] / 1000, 2)} "
-               f"| {fmt(r['min_us'] / 1000, 2)} | {fmt(r['max_us'] / 1000, 2)} | {r['reps']} | {fmt(m)} ({fmt(lo)}–{fmt(hi)}) |")
+               f"| {fmt(r['min_us'] / 1000, 2)} | {fmt(r['max_us'] / 1000, 2)} | {r['reps']} | {fmt(m)} ({fmt(lo)}–{fmt(hi)}) "
+               f"| {rounds(r, 1000)} |")
   out += ["", "## Output differences", "",
           "1-thread outputs on the same inputs (batch 1 and batch 64 together). Relative: the largest absolute "
           "difference over the largest |output| of the second engine.", "",
@@ -172,7 +175,12 @@ def markdown(results):
     "- ONNX Runtime: CPU execution provider, ORT_ENABLE_ALL, intra_op_num_threads = T, inter_op_num_threads = 1, "
     "sequential execution, `session.run` on a numpy array.",
     "- PyTorch: eager, `torch.set_num_threads(T)`, eval mode under `torch.inference_mode()`.",
-    f"- Timing: each (engine, threads) runs in its own process, one after another; only the calls are timed "
+    (f"- Rounds: {results.get('rounds', 1)}. Every (engine, threads) process runs once per round, one after another, "
+     "the engines in the opposite order in the next round; each configuration reports the round with the lowest "
+     "median (this host is shared: a slow spell would otherwise fall on whichever engine ran then); the last "
+     "table lists every round's median." if results.get("rounds", 1) > 1 else
+     "- Rounds: 1 (each configuration measured once)."),
+    f"- Timing: each (engine, threads) runs in its own process; only the calls are timed "
     f"(perf_counter_ns around each call, Python call overhead included for every engine). Warm-up {t['warmup']} s, "
     f"then at least {t['min_reps']} calls and {t['min_time']} s (slow calls: at least 10 calls, then stop after "
     f"{t.get('max_time', '—')} s); median, min and max of the per-call times.",
@@ -185,7 +193,8 @@ def markdown(results):
   if loads:
     head.append("- The machine's 1-minute load average as each engine's process started (it counts the benchmark "
                 "itself; on these 2 cores, a load near or above 2 means other work shared the cores): " +
-                "; ".join(f"{w['phase']} {ENGINES[w['engine']]} {w['threads']}t {w['load_1min']:.2f}" for w in loads) + ".")
+                "; ".join(f"{'r%d ' % w['round'] if 'round' in w else ''}{w['phase']} {ENGINES[w['engine']]} {w['threads']}t "
+                          f"{w['load_1min']:.2f}" for w in loads) + ".")
     busiest = max(w["load_1min"] for w in loads)
     if busiest > m["cores"]:
       head.append(f"- **Noisy run:** the load reached {busiest:.2f} on {m['cores']} cores, so other work shared the "
