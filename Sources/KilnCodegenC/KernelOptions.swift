@@ -15,7 +15,7 @@ public struct KernelOptions: Hashable, Sendable {
   /// (`conv2d_flat`, `conv2d_grad_weight_flat`) instead of im2col + OpenBLAS; off, every conv that can use
   /// OpenBLAS does (tests turn it off to cover the GEMM kernels on every geometry).
   public var flatConvolutions: Bool = true
-  /// With `blas`, let stride-1 convolutions (and the input gradients of stride-1 convolutions) with output
+  /// With `blas`, let convolutions of any stride (and the input gradients of stride-1 ones) with output
   /// rows at least 8 wide take `conv2d_tiled` (register tiles of filters × row vectors, channel blocks)
   /// ahead of the flat loops and OpenBLAS; off, they take those as before (tests turn it off to keep them
   /// covered).

@@ -1,8 +1,9 @@
-// The "tiled" stride-1 convolution: padded planes, register tiles of filters × output-row vectors, channel blocks.
+// The "tiled" convolution: padded planes (split into stride phases), register tiles of filters × output-row
+// vectors, channel blocks, packed weights.
 import KilnIR
 
-/// How `conv2d_tiled` covers one stride-1 convolution (a `Conv2DFlatShape`): which register tile, which
-/// channel blocks. Output rows are cut into vectors of 8 (`rowVectors` per row; when OW is not a multiple
+/// How `conv2d_tiled` covers one convolution of any stride, or the input gradient of a stride-1 one (a
+/// `Conv2DFlatShape`): which register tile, which channel blocks. Output rows are cut into vectors of 8 (`rowVectors` per row; when OW is not a multiple
 /// of 8 the last one starts at OW − 8 and overlaps its neighbour). A tile is `tileRows` rows × `tileVectors`
 /// of those vectors for `filterBlock` filters (`tail` filters in the last block when F is not a multiple):
 /// every load of the tile is a fixed offset from one pointer, which lets the compiler keep the whole tile in
