@@ -196,7 +196,7 @@ def main():
   # Rounds: every (engine, threads) process runs once per round, the engines in the opposite order in the
   # next round, so a slow spell of this shared host falls on different engines. Each configuration keeps
   # the round with the lowest median (the least disturbed), and records every round's median.
-  rounds = 1 if quick else 2
+  rounds = 1 if quick else 3
   results["rounds"] = rounds
   for round_index in range(rounds):
     for phase, engines in (("infer", ("kiln", "ort", "torch")), ("train", ("kiln", "torch"))):
