@@ -8797,8 +8797,8 @@ typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
    "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 32 wide, so
    output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·32 + ow + q·1: over the "wide" index
    i = oh·32 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 28 are computed
-   and dropped). A register tile of 6 output channels × 16 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   and dropped). A register tile of 6 output channels × 2 vector(s) = 16 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has; unrolled, each loaded vector held in a register) adds the taps in order (c, p, q); a pass per block of channels
    copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
    r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
    summed in one fixed order, so any thread count gives the same bits. */
@@ -8828,23 +8828,46 @@ static void k1_conv_c1(int n, const float *restrict x, const float *restrict wei
           const int f0 = fb < 0 ? fb : 0;
           const float *wb = wg + (long)f0 * 25;
           for (int i0 = 0; i0 < 896; i0 += 16) {
-            kiln_v8 acc[6][2];
-            for (int j = 0; j < 6; j++)
-              for (int u = 0; u < 2; u++) acc[j][u] = (kiln_v8){0};
+            kiln_v8 a0_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a0_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a1_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a1_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a2_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a2_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a3_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a3_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a4_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a4_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a5_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a5_1 = (kiln_v8){ 0.0f };
             for (int c = 0; c < 1; c++)
               for (int p = 0; p < 5; p++)
                 for (int q = 0; q < 5; q++) {
                   const float *in = xp + (long)c * 1028 + i0 + p * 32 + q * 1;
-                  const int tap = (c * 5 + p) * 5 + q;
-                  kiln_v8 a[2];
-                  for (int u = 0; u < 2; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 6; j++) {
-                    const float wv = wb[j * 25 + tap];
-                    for (int u = 0; u < 2; u++) acc[j][u] += wv * a[u];
-                  }
+                  const float *wt = wb + (c * 5 + p) * 5 + q;
+                  kiln_v8 x0 = *(const kiln_v8 *)(in + 0);
+                  KILN_IN_REGISTER(x0);
+                  kiln_v8 x1 = *(const kiln_v8 *)(in + 8);
+                  KILN_IN_REGISTER(x1);
+                  { const float wv = wt[0]; a0_0 += wv * x0; a0_1 += wv * x1; }
+                  { const float wv = wt[25]; a1_0 += wv * x0; a1_1 += wv * x1; }
+                  { const float wv = wt[50]; a2_0 += wv * x0; a2_1 += wv * x1; }
+                  { const float wv = wt[75]; a3_0 += wv * x0; a3_1 += wv * x1; }
+                  { const float wv = wt[100]; a4_0 += wv * x0; a4_1 += wv * x1; }
+                  { const float wv = wt[125]; a5_0 += wv * x0; a5_1 += wv * x1; }
                 }
-            for (int j = 0; j < 6; j++)
-              for (int u = 0; u < 2; u++) *(kiln_v8 *)(wide + (long)j * 896 + i0 + 8 * u) = acc[j][u];
+            *(kiln_v8 *)(wide + i0 + 0) = a0_0;
+            *(kiln_v8 *)(wide + i0 + 8) = a0_1;
+            *(kiln_v8 *)(wide + i0 + 896) = a1_0;
+            *(kiln_v8 *)(wide + i0 + 904) = a1_1;
+            *(kiln_v8 *)(wide + i0 + 1792) = a2_0;
+            *(kiln_v8 *)(wide + i0 + 1800) = a2_1;
+            *(kiln_v8 *)(wide + i0 + 2688) = a3_0;
+            *(kiln_v8 *)(wide + i0 + 2696) = a3_1;
+            *(kiln_v8 *)(wide + i0 + 3584) = a4_0;
+            *(kiln_v8 *)(wide + i0 + 3592) = a4_1;
+            *(kiln_v8 *)(wide + i0 + 4480) = a5_0;
+            *(kiln_v8 *)(wide + i0 + 4488) = a5_1;
           }
           /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
           for (int j = 0; j < 6; j++) {
@@ -8905,8 +8928,8 @@ static void k2_maxpool_maxpool_1(int n, const float *restrict x, float *restrict
    "Flat" direct loops for stride 1: each input plane is copied once into a zero-padded plane 14 wide, so
    output (oh, ow) of tap (p, q) reads padded element (oh + p·1)·14 + ow + q·1: over the "wide" index
    i = oh·14 + ow every tap is one contiguous shifted vector, with no bounds test (columns ow ≥ 10 are computed
-   and dropped). A register tile of 8 output channels × 8 wide positions (GNU vector extensions, 8 floats
-   per vector, lowered to whatever the target has) adds the taps in order (c, p, q); a pass per block of channels
+   and dropped). A register tile of 6 output channels × 2 vector(s) = 16 wide positions (GNU vector extensions, 8 floats
+   per vector, lowered to whatever the target has; unrolled, each loaded vector held in a register) adds the taps in order (c, p, q); a pass per block of channels
    copies their valid columns out with the bias and epilogue (each step in float, as the standalone kernels compute it;
    r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …), each output is
    summed in one fixed order, so any thread count gives the same bits. */
@@ -8917,7 +8940,7 @@ static void k3_conv_c2(int n, const float *restrict x, const float *restrict wei
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 240000L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *xp = scratch + 0L + (long)slot * 2376L;
+    float *xp = scratch + 0L + (long)slot * 2088L;
     float *wide = xp + 1224L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 1224L; i++) xp[i] = 0.0f;
@@ -8931,31 +8954,54 @@ static void k3_conv_c2(int n, const float *restrict x, const float *restrict wei
             for (int col = 0; col < 14; col++) dst[col] = src[col];
           }
         const float *wg = w + (long)g * 16 * 150;
-        for (int fb = 0; fb < 16; fb += 8) {
+        for (int fb = 0; fb < 16; fb += 6) {
           /* The last block may start early and recompute a few channels: same sums, same bits. */
-          const int f0 = fb < 8 ? fb : 8;
+          const int f0 = fb < 10 ? fb : 10;
           const float *wb = wg + (long)f0 * 150;
-          for (int i0 = 0; i0 < 144; i0 += 8) {
-            kiln_v8 acc[8][1];
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) acc[j][u] = (kiln_v8){0};
+          for (int i0 = 0; i0 < 144; i0 += 16) {
+            kiln_v8 a0_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a0_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a1_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a1_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a2_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a2_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a3_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a3_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a4_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a4_1 = (kiln_v8){ 0.0f };
+            kiln_v8 a5_0 = (kiln_v8){ 0.0f };
+            kiln_v8 a5_1 = (kiln_v8){ 0.0f };
             for (int c = 0; c < 6; c++)
               for (int p = 0; p < 5; p++)
                 for (int q = 0; q < 5; q++) {
                   const float *in = xp + (long)c * 204 + i0 + p * 14 + q * 1;
-                  const int tap = (c * 5 + p) * 5 + q;
-                  kiln_v8 a[1];
-                  for (int u = 0; u < 1; u++) a[u] = *(const kiln_v8 *)(in + 8 * u);
-                  for (int j = 0; j < 8; j++) {
-                    const float wv = wb[j * 150 + tap];
-                    for (int u = 0; u < 1; u++) acc[j][u] += wv * a[u];
-                  }
+                  const float *wt = wb + (c * 5 + p) * 5 + q;
+                  kiln_v8 x0 = *(const kiln_v8 *)(in + 0);
+                  KILN_IN_REGISTER(x0);
+                  kiln_v8 x1 = *(const kiln_v8 *)(in + 8);
+                  KILN_IN_REGISTER(x1);
+                  { const float wv = wt[0]; a0_0 += wv * x0; a0_1 += wv * x1; }
+                  { const float wv = wt[150]; a1_0 += wv * x0; a1_1 += wv * x1; }
+                  { const float wv = wt[300]; a2_0 += wv * x0; a2_1 += wv * x1; }
+                  { const float wv = wt[450]; a3_0 += wv * x0; a3_1 += wv * x1; }
+                  { const float wv = wt[600]; a4_0 += wv * x0; a4_1 += wv * x1; }
+                  { const float wv = wt[750]; a5_0 += wv * x0; a5_1 += wv * x1; }
                 }
-            for (int j = 0; j < 8; j++)
-              for (int u = 0; u < 1; u++) *(kiln_v8 *)(wide + (long)j * 144 + i0 + 8 * u) = acc[j][u];
+            *(kiln_v8 *)(wide + i0 + 0) = a0_0;
+            *(kiln_v8 *)(wide + i0 + 8) = a0_1;
+            *(kiln_v8 *)(wide + i0 + 144) = a1_0;
+            *(kiln_v8 *)(wide + i0 + 152) = a1_1;
+            *(kiln_v8 *)(wide + i0 + 288) = a2_0;
+            *(kiln_v8 *)(wide + i0 + 296) = a2_1;
+            *(kiln_v8 *)(wide + i0 + 432) = a3_0;
+            *(kiln_v8 *)(wide + i0 + 440) = a3_1;
+            *(kiln_v8 *)(wide + i0 + 576) = a4_0;
+            *(kiln_v8 *)(wide + i0 + 584) = a4_1;
+            *(kiln_v8 *)(wide + i0 + 720) = a5_0;
+            *(kiln_v8 *)(wide + i0 + 728) = a5_1;
           }
           /* The block's valid columns, out while they are in cache (a recomputed channel stores the same values). */
-          for (int j = 0; j < 8; j++) {
+          for (int j = 0; j < 6; j++) {
             const int fo = g * 16 + f0 + j;
             float *yf = y + (long)s * 1600L + (long)fo * 100;
             const float *wf = wide + (long)j * 144;
