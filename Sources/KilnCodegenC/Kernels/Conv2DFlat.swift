@@ -37,11 +37,7 @@ struct Conv2DFlatShape: Hashable, Sendable {
   /// The flat form of a stride-1 convolution's forward; nil for other strides or pads the window clips.
   init?(forward g: Conv2DGeometry) {
     guard g.strideH == 1, g.strideW == 1 else { return nil }
-    (groups, inChannels, inH, inW) = (g.groups, g.groupChannels, g.inH, g.inW)
-    (outChannels, outH, outW) = (g.groupFilters, g.outH, g.outW)
-    (kernelH, kernelW, dilationH, dilationW) = (g.kernelH, g.kernelW, g.dilationH, g.dilationW)
-    (padTop, padLeft) = (g.padTop, g.padLeft)
-    usefulMACs = g.macsPerSample
+    self.init(tiledForward: g)
   }
 
   /// The shape the tiled loops compute a forward convolution of any stride in (`Conv2DTiling` splits the
@@ -163,7 +159,6 @@ public struct Conv2DFlatContext: KernelContext {
     (depth, outPlane) = (s.depth, s.outPlane)
     (padW, rowLo, rowHi, copyW) = (s.padW, s.rowLo, s.rowHi, s.copyW)
     rowStep = s.dilationH * s.padW
-    // 12 vector accumulators fit the 16 AVX2 registers beside the loaded inputs and the broadcast weight.
     // At most 12 vector sums beside the loaded vectors and the broadcast weight (16 AVX2 registers): 6 × 2.
     // LeNet-5 at batch 64, 1 thread, minimum of 200 calls, in one shell: 975–981 µs against 1,115–1,281 µs
     // for the 8 × 1 tile gcc was left to unroll before, and 1,064–1,097 µs for 8 × 1 unrolled; batch 1 the

@@ -20,7 +20,8 @@ struct Conv2DTiling: Hashable, Sendable {
   /// output, fewer than 8 filters per group, a depthwise conv (the direct loops keep those), or less than 75%
   /// of the computed multiply-adds useful (outputs recomputed by overlapping vectors: 10-wide rows need two;
   /// for an input gradient, taps that read dy's zero border). LeNet-5's convs fall on the flat loops' side
-  /// of those lines: c1 (6 filters) ran 29.8 against 34.7 GFLOP/s tiled, c2 (10 wide) 37 against 43.
+  /// of those lines: tiled, c1 (6 filters) ran 29.8 GFLOP/s and c2 (10 wide) 37 at batch 64 (`kiln profile`,
+  /// 1 thread), against the flat loops' 34.7 and 42.9 measured the session before.
   /// A 1×1 kernel with no padding also stays with OpenBLAS (`isPlainGEMM`).
   init?(_ s: Conv2DFlatShape) {
     guard s.outW >= 8, s.outH >= 2, s.outChannels >= 8, !(s.groups > 1 && s.inChannels == 1), !s.isPlainGEMM
@@ -30,8 +31,9 @@ struct Conv2DTiling: Hashable, Sendable {
     let computed = s.groups * s.outChannels * s.outH * rowVectors * 8 * s.depth
     guard 4 * s.usefulMACs >= 3 * computed else { return nil }
     // Two vectors of one row when a row splits into pairs, three when into triples, otherwise one vector
-    // of two consecutive rows: 8 or 12 accumulators (Zen 3 measurements: 4 × 2 vectors ran 80–91 GFLOP/s
-    // from 8×8 to 16×16 outputs; 6 × 2 ran best on 32-wide rows, 74–84 against 66–80).
+    // of two consecutive rows: 8 or 12 accumulators (a standalone prototype of these loops on Zen 3, batch 64,
+    // 1 thread: 4 × 2 vectors ran 80–91 GFLOP/s from 8×8 to 16×16 outputs; 6 × 2 ran best on 32-wide rows,
+    // 74–84 against 66–80; inside whole networks the same shapes run 45–65).
     if rowVectors % 2 == 0 {
       (tileRows, tileVectors) = (1, 2)
     } else if rowVectors % 3 == 0 {
@@ -42,7 +44,8 @@ struct Conv2DTiling: Hashable, Sendable {
     let vectors = tileRows * tileVectors
     filterBlock = min(s.outChannels, vectors == 2 && s.outW >= 32 ? 6 : 4)
     tail = s.outChannels % filterBlock
-    // Blocks of at most 32 channels (the best of 16/32/64/all measured on 64–256 channels), a divisor of
+    // Blocks of at most 32 channels (in the prototype, 32 beat 64 and all channels by 2–10% on 64–256
+    // channels; smaller blocks were not measured), a divisor of
     // the group's channels; one block when tiles overlap (a tile would otherwise re-add a neighbour's
     // partial sums) or no divisor of at least 8 exists.
     let overlapping =
