@@ -89,6 +89,8 @@ import Testing
     plain.epilogue = []
     let v = try ReferenceOps.conv2d(x, weight: w, bias: b, plain)
     let expected = Tensor(shape: v.shape, data: zip(v.data, r.data).map { max($0 + $1, 0) })
+    // The sums' bound, plus the roundings of the add in the kernel and in `expected`: a sum of 144 products
+    // here has σ ≈ 8, so |v + r| < 64 by far and each rounding is at most 64·2⁻²⁴ ≈ 4e-6.
     expectClose(
       Tensor(shape: v.shape, data: y), expected, atol: accumulationTolerance(depth: 144, xMax: 2, wMax: 1) + 1e-5,
       "residual epilogue")
