@@ -21,6 +21,10 @@ public enum RuntimeSource {
     "profile.c",
   ]
 
+  /// The runtime file the kernels' call sequence uses on every call (the profiling clock): the one file kept out
+  /// of the code gcc compiles at -O1 (`CPrinter.coldCode`).
+  public static let kernelClock = "profile.c"
+
   /// The files only a training module pastes, after `order`: saving safetensors atomically (checkpoints), the
   /// per-step dropout seed and the checkpoint metadata reader. A module built without training has none of them.
   public static let trainingOrder = ["safetensors_save.c", "training.c"]

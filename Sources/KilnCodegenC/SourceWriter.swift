@@ -22,11 +22,17 @@ enum SourceWriter {
     c.directive("#endif")
     c.line()
     c.comment("The Kiln C runtime (Templates/runtime), shared by every generated module; all static.")
-    for file in try RuntimeSource.all { c.text(file.text) }
+    let runtime = try RuntimeSource.all
+    // The kernels' profiling clock (profile.c) is left out of the -O1 region, with the kernels that call it.
+    try c.coldCode { c in
+      for file in runtime where file.name != RuntimeSource.kernelClock { c.text(file.text) }
+      c.line()
+      try writeTrainingRuntime(&c, l)
+      writeTensorTable(&c, l)
+      if !p.folds.isEmpty { writePrepare(&c, l) }
+    }
+    for file in runtime where file.name == RuntimeSource.kernelClock { c.text(file.text) }
     c.line()
-    try writeTrainingRuntime(&c, l)
-    writeTensorTable(&c, l)
-    if !p.folds.isEmpty { writePrepare(&c, l) }
     if let params {
       c.comment("The weights, exactly (hex-float literals), at the offsets of the tensor table.")
       c.embeddedWeights(n.fn("weights"), program: p, params: params)
@@ -42,9 +48,11 @@ enum SourceWriter {
     writeProfileStorage(&c, l)
     try writeForward(&c, l)
     try writeTrainStep(&c, l)
-    writeOptimizerStateReset(&c, l)
-    writeAPI(&c, l)
-    try writeTrainingAPI(&c, l)
+    try c.coldCode { c in
+      writeOptimizerStateReset(&c, l)
+      writeAPI(&c, l)
+      try writeTrainingAPI(&c, l)
+    }
     return c.text
   }
 

@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,6 +1015,31 @@ done:
   fclose(file);
   return code;
 }
+
+// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+static const kiln_rt_tensor alexnet_tensors[16] = {
+  {"conv1.weight", 0, 4, {96, 3, 11, 11}},
+  {"conv1.bias", 34848, 1, {96, 0, 0, 0}},
+  {"conv2.weight", 34944, 4, {256, 96, 5, 5}},
+  {"conv2.bias", 649344, 1, {256, 0, 0, 0}},
+  {"conv3.weight", 649600, 4, {384, 256, 3, 3}},
+  {"conv3.bias", 1534336, 1, {384, 0, 0, 0}},
+  {"conv4.weight", 1534720, 4, {384, 384, 3, 3}},
+  {"conv4.bias", 2861824, 1, {384, 0, 0, 0}},
+  {"conv5.weight", 2862208, 4, {256, 384, 3, 3}},
+  {"conv5.bias", 3746944, 1, {256, 0, 0, 0}},
+  {"fc6.weight", 3747200, 2, {4096, 9216, 0, 0}},
+  {"fc6.bias", 41495936, 1, {4096, 0, 0, 0}},
+  {"fc7.weight", 41500032, 2, {4096, 4096, 0, 0}},
+  {"fc7.bias", 58277248, 1, {4096, 0, 0, 0}},
+  {"fc8.weight", 58281344, 2, {1000, 4096, 0, 0}},
+  {"fc8.bias", 62377344, 1, {1000, 0, 0, 0}},
+};
+#define ALEXNET_TENSOR_COUNT 16
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
 /* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
 /* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
  * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
@@ -1033,27 +1062,6 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 #define KILN_STEP_BEGIN(i) ((void)0)
 #define KILN_STEP_END(i) ((void)0)
 #endif
-
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
-static const kiln_rt_tensor alexnet_tensors[16] = {
-  {"conv1.weight", 0, 4, {96, 3, 11, 11}},
-  {"conv1.bias", 34848, 1, {96, 0, 0, 0}},
-  {"conv2.weight", 34944, 4, {256, 96, 5, 5}},
-  {"conv2.bias", 649344, 1, {256, 0, 0, 0}},
-  {"conv3.weight", 649600, 4, {384, 256, 3, 3}},
-  {"conv3.bias", 1534336, 1, {384, 0, 0, 0}},
-  {"conv4.weight", 1534720, 4, {384, 384, 3, 3}},
-  {"conv4.bias", 2861824, 1, {384, 0, 0, 0}},
-  {"conv5.weight", 2862208, 4, {256, 384, 3, 3}},
-  {"conv5.bias", 3746944, 1, {256, 0, 0, 0}},
-  {"fc6.weight", 3747200, 2, {4096, 9216, 0, 0}},
-  {"fc6.bias", 41495936, 1, {4096, 0, 0, 0}},
-  {"fc7.weight", 41500032, 2, {4096, 4096, 0, 0}},
-  {"fc7.bias", 58277248, 1, {4096, 0, 0, 0}},
-  {"fc8.weight", 58281344, 2, {1000, 4096, 0, 0}},
-  {"fc8.bias", 62377344, 1, {1000, 0, 0, 0}},
-};
-#define ALEXNET_TENSOR_COUNT 16
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
@@ -4042,6 +4050,10 @@ int alexnet_forward(const float *params, void *arena, const float *input, float 
   return alexnet_forward_all(params, arena, inputs, outputs, n);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t alexnet_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -4187,3 +4199,6 @@ const char *alexnet_last_error(const alexnet_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif

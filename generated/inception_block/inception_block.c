@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,6 +1015,31 @@ done:
   fclose(file);
   return code;
 }
+
+// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+static const kiln_rt_tensor inception_block_tensors[16] = {
+  {"stem.weight", 0, 4, {32, 3, 3, 3}},
+  {"stem.bias", 864, 1, {32, 0, 0, 0}},
+  {"b1.weight", 896, 4, {16, 32, 1, 1}},
+  {"b1.bias", 1408, 1, {16, 0, 0, 0}},
+  {"b2_reduce.weight", 1424, 4, {16, 32, 1, 1}},
+  {"b2_reduce.bias", 1936, 1, {16, 0, 0, 0}},
+  {"b2.weight", 1952, 4, {24, 16, 3, 3}},
+  {"b2.bias", 5408, 1, {24, 0, 0, 0}},
+  {"b3_reduce.weight", 5440, 4, {4, 32, 1, 1}},
+  {"b3_reduce.bias", 5568, 1, {4, 0, 0, 0}},
+  {"b3.weight", 5584, 4, {8, 4, 5, 5}},
+  {"b3.bias", 6384, 1, {8, 0, 0, 0}},
+  {"b4.weight", 6400, 4, {8, 32, 1, 1}},
+  {"b4.bias", 6656, 1, {8, 0, 0, 0}},
+  {"fc.weight", 6672, 2, {10, 56, 0, 0}},
+  {"fc.bias", 7232, 1, {10, 0, 0, 0}},
+};
+#define INCEPTION_BLOCK_TENSOR_COUNT 16
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
 /* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
 /* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
  * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
@@ -1033,27 +1062,6 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 #define KILN_STEP_BEGIN(i) ((void)0)
 #define KILN_STEP_END(i) ((void)0)
 #endif
-
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
-static const kiln_rt_tensor inception_block_tensors[16] = {
-  {"stem.weight", 0, 4, {32, 3, 3, 3}},
-  {"stem.bias", 864, 1, {32, 0, 0, 0}},
-  {"b1.weight", 896, 4, {16, 32, 1, 1}},
-  {"b1.bias", 1408, 1, {16, 0, 0, 0}},
-  {"b2_reduce.weight", 1424, 4, {16, 32, 1, 1}},
-  {"b2_reduce.bias", 1936, 1, {16, 0, 0, 0}},
-  {"b2.weight", 1952, 4, {24, 16, 3, 3}},
-  {"b2.bias", 5408, 1, {24, 0, 0, 0}},
-  {"b3_reduce.weight", 5440, 4, {4, 32, 1, 1}},
-  {"b3_reduce.bias", 5568, 1, {4, 0, 0, 0}},
-  {"b3.weight", 5584, 4, {8, 4, 5, 5}},
-  {"b3.bias", 6384, 1, {8, 0, 0, 0}},
-  {"b4.weight", 6400, 4, {8, 32, 1, 1}},
-  {"b4.bias", 6656, 1, {8, 0, 0, 0}},
-  {"fc.weight", 6672, 2, {10, 56, 0, 0}},
-  {"fc.bias", 7232, 1, {10, 0, 0, 0}},
-};
-#define INCEPTION_BLOCK_TENSOR_COUNT 16
 
 // The weights, exactly (hex-float literals), at the offsets of the tensor table.
 _Alignas(64) static const float inception_block_weights[7248] = {
@@ -3548,6 +3556,10 @@ int inception_block_forward_all(const float *params, void *arena_memory, const f
   return KILN_OK;
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t inception_block_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -3688,3 +3700,6 @@ const char *inception_block_last_error(const inception_block_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif

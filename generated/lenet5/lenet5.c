@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,6 +1015,25 @@ done:
   fclose(file);
   return code;
 }
+
+// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+static const kiln_rt_tensor lenet5_tensors[10] = {
+  {"c1.weight", 0, 4, {6, 1, 5, 5}},
+  {"c1.bias", 160, 1, {6, 0, 0, 0}},
+  {"c2.weight", 176, 4, {16, 6, 5, 5}},
+  {"c2.bias", 2576, 1, {16, 0, 0, 0}},
+  {"fc1.weight", 2592, 2, {120, 400, 0, 0}},
+  {"fc1.bias", 50592, 1, {120, 0, 0, 0}},
+  {"fc2.weight", 50720, 2, {84, 120, 0, 0}},
+  {"fc2.bias", 60800, 1, {84, 0, 0, 0}},
+  {"fc3.weight", 60896, 2, {10, 84, 0, 0}},
+  {"fc3.bias", 61744, 1, {10, 0, 0, 0}},
+};
+#define LENET5_TENSOR_COUNT 10
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
 /* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
 /* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
  * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
@@ -1033,21 +1056,6 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 #define KILN_STEP_BEGIN(i) ((void)0)
 #define KILN_STEP_END(i) ((void)0)
 #endif
-
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
-static const kiln_rt_tensor lenet5_tensors[10] = {
-  {"c1.weight", 0, 4, {6, 1, 5, 5}},
-  {"c1.bias", 160, 1, {6, 0, 0, 0}},
-  {"c2.weight", 176, 4, {16, 6, 5, 5}},
-  {"c2.bias", 2576, 1, {16, 0, 0, 0}},
-  {"fc1.weight", 2592, 2, {120, 400, 0, 0}},
-  {"fc1.bias", 50592, 1, {120, 0, 0, 0}},
-  {"fc2.weight", 50720, 2, {84, 120, 0, 0}},
-  {"fc2.bias", 60800, 1, {84, 0, 0, 0}},
-  {"fc3.weight", 60896, 2, {10, 84, 0, 0}},
-  {"fc3.bias", 61744, 1, {10, 0, 0, 0}},
-};
-#define LENET5_TENSOR_COUNT 10
 
 // The weights, exactly (hex-float literals), at the offsets of the tensor table.
 _Alignas(64) static const float lenet5_weights[61760] = {
@@ -9327,6 +9335,10 @@ int lenet5_forward(const float *params, void *arena, const float *input, float *
   return lenet5_forward_all(params, arena, inputs, outputs, n);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t lenet5_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -9473,3 +9485,6 @@ const char *lenet5_last_error(const lenet5_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif

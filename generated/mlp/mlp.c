@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,6 +1015,19 @@ done:
   fclose(file);
   return code;
 }
+
+// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+static const kiln_rt_tensor mlp_tensors[4] = {
+  {"hidden.weight", 0, 2, {100, 784, 0, 0}},
+  {"hidden.bias", 78400, 1, {100, 0, 0, 0}},
+  {"out.weight", 78512, 2, {10, 100, 0, 0}},
+  {"out.bias", 79520, 1, {10, 0, 0, 0}},
+};
+#define MLP_TENSOR_COUNT 4
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
 /* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
 /* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
  * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
@@ -1033,15 +1050,6 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 #define KILN_STEP_BEGIN(i) ((void)0)
 #define KILN_STEP_END(i) ((void)0)
 #endif
-
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
-static const kiln_rt_tensor mlp_tensors[4] = {
-  {"hidden.weight", 0, 2, {100, 784, 0, 0}},
-  {"hidden.bias", 78400, 1, {100, 0, 0, 0}},
-  {"out.weight", 78512, 2, {10, 100, 0, 0}},
-  {"out.bias", 79520, 1, {10, 0, 0, 0}},
-};
-#define MLP_TENSOR_COUNT 4
 
 // The weights, exactly (hex-float literals), at the offsets of the tensor table.
 _Alignas(64) static const float mlp_weights[79536] = {
@@ -11184,6 +11192,10 @@ int mlp_forward(const float *params, void *arena, const float *input, float *out
   return mlp_forward_all(params, arena, inputs, outputs, n);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t mlp_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -11330,3 +11342,6 @@ const char *mlp_last_error(const mlp_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif

@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,6 +1015,21 @@ done:
   fclose(file);
   return code;
 }
+
+// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+static const kiln_rt_tensor mlp_784_512_256_10_tensors[6] = {
+  {"fc1.weight", 0, 2, {512, 784, 0, 0}},
+  {"fc1.bias", 401408, 1, {512, 0, 0, 0}},
+  {"fc2.weight", 401920, 2, {256, 512, 0, 0}},
+  {"fc2.bias", 532992, 1, {256, 0, 0, 0}},
+  {"fc3.weight", 533248, 2, {10, 256, 0, 0}},
+  {"fc3.bias", 535808, 1, {10, 0, 0, 0}},
+};
+#define MLP_784_512_256_10_TENSOR_COUNT 6
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
 /* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
 /* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
  * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
@@ -1033,17 +1052,6 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 #define KILN_STEP_BEGIN(i) ((void)0)
 #define KILN_STEP_END(i) ((void)0)
 #endif
-
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
-static const kiln_rt_tensor mlp_784_512_256_10_tensors[6] = {
-  {"fc1.weight", 0, 2, {512, 784, 0, 0}},
-  {"fc1.bias", 401408, 1, {512, 0, 0, 0}},
-  {"fc2.weight", 401920, 2, {256, 512, 0, 0}},
-  {"fc2.bias", 532992, 1, {256, 0, 0, 0}},
-  {"fc3.weight", 533248, 2, {10, 256, 0, 0}},
-  {"fc3.bias", 535808, 1, {10, 0, 0, 0}},
-};
-#define MLP_784_512_256_10_TENSOR_COUNT 6
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
@@ -1315,6 +1323,10 @@ int mlp_784_512_256_10_forward(const float *params, void *arena, const float *in
   return mlp_784_512_256_10_forward_all(params, arena, inputs, outputs, n);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t mlp_784_512_256_10_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -1460,3 +1472,6 @@ const char *mlp_784_512_256_10_last_error(const mlp_784_512_256_10_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif

@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,6 +1015,23 @@ done:
   fclose(file);
   return code;
 }
+
+// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
+static const kiln_rt_tensor mnist_cnn_tensors[8] = {
+  {"conv1.weight", 0, 4, {25, 1, 3, 3}},
+  {"conv1.bias", 240, 1, {25, 0, 0, 0}},
+  {"conv2.weight", 272, 4, {50, 25, 3, 3}},
+  {"conv2.bias", 11536, 1, {50, 0, 0, 0}},
+  {"fc1.weight", 11600, 2, {100, 1250, 0, 0}},
+  {"fc1.bias", 136608, 1, {100, 0, 0, 0}},
+  {"fc2.weight", 136720, 2, {10, 100, 0, 0}},
+  {"fc2.bias", 137728, 1, {10, 0, 0, 0}},
+};
+#define MNIST_CNN_TENSOR_COUNT 8
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
 /* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
 /* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
  * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
@@ -1033,19 +1054,6 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 #define KILN_STEP_BEGIN(i) ((void)0)
 #define KILN_STEP_END(i) ((void)0)
 #endif
-
-// Parameter tensors: name, offset in floats into params, rank, shape (PyTorch layouts).
-static const kiln_rt_tensor mnist_cnn_tensors[8] = {
-  {"conv1.weight", 0, 4, {25, 1, 3, 3}},
-  {"conv1.bias", 240, 1, {25, 0, 0, 0}},
-  {"conv2.weight", 272, 4, {50, 25, 3, 3}},
-  {"conv2.bias", 11536, 1, {50, 0, 0, 0}},
-  {"fc1.weight", 11600, 2, {100, 1250, 0, 0}},
-  {"fc1.bias", 136608, 1, {100, 0, 0, 0}},
-  {"fc2.weight", 136720, 2, {10, 100, 0, 0}},
-  {"fc2.bias", 137728, 1, {10, 0, 0, 0}},
-};
-#define MNIST_CNN_TENSOR_COUNT 8
 
 // The weights, exactly (hex-float literals), at the offsets of the tensor table.
 _Alignas(64) static const float mnist_cnn_weights[137744] = {
@@ -18910,6 +18918,10 @@ int mnist_cnn_forward(const float *params, void *arena, const float *input, floa
   return mnist_cnn_forward_all(params, arena, inputs, outputs, n);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t mnist_cnn_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -19056,3 +19068,6 @@ const char *mnist_cnn_last_error(const mnist_cnn_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif

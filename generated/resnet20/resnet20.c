@@ -17,6 +17,10 @@ void omp_set_num_threads(int threads);
 #endif
 
 // The Kiln C runtime (Templates/runtime), shared by every generated module; all static.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 /* kiln_status.h: the status codes every Kiln-generated module returns (0 = success, negative = error). */
 /* NOTE: guarded so that a model's public header and its .c (which pastes the runtime) may both carry it, and
  * a program including two models' headers sees it once. The numbers are part of the ABI: never renumber. */
@@ -1011,28 +1015,6 @@ done:
   fclose(file);
   return code;
 }
-/* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
-/* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
- * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
- * end on CLOCK_MONOTONIC into kiln_rt_step_begin / kiln_rt_step_end, thread-local arrays the module declares with
- * one entry per step (thread-local, so two contexts may still run in two threads at once); the module's
- * <name>_infer_all copies them into its context, and <name>_profile hands them out. */
-#ifdef KILN_PROFILE
-#include <time.h>
-
-/* Nanoseconds on the monotonic clock (its origin is arbitrary: only differences mean anything). */
-KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
-}
-
-#define KILN_STEP_BEGIN(i) (kiln_rt_step_begin[(i)] = kiln_rt_now_ns())
-#define KILN_STEP_END(i) (kiln_rt_step_end[(i)] = kiln_rt_now_ns())
-#else
-#define KILN_STEP_BEGIN(i) ((void)0)
-#define KILN_STEP_END(i) ((void)0)
-#endif
 
 // Source tensors as PyTorch saves them (before batch-norm folding): name, offset in floats into the
 // SOURCE_BYTES staging buffer, rank, shape. resnet20_prepare turns them into params.
@@ -1448,6 +1430,32 @@ static void resnet20_prepare(const float *source, float *params) {
   memcpy(params + 271680, source + 274032, 10 * sizeof(float)); /* fc.bias */
 }
 
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
+/* profile.c: per-step timers, compiled in only when the module is built with -DKILN_PROFILE. */
+/* A generated forward brackets each kernel call with KILN_STEP_BEGIN(i) / KILN_STEP_END(i). In a normal build
+ * both expand to ((void)0) and the module pays nothing. In a profiling build they record the step's start and
+ * end on CLOCK_MONOTONIC into kiln_rt_step_begin / kiln_rt_step_end, thread-local arrays the module declares with
+ * one entry per step (thread-local, so two contexts may still run in two threads at once); the module's
+ * <name>_infer_all copies them into its context, and <name>_profile hands them out. */
+#ifdef KILN_PROFILE
+#include <time.h>
+
+/* Nanoseconds on the monotonic clock (its origin is arbitrary: only differences mean anything). */
+KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
+}
+
+#define KILN_STEP_BEGIN(i) (kiln_rt_step_begin[(i)] = kiln_rt_now_ns())
+#define KILN_STEP_END(i) (kiln_rt_step_end[(i)] = kiln_rt_now_ns())
+#else
+#define KILN_STEP_BEGIN(i) ((void)0)
+#define KILN_STEP_END(i) ((void)0)
+#endif
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
@@ -6558,6 +6566,10 @@ int resnet20_forward(const float *params, void *arena, const float *input, float
   return resnet20_forward_all(params, arena, inputs, outputs, n);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC push_options
+#pragma GCC optimize ("O1") /* run once per load or call: see CPrinter.coldCode */
+#endif
 // Memory sizes rounded up to whole 64-byte lines, as aligned_alloc requires.
 static size_t resnet20_round64(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
@@ -6710,3 +6722,6 @@ const char *resnet20_last_error(const resnet20_ctx *ctx) {
   return ctx ? ctx->detail : "no context";
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#pragma GCC pop_options
+#endif
