@@ -2564,7 +2564,7 @@ static inline __attribute__((always_inline)) void k1_conv_conv1_tile6(const int 
    image's planes are copied into zero-padded planes, their columns dealt to 4 phase(s) 57 wide (padded column j
    goes to phase j mod 4, column ⌊j / 4⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 4, row
    oh·4 + p·1, column ow + ⌊q·1 / 4⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, all 4 phases). Register tiles of 6 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2598,13 +2598,13 @@ static void k1_conv_conv1(int n, const float *restrict x, const float *restrict 
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 154587L + (long)g * 154587L;
         for (int c = 0; c < 3; c++)
-          for (int r = 0; r < 227; r++) {
+          for (int r = 0; r < 227; r += 1) {
             float *dst = pad + (long)c * 51756 + r * 57;
             const float *src = xg + ((long)c * 227 + r - 0) * 227;
-            for (int col = 0; col < 227; col++) {
-              const int pc = col + 0;
-              dst[pc % 4 * 12939 + pc / 4] = src[col];
-            }
+            for (int j = 0; j < 57; j++) dst[j] = src[j * 4];
+            for (int j = 0; j < 57; j++) dst[12939 + j] = src[j * 4 + 1];
+            for (int j = 0; j < 57; j++) dst[25878 + j] = src[j * 4 + 2];
+            for (int j = 0; j < 56; j++) dst[38817 + j] = src[j * 4 + 3];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 290400L + (long)g * 96 * 3025;
@@ -2989,7 +2989,7 @@ static inline __attribute__((always_inline)) void k4_conv_conv2_tile4(const int 
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 31 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3023,13 +3023,10 @@ static void k4_conv_conv2(int n, const float *restrict x, const float *restrict 
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 69984L + (long)g * 69984L;
         for (int c = 0; c < 96; c++)
-          for (int r = 2; r < 29; r++) {
+          for (int r = 2; r < 29; r += 1) {
             float *dst = pad + (long)c * 961 + r * 31;
             const float *src = xg + ((long)c * 27 + r - 2) * 27;
-            for (int col = 0; col < 27; col++) {
-              const int pc = col + 2;
-              dst[pc % 1 * 961 + pc / 1] = src[col];
-            }
+            for (int j = 2; j < 29; j++) dst[j] = src[j - 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 186624L + (long)g * 256 * 729;
@@ -3254,7 +3251,7 @@ static inline __attribute__((always_inline)) void k7_conv_conv3_tile4(const int 
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 15 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3288,13 +3285,10 @@ static void k7_conv_conv3(int n, const float *restrict x, const float *restrict 
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 43264L + (long)g * 43264L;
         for (int c = 0; c < 256; c++)
-          for (int r = 1; r < 14; r++) {
+          for (int r = 1; r < 14; r += 1) {
             float *dst = pad + (long)c * 225 + r * 15;
             const float *src = xg + ((long)c * 13 + r - 1) * 13;
-            for (int col = 0; col < 13; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 225 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 14; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 64896L + (long)g * 384 * 169;
@@ -3448,7 +3442,7 @@ static inline __attribute__((always_inline)) void k8_conv_conv4_tile4(const int 
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 15 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3482,13 +3476,10 @@ static void k8_conv_conv4(int n, const float *restrict x, const float *restrict 
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 64896L + (long)g * 64896L;
         for (int c = 0; c < 384; c++)
-          for (int r = 1; r < 14; r++) {
+          for (int r = 1; r < 14; r += 1) {
             float *dst = pad + (long)c * 225 + r * 15;
             const float *src = xg + ((long)c * 13 + r - 1) * 13;
-            for (int col = 0; col < 13; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 225 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 14; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 64896L + (long)g * 384 * 169;
@@ -3642,7 +3633,7 @@ static inline __attribute__((always_inline)) void k9_conv_conv5_tile4(const int 
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 15 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3676,13 +3667,10 @@ static void k9_conv_conv5(int n, const float *restrict x, const float *restrict 
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 64896L + (long)g * 64896L;
         for (int c = 0; c < 384; c++)
-          for (int r = 1; r < 14; r++) {
+          for (int r = 1; r < 14; r += 1) {
             float *dst = pad + (long)c * 225 + r * 15;
             const float *src = xg + ((long)c * 13 + r - 1) * 13;
-            for (int col = 0; col < 13; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 225 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 14; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 43264L + (long)g * 256 * 169;

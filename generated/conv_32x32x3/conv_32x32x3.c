@@ -1773,7 +1773,7 @@ static inline __attribute__((always_inline)) void k1_conv_conv_tile4(const int f
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 36 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1807,13 +1807,10 @@ static void k1_conv_conv(int n, const float *restrict x, const float *restrict w
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
-          for (int r = 2; r < 34; r++) {
+          for (int r = 2; r < 34; r += 1) {
             float *dst = pad + (long)c * 1296 + r * 36;
             const float *src = xg + ((long)c * 32 + r - 2) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 2;
-              dst[pc % 1 * 1296 + pc / 1] = src[col];
-            }
+            for (int j = 2; j < 34; j++) dst[j] = src[j - 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 10240L + (long)g * 10 * 1024;

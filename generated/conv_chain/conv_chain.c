@@ -2375,7 +2375,7 @@ static inline __attribute__((always_inline)) void k1_conv_conv1_tile2(const int 
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 32 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels

@@ -2235,7 +2235,7 @@ static inline __attribute__((always_inline)) void k1_conv_stem_tile2(const int f
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2269,13 +2269,10 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 32768L + (long)g * 32 * 1024;
@@ -2530,7 +2527,7 @@ static inline __attribute__((always_inline)) void k4_conv_b2_tile6(const int fir
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2564,13 +2561,10 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 24576L + (long)g * 24 * 1024;
@@ -3196,7 +3190,7 @@ static inline __attribute__((always_inline)) void k6_conv_b3_tile2(const int fir
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 36 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3230,13 +3224,10 @@ static void k6_conv_b3(int n, const float *restrict x, const float *restrict wei
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 4; c++)
-          for (int r = 2; r < 34; r++) {
+          for (int r = 2; r < 34; r += 1) {
             float *dst = pad + (long)c * 1296 + r * 36;
             const float *src = xg + ((long)c * 32 + r - 2) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 2;
-              dst[pc % 1 * 1296 + pc / 1] = src[col];
-            }
+            for (int j = 2; j < 34; j++) dst[j] = src[j - 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 8 * 1024;

@@ -1729,7 +1729,7 @@ static inline __attribute__((always_inline)) void k1_conv_stem_tile4(const int f
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1763,13 +1763,10 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -2065,7 +2062,7 @@ static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2099,13 +2096,10 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -2401,7 +2395,7 @@ static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2435,13 +2429,10 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -2738,7 +2729,7 @@ static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2772,13 +2763,10 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3074,7 +3062,7 @@ static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3108,13 +3096,10 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3411,7 +3396,7 @@ static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3445,13 +3430,10 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3747,7 +3729,7 @@ static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3781,13 +3763,10 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -3943,7 +3922,7 @@ static inline __attribute__((always_inline)) void k8_conv_s2b1_conv1_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 17 wide (padded column j
    goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
    oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, all 2 phases). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3977,13 +3956,11 @@ static void k8_conv_s2b1_conv1(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1122 + r * 17;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 2 * 561 + pc / 2] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+            for (int j = 0; j < 16; j++) dst[561 + j] = src[j * 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4057,7 +4034,7 @@ static inline __attribute__((always_inline)) void k9_conv_s2b1_proj_tile4(const 
    image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 16 wide (padded column j
    goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
    oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (rows 0, 2, …, phase(s) 0 of 2). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4091,13 +4068,10 @@ static void k9_conv_s2b1_proj(int n, const float *restrict x, const float *restr
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 0; r < 31; r++) {
+          for (int r = 0; r < 31; r += 2) {
             float *dst = pad + (long)c * 992 + r * 16;
             const float *src = xg + ((long)c * 32 + r - 0) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 0;
-              dst[pc % 2 * 496 + pc / 2] = src[col];
-            }
+            for (int j = 0; j < 16; j++) dst[j] = src[j * 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4250,7 +4224,7 @@ static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4284,13 +4258,10 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4445,7 +4416,7 @@ static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4479,13 +4450,10 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4639,7 +4607,7 @@ static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4673,13 +4641,10 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4834,7 +4799,7 @@ static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4868,13 +4833,10 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -5028,7 +4990,7 @@ static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5062,13 +5024,10 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -5223,7 +5182,7 @@ static inline __attribute__((always_inline)) void k15_conv_s3b1_conv1_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 9 wide (padded column j
    goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
    oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, all 2 phases). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5257,13 +5216,11 @@ static void k15_conv_s3b1_conv1(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 306 + r * 9;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 2 * 153 + pc / 2] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+            for (int j = 0; j < 8; j++) dst[153 + j] = src[j * 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5337,7 +5294,7 @@ static inline __attribute__((always_inline)) void k16_conv_s3b1_proj_tile4(const
    image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 8 wide (padded column j
    goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
    oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (rows 0, 2, …, phase(s) 0 of 2). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5371,13 +5328,10 @@ static void k16_conv_s3b1_proj(int n, const float *restrict x, const float *rest
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 0; r < 15; r++) {
+          for (int r = 0; r < 15; r += 2) {
             float *dst = pad + (long)c * 240 + r * 8;
             const float *src = xg + ((long)c * 16 + r - 0) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 0;
-              dst[pc % 2 * 120 + pc / 2] = src[col];
-            }
+            for (int j = 0; j < 8; j++) dst[j] = src[j * 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5530,7 +5484,7 @@ static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5564,13 +5518,10 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5725,7 +5676,7 @@ static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5759,13 +5710,10 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -5919,7 +5867,7 @@ static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5953,13 +5901,10 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -6114,7 +6059,7 @@ static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -6148,13 +6093,10 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
@@ -6308,7 +6250,7 @@ static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_tile4(cons
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -6342,13 +6284,10 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 4096L + (long)g * 4096L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 4096L + (long)g * 64 * 64;

@@ -3944,7 +3944,7 @@ static inline __attribute__((always_inline)) void k1_conv_stem_tile4(const int f
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -3978,13 +3978,10 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -4280,7 +4277,7 @@ static inline __attribute__((always_inline)) void k2_conv_b1_conv1_tile4(const i
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4314,13 +4311,10 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -4616,7 +4610,7 @@ static inline __attribute__((always_inline)) void k3_conv_b1_conv2_tile4(const i
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4650,13 +4644,10 @@ static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restri
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
@@ -4812,7 +4803,7 @@ static inline __attribute__((always_inline)) void k4_conv_b2_conv1_tile4(const i
    image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 17 wide (padded column j
    goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
    oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, all 2 phases). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4846,13 +4837,11 @@ static void k4_conv_b2_conv1(int n, const float *restrict x, const float *restri
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1122 + r * 17;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 2 * 561 + pc / 2] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+            for (int j = 0; j < 16; j++) dst[561 + j] = src[j * 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -4926,7 +4915,7 @@ static inline __attribute__((always_inline)) void k5_conv_b2_proj_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 2 phase(s) 16 wide (padded column j
    goes to phase j mod 2, column ⌊j / 2⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 2, row
    oh·2 + p·1, column ow + ⌊q·1 / 2⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (rows 0, 2, …, phase(s) 0 of 2). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -4960,13 +4949,10 @@ static void k5_conv_b2_proj(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 16; c++)
-          for (int r = 0; r < 31; r++) {
+          for (int r = 0; r < 31; r += 2) {
             float *dst = pad + (long)c * 992 + r * 16;
             const float *src = xg + ((long)c * 32 + r - 0) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 0;
-              dst[pc % 2 * 496 + pc / 2] = src[col];
-            }
+            for (int j = 0; j < 16; j++) dst[j] = src[j * 2];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
@@ -5119,7 +5105,7 @@ static inline __attribute__((always_inline)) void k6_conv_b2_conv2_tile4(const i
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -5153,13 +5139,10 @@ static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restri
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 8192L + (long)g * 32 * 256;

@@ -1448,7 +1448,7 @@ static inline __attribute__((always_inline)) void k1_conv_conv1_1_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1482,13 +1482,10 @@ static void k1_conv_conv1_1(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 3072L + (long)g * 3072L;
         for (int c = 0; c < 3; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 65536L + (long)g * 64 * 1024;
@@ -1784,7 +1781,7 @@ static inline __attribute__((always_inline)) void k2_conv_conv1_2_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -1818,13 +1815,10 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 65536L + (long)g * 65536L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 33; r++) {
+          for (int r = 1; r < 33; r += 1) {
             float *dst = pad + (long)c * 1156 + r * 34;
             const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int col = 0; col < 32; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 1156 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 65536L + (long)g * 64 * 1024;
@@ -2014,7 +2008,7 @@ static inline __attribute__((always_inline)) void k4_conv_conv2_1_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2048,13 +2042,10 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 32768L + (long)g * 128 * 256;
@@ -2208,7 +2199,7 @@ static inline __attribute__((always_inline)) void k5_conv_conv2_2_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2242,13 +2233,10 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 32768L + (long)g * 32768L;
         for (int c = 0; c < 128; c++)
-          for (int r = 1; r < 17; r++) {
+          for (int r = 1; r < 17; r += 1) {
             float *dst = pad + (long)c * 324 + r * 18;
             const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int col = 0; col < 16; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 324 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 32768L + (long)g * 128 * 256;
@@ -2437,7 +2425,7 @@ static inline __attribute__((always_inline)) void k7_conv_conv3_1_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2471,13 +2459,10 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 8192L + (long)g * 8192L;
         for (int c = 0; c < 128; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 256 * 64;
@@ -2631,7 +2616,7 @@ static inline __attribute__((always_inline)) void k8_conv_conv3_2_tile4(const in
    image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
    goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
    oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
+   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
    (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
    is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
    in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
@@ -2665,13 +2650,10 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
       for (int g = 0; g < 1; g++) {
         const float *xg = x + (long)s * 16384L + (long)g * 16384L;
         for (int c = 0; c < 256; c++)
-          for (int r = 1; r < 9; r++) {
+          for (int r = 1; r < 9; r += 1) {
             float *dst = pad + (long)c * 100 + r * 10;
             const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int col = 0; col < 8; col++) {
-              const int pc = col + 1;
-              dst[pc % 1 * 100 + pc / 1] = src[col];
-            }
+            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
           }
         const float *xp = pad;
         float *yg = y + (long)s * 16384L + (long)g * 256 * 64;

@@ -69,12 +69,52 @@ struct Conv2DTiling: Hashable, Sendable {
     let column = q * shape.dilationW
     return column % shape.strideW * phaseFloats + p * shape.dilationH * phaseW + column / shape.strideW
   }
+  /// The phases some tap reads: (q·dW) mod sW for each q.
+  var phasesRead: [Int] {
+    Set((0..<shape.kernelW).map { $0 * shape.dilationW % shape.strideW }).sorted()
+  }
+  /// The first padded row in [lo, hi) that some output reads and the step between such rows, when those rows
+  /// are evenly spaced (oh·sH + p·dH: every row at stride 1; every sH-th for a 1×1 kernel); (lo, 1) otherwise,
+  /// copying every row. An empty range gives (hi, 1).
+  func rowsRead(from lo: Int, to hi: Int) -> (start: Int, step: Int) {
+    let read = Set((0..<shape.outH).flatMap { oh in
+      (0..<shape.kernelH).map { p in oh * shape.strideH + p * shape.dilationH }
+    }).filter { $0 >= lo && $0 < hi }.sorted()
+    guard let first = read.first else { return (hi, 1) }
+    guard read.count > 1 else { return (first, 1) }
+    let step = read[1] - read[0]
+    let even = zip(read, read.dropFirst()).allSatisfy { $1 - $0 == step }
+    return even ? (first, step) : (lo, 1)
+  }
   /// Where vector v of a row starts.
   func vectorStart(_ v: Int) -> Int { min(8 * v, shape.outW - 8) }
   /// Output columns a tile covers, when several tiles share a row (0 when a tile is whole rows).
   var tileWidth: Int { tileVectors < rowVectors ? 8 * tileVectors : 0 }
   var tilesPerRow: Int { tileVectors < rowVectors ? (rowVectors + tileVectors - 1) / tileVectors : 1 }
   var tileRowCount: Int { (shape.outH + tileRows - 1) / tileRows }
+}
+
+/// One phase of a padded plane's row, copied from an input row: phase columns [first, end) take input
+/// columns j·sW + k − padLeft (`source`), written at `destination` + j.
+public struct Conv2DCopyPhaseContext: Hashable, Sendable {
+  public var first: Int, end: Int
+  /// "k·phaseFloats + " (empty for phase 0).
+  public var destination: String
+  /// The input index expression in j, e.g. "j * 2 + 1" or "j - 2".
+  public var source: String
+
+  /// Phase k's run, or nil when no input column lands in it.
+  init?(phase k: Int, strideW: Int, padLeft: Int, copyW: Int, phaseW: Int, phaseFloats: Int) {
+    // Padded column pc = j·sW + k holds input column pc − padLeft when 0 ≤ pc − padLeft < copyW.
+    func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+    first = max(0, ceilDiv(padLeft - k, strideW))
+    end = min(phaseW, ceilDiv(padLeft + copyW - k, strideW))
+    guard first < end else { return nil }
+    destination = k == 0 ? "" : "\(k * phaseFloats) + "
+    let scaled = strideW == 1 ? "j" : "j * \(strideW)"
+    let offset = k - padLeft
+    source = offset == 0 ? scaled : offset > 0 ? "\(scaled) + \(offset)" : "\(scaled) - \(-offset)"
+  }
 }
 
 /// One register tile of `conv2d_tiled`: `filters` × (`loads` per tap) vectors.
@@ -123,11 +163,17 @@ public struct Conv2DTiledContext: KernelContext {
   public var padTop: Int, padLeft: Int
   public var outPlane: Int
   public var strideH: Int, strideW: Int
-  /// The padded planes' phases (one at stride 1): `phaseW` wide, `phaseFloats` each; input row r of a tile
-  /// starts `rowStride` = strideH·phaseW floats after row r − 1.
-  public var phaseW: Int, phaseFloats: Int, rowStride: Int
-  /// Padded rows [rowLo, rowHi) hold input rows r − padTop; input columns [0, copyW) are copied.
-  public var rowLo: Int, rowHi: Int, copyW: Int
+  /// The padded planes' phases (one at stride 1) are `phaseW` wide; input row r of a tile starts `rowStride`
+  /// = strideH·phaseW floats after row r − 1.
+  public var phaseW: Int, rowStride: Int
+  /// Padded rows [padTop, rowHi) hold input rows r − padTop; of those, rows copyRowStart, + copyRowStep, …
+  /// are the ones some tap reads (every row unless a 1×1 or dilated kernel skips some at stride > 1).
+  public var rowHi: Int
+  public var copyRowStart: Int, copyRowStep: Int
+  /// The phases some tap reads, each a contiguous run of columns: the others stay zero and are never read.
+  public var copyPhases: [Conv2DCopyPhaseContext]
+  /// For the comment: e.g. "every row, phase 0 of 2".
+  public var copySummary: String
   public var planeFloats: Int
   /// Whether each image is copied into padded planes in scratch; not when the input planes already are
   /// those (no padding, and every input row and column is read: a "valid" conv).
@@ -184,10 +230,18 @@ public struct Conv2DTiledContext: KernelContext {
     (padTop, padLeft) = (s.padTop, s.padLeft)
     outPlane = s.outPlane
     (strideH, strideW) = (s.strideH, s.strideW)
-    (phaseW, phaseFloats, rowStride) = (t.phaseW, t.phaseFloats, s.strideH * t.phaseW)
-    rowLo = s.padTop
+    (phaseW, rowStride) = (t.phaseW, s.strideH * t.phaseW)
     rowHi = max(s.padTop, min(t.phaseRows, s.inH + s.padTop))
-    copyW = max(0, min(s.inW, t.phaseW * s.strideW - s.padLeft))
+    (copyRowStart, copyRowStep) = t.rowsRead(from: s.padTop, to: rowHi)
+    let copyW = max(0, min(s.inW, t.phaseW * s.strideW - s.padLeft))
+    copyPhases = t.phasesRead.compactMap { k in
+      Conv2DCopyPhaseContext(phase: k, strideW: s.strideW, padLeft: s.padLeft, copyW: copyW, phaseW: t.phaseW,
+        phaseFloats: t.phaseFloats)
+    }
+    let rows = copyRowStep == 1 ? "every row" : "rows \(copyRowStart), \(copyRowStart + copyRowStep), …"
+    let phases = s.strideW == 1 ? "the one phase" : t.phasesRead.count == s.strideW ? "all \(s.strideW) phases"
+      : "phase(s) \(t.phasesRead.map(String.init).joined(separator: ", ")) of \(s.strideW)"
+    copySummary = "\(rows), \(phases)"
     planeFloats = t.planeFloats
     copiesInput = !(s.strideH == 1 && s.strideW == 1 && s.padTop == 0 && s.padLeft == 0 && s.padW == s.inW
       && s.padH == s.inH)
