@@ -9,8 +9,15 @@ public struct Difference: CustomStringConvertible, Sendable {
   public var expected: Double
   public var actual: Double
   public var nmse: Double
+  /// The element furthest outside the tolerance (largest |a − e| / (atol + rtol·|e|)), when it is not the one
+  /// with the largest absolute error: near-zero values fail on a small error that the maximum hides.
+  public var worstOutside: (index: Int, expected: Double, actual: Double)? = nil
   public var description: String {
-    "max |error| \(maxAbsError) at flat index \(index) (expected \(expected), got \(actual)); NMSE \(nmse)"
+    var text = "max |error| \(maxAbsError) at flat index \(index) (expected \(expected), got \(actual)); NMSE \(nmse)"
+    if let w = worstOutside {
+      text += "; furthest outside the tolerance: flat index \(w.index) (expected \(w.expected), got \(w.actual))"
+    }
+    return text
   }
 }
 
@@ -18,6 +25,7 @@ public struct Difference: CustomStringConvertible, Sendable {
 public func difference(_ actual: [Float], _ expected: [Float], rtol: Double, atol: Double) -> Difference? {
   var worst: Difference? = nil
   var failed = false
+  var outside: (ratio: Double, index: Int, expected: Double, actual: Double)? = nil
   var sqErr = 0.0
   var sqRef = 0.0
   for i in 0..<min(actual.count, expected.count) {
@@ -28,7 +36,11 @@ public func difference(_ actual: [Float], _ expected: [Float], rtol: Double, ato
     sqErr += err.isFinite ? err * err : .infinity
     sqRef += e * e
     let bad = !(err <= atol + rtol * abs(e))
-    if bad { failed = true }
+    if bad {
+      failed = true
+      let ratio = err.isNaN ? .infinity : err / (atol + rtol * abs(e))
+      if outside == nil || ratio > outside!.ratio { outside = (ratio, i, e, a) }
+    }
     if worst == nil || err > worst!.maxAbsError || (err.isNaN && !worst!.maxAbsError.isNaN) {
       worst = Difference(maxAbsError: err, index: i, expected: e, actual: a, nmse: 0)
     }
@@ -36,6 +48,7 @@ public func difference(_ actual: [Float], _ expected: [Float], rtol: Double, ato
   if !failed && actual.count == expected.count { return nil }
   var w = worst ?? Difference(maxAbsError: .nan, index: 0, expected: .nan, actual: .nan, nmse: 0)
   w.nmse = sqRef > 0 ? sqErr / sqRef : sqErr
+  if let o = outside, o.index != w.index { w.worstOutside = (o.index, o.expected, o.actual) }
   return w
 }
 

@@ -163,18 +163,22 @@ import Testing
 
   /// Expects the kernel's parameter and every state slot to match the reference after every step.
   ///
-  /// rtol 1e-5, atol 0: both compute each value in double from the same floats in the same order (max-norm too:
-  /// the C recomputes each row before scaling it), and here they agree to the last bit. The 1e-5 leaves room
-  /// for a compiler that contracts a·b + c into a fused multiply-add (the bench's -std=c11 keeps gcc from it).
+  /// rtol 1e-5, atol 1e-6 of the slot's largest |value|: both compute each value from the same floats in the same
+  /// order (max-norm too: the C recomputes each row before scaling it), but Kiln's builds let the compiler
+  /// contract a·b + c into a fused multiply-add (`-ffp-contract=fast`), which rounds once where the reference
+  /// rounds twice. Where β·m and (1 − β)·g nearly cancel, that one rounding of the terms is a large part of a
+  /// small result (a [300, 256] Adam step: −2.11518e-4 against −2.11525e-4, 3e-5 relative, 7e-9 absolute
+  /// against terms near 0.03), so the absolute floor scales with the slot's magnitude.
   static func expectMatch(_ i: Int, threads: Int = 1) throws {
     let c = cases[i]
     for (k, step) in try trajectories(i, threads: threads).enumerated() {
       #expect(Set(step.kernel.keys) == Set(step.reference.keys), "\(c.testDescription): slots")
       for (slot, expected) in step.reference.sorted(by: { $0.key < $1.key }) {
         let shape = expected.count == 1 && slot == "mu_product" ? [] : c.dims
+        let scale = Double(expected.map { abs($0) }.max() ?? 0)
         expectClose(
           Tensor(shape: shape, data: step.kernel[slot] ?? []), Tensor(shape: shape, data: expected), rtol: 1e-5,
-          atol: 0, "\(c.testDescription) step \(k + 1) \(slot)")
+          atol: 1e-6 * scale, "\(c.testDescription) step \(k + 1) \(slot)")
       }
     }
   }
