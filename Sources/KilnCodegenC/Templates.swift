@@ -18,8 +18,8 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable {
   init(_ description: String) { self.description = description }
 }
 
-/// Loads every kernel template once and renders contexts through them.
-public final class TemplateRenderer: Sendable {
+/// Loads every kernel template once and renders contexts through them, parsing each on its first use.
+public final class TemplateRenderer: @unchecked Sendable {
   /// The renderer over the bundled Templates/kernels folder.
   public static let shared: TemplateRenderer = {
     do { return try TemplateRenderer(directory: KilnTemplates.kernels) } catch {
@@ -28,14 +28,16 @@ public final class TemplateRenderer: Sendable {
     }
   }()
 
-  let templates: [String: MustacheTemplate]
   /// The raw text of each template, for the tag check.
   public let sources: [String: String]
+  // NOTE: parsed on first use, under the lock: parsing all the templates up front took a third of
+  // `kiln compile --no-build` on LeNet-5, which renders four of them. `parseAll` (tested) checks every one.
+  private let lock = NSLock()
+  private var parsed: [String: MustacheTemplate] = [:]
 
   /// Loads every `*.c.mustache` file of `directory`.
   public init(directory: URL) throws {
     let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".c.mustache") }
-    var templates: [String: MustacheTemplate] = [:]
     var sources: [String: String] = [:]
     for file in names.sorted() {
       let name = String(file.dropLast(".c.mustache".count))
@@ -43,19 +45,39 @@ public final class TemplateRenderer: Sendable {
       guard text.hasPrefix("{{% CONTENT_TYPE: TEXT}}") else {
         throw TemplateError("\(file) must start with {{% CONTENT_TYPE: TEXT}} so that < and & are not escaped")
       }
-      do { templates[name] = try MustacheTemplate(string: text) } catch {
-        throw TemplateError("\(file): \(error)")
-      }
       sources[name] = text
     }
-    self.templates = templates
     self.sources = sources
+  }
+
+  /// The parsed template `name`, parsing it the first time.
+  /// - Throws: `TemplateError` when there is no such template or it does not parse.
+  func template(_ name: String) throws -> MustacheTemplate {
+    lock.lock()
+    defer { lock.unlock() }
+    if let template = parsed[name] { return template }
+    guard let text = sources[name] else { throw TemplateError("no template '\(name).c.mustache' in Templates/kernels") }
+    do {
+      let template = try MustacheTemplate(string: text)
+      parsed[name] = template
+      return template
+    } catch {
+      throw TemplateError("\(name).c.mustache: \(error)")
+    }
+  }
+
+  /// Parses every template now.
+  /// - Throws: `TemplateError` naming the first that does not parse.
+  public func parseAll() throws {
+    for name in sources.keys.sorted() { _ = try template(name) }
   }
 
   /// Renders `context` through its template.
   public func render<C: KernelContext>(_ context: C) -> String {
-    guard let template = templates[C.template] else {
-      fatalError("no template '\(C.template).c.mustache' in Templates/kernels (context \(C.self))")
+    let template: MustacheTemplate
+    do { template = try self.template(C.template) } catch {
+      // NOTE: the templates ship inside the package; a missing or unparsable one is a build defect, not user input.
+      fatalError("\(error) (context \(C.self))")
     }
     // The pragma line renders as an empty first line.
     var text = template.render(context)

@@ -3,6 +3,12 @@ import KilnCodegenC
 import Testing
 
 @Suite struct TemplateTests {
+  /// Templates are parsed on first use; this parses every one, so a broken template fails here.
+  @Test func everyTemplateParses() throws {
+    try TemplateRenderer.shared.parseAll()
+    #expect(TemplateRenderer.shared.sources.count >= KernelContexts.all.count)
+  }
+
   @Test func everyTemplateTagIsAContextFieldAndEveryFieldIsUsed() throws {
     for context in KernelContexts.all {
       let source = try #require(TemplateRenderer.shared.sources[context.template], "no template for \(context)")
