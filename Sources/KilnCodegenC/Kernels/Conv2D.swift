@@ -175,7 +175,8 @@ public enum Conv2DKernel {
   /// multiplying on those (LeNet-5 c1 19 against 50 GFLOP/s flat, 1 thread). Ahead of both, with
   /// `options.tiledConvolutions`, `conv2d_tiled` takes convs of any stride with at least 8 filters per group
   /// and rows at least 8 wide (`Conv2DTiling`): ResNet-20's layers ran 32–45 GFLOP/s by im2col + OpenBLAS
-  /// per image and 45–65 tiled (`kiln profile`, batch 64, 1 thread, Zen 3). The kernel's `template` names the variant, so
+  /// per image and 45–65 tiled (`kiln profile`, batch 64, 1 thread, Zen 3, in builds that did not yet fuse
+  /// multiply-adds: see `BuildOptions.Optimization.contraction`). The kernel's `template` names the variant, so
   /// `kiln profile` shows it.
   ///
   /// The graph is verified before lowering (shape inference checked the window, the group divisibility and

@@ -33,7 +33,8 @@ struct Conv2DTiling: Hashable, Sendable {
     // Two vectors of one row when a row splits into pairs, three when into triples, otherwise one vector
     // of two consecutive rows: 8 or 12 accumulators (a standalone prototype of these loops on Zen 3, batch 64,
     // 1 thread: 4 × 2 vectors ran 80–91 GFLOP/s from 8×8 to 16×16 outputs; 6 × 2 ran best on 32-wide rows,
-    // 74–84 against 66–80; inside whole networks the same shapes run 45–65).
+    // 74–84 against 66–80; inside whole networks the same shapes ran 45–65, but those builds had no FMA: the
+    // prototype was built in GNU C mode, Kiln under -std=c11 without -ffp-contract=fast).
     if rowVectors % 2 == 0 {
       (tileRows, tileVectors) = (1, 2)
     } else if rowVectors % 3 == 0 {
