@@ -51,9 +51,9 @@ public struct CPrinter: Sendable {
   public mutating func directive(_ s: String) { lines.append(s) }
 
   /// Code that runs once per load or per call's set-up (the runtime, weight loading, the API), which gcc then
-  /// compiles at -O1 whatever the module's -O level: at -O3 it took about half of a small module's compile
-  /// (LeNet-5 on gcc 12: 1.9–2.3 s → 0.8–1.3 s, the runtime alone ~1 s of a 1.0 s compile of the smallest
-  /// example) and its speed does not matter. Not with clang (no such pragma) or without optimization (-O0 stays
+  /// compiles at -O1 whatever the module's -O level: at -O3 it took a large part of a small module's compile
+  /// (gcc 12: the smallest example, almost all runtime, 1.0 s at -O3 against 0.4 s at -O0; LeNet-5's C 1.52–2.33 s
+  /// of CPU before, 1.12–1.67 s after, runs alternating in one shell) and its speed does not matter. Not with clang (no such pragma) or without optimization (-O0 stays
   /// -O0). Kernels and the call sequence stay outside, as does anything they call.
   public mutating func coldCode(_ body: (inout CPrinter) throws -> Void) rethrows {
     let guardLine = "#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)"

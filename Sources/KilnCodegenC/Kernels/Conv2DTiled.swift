@@ -173,7 +173,7 @@ public struct Conv2DTiledContext: KernelContext {
   public var copyRowStart: Int, copyRowStep: Int
   /// The phases some tap reads, each a contiguous run of columns: the others stay zero and are never read.
   public var copyPhases: [Conv2DCopyPhaseContext]
-  /// For the comment: e.g. "every row, phase 0 of 2".
+  /// For the comment: e.g. "rows 0, 2, …, phase(s) 0 of 2".
   public var copySummary: String
   public var planeFloats: Int
   /// Whether each image is copied into padded planes in scratch; not when the input planes already are
