@@ -94,6 +94,9 @@ class KilnModel:
       rc = call(ctx, px, n, po)
       if rc != 0:
         self.check(rc, "infer")
+    # The callable holds raw pointers into x and out: it keeps the arrays alive too, or a caller that drops
+    # them would have Kiln write into freed memory (a reproducer that did corrupted the heap).
+    run.arrays = (x, out)
     return run
 
   def train_fn(self, xs, ys, losses):

@@ -5,9 +5,8 @@ bench/run times each engine in a process of its own, one after another; on this 
 by 20-30 % from minute to minute, that puts whichever engine ran during a slow spell at a disadvantage. Here
 each engine lives in a worker process of its own, set up once (Kiln's library through ctypes, an ONNX Runtime
 session), and the parent has them take turns: ROUNDS rounds, each timing a block of calls of one engine and then
-a block of the other (the order alternating between rounds), so both see the same minutes. (Not one process:
-Kiln's OpenBLAS-using libraries and onnxruntime loaded together crashed with a corrupted heap, see the issue
-notes.) Each engine's median is over all its timed calls; the ratio is
+a block of the other (the order alternating between rounds), so both see the same minutes. (Separate processes
+keep the engines' thread pools and allocators apart, as in the full run.) Each engine's median is over all its timed calls; the ratio is
 ONNX Runtime's median over Kiln's, and the spread of the per-round ratios is shown beside it.
 
 One thread only: at two threads each engine's idle pool spins (OpenMP's, ONNX Runtime's) while the other runs,
