@@ -6,8 +6,9 @@ by 20-30 % from minute to minute, that puts whichever engine ran during a slow s
 each engine lives in a worker process of its own, set up once (Kiln's library through ctypes, an ONNX Runtime
 session), and the parent has them take turns: ROUNDS rounds, each timing a block of calls of one engine and then
 a block of the other (the order alternating between rounds), so both see the same minutes. (Separate processes
-keep the engines' thread pools and allocators apart, as in the full run.) Each engine's median is over all its timed calls; the ratio is
-ONNX Runtime's median over Kiln's, and the spread of the per-round ratios is shown beside it.
+keep the engines' thread pools and allocators apart, as in the full run.) Each engine's median is over all its
+timed calls; the ratio is ONNX Runtime's median over Kiln's, and the spread of the per-round ratios is shown
+beside it.
 
 One thread only: at two threads each engine's idle pool spins (OpenMP's, ONNX Runtime's) while the other runs,
 so a paired two-thread figure would measure the interference. Uses the weights, ONNX files, inputs and Kiln
@@ -102,7 +103,8 @@ def paired(kiln, ort, net, batch):
 def main():
   work, out = sys.argv[1], sys.argv[2]
   for net in NETS:
-    for need in ("weights.safetensors", "model.onnx", "input1.npy", "input64.npy", os.path.join("kiln", f"lib{net}.so")):
+    needs = ("weights.safetensors", "model.onnx", "input1.npy", "input64.npy", os.path.join("kiln", f"lib{net}.so"))
+    for need in needs:
       if not os.path.exists(os.path.join(work, net, need)):
         sys.exit(f"{os.path.join(work, net, need)} is missing: run bench/run (the full benchmark) first")
   rows = []
@@ -134,7 +136,8 @@ def main():
     "each: both engines see the same minutes of this host, whose speed drifts. Ratio: ONNX Runtime's median over "
     "Kiln's (> 1 means Kiln is faster); the rounds column is the range of the per-round ratios.",
     "",
-    "| network | batch | Kiln median µs (min) | ONNX Runtime median µs (min) | Kiln vs ONNX Runtime | rounds | calls (Kiln / ORT) |",
+    "| network | batch | Kiln median µs (min) | ONNX Runtime median µs (min) | Kiln vs ONNX Runtime | rounds "
+    "| calls (Kiln / ORT) |",
     "|---|---|---|---|---|---|---|",
   ]
   for r in rows:

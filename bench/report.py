@@ -169,8 +169,9 @@ def markdown(results):
     "`<name>_load_weights`), loaded by PyTorch, and exported from the same model to ONNX (opset 17, dynamic batch; the exporter folds each BatchNorm into "
     "its conv in eval mode, as Kiln's fold-batchnorm does at load time). "
     "All engines run the same input arrays.",
-    "- Kiln: the generated C (`kiln compile`, default flags: gcc -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp, OpenBLAS where Kiln "
-    "picks it) loaded with ctypes; `<name>_set_threads(ctx, T)`. OpenBLAS is single-threaded (the module calls "
+    "- Kiln: the generated C (`kiln compile`, default flags: gcc -std=c11 -O3 -march=native -ffp-contract=fast "
+    "-fopenmp, OpenBLAS where Kiln picks it) loaded with ctypes; `<name>_set_threads(ctx, T)`. "
+    "OpenBLAS is single-threaded (the module calls "
     "`openblas_set_num_threads(1)` and parallelizes over blocks with OpenMP; OPENBLAS_NUM_THREADS=1 too).",
     "- ONNX Runtime: CPU execution provider, ORT_ENABLE_ALL, intra_op_num_threads = T, inter_op_num_threads = 1, "
     "sequential execution, `session.run` on a numpy array.",

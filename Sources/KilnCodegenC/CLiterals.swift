@@ -13,7 +13,6 @@ public func cFloat(_ x: Float) -> String {
 /// C's `%a` of a finite, non-zero double, as glibc prints it ("0x1.8p+3", "-0x1p-2"): written out here because
 /// `String(format:)` took a fifth of `kiln compile`'s own time on LeNet-5's 61,760 embedded weights.
 func hexLiteral(_ d: Double) -> String {
-  let digits: [UInt8] = Array("0123456789abcdef".utf8)
   var out: [UInt8] = []
   out.reserveCapacity(24)
   if d.sign == .minus { out.append(UInt8(ascii: "-")) }
@@ -27,12 +26,16 @@ func hexLiteral(_ d: Double) -> String {
       fraction >>= 4
       count -= 1
     }
-    for i in stride(from: count - 1, through: 0, by: -1) { out.append(digits[Int((fraction >> (4 * UInt64(i))) & 0xF)]) }
+    for i in stride(from: count - 1, through: 0, by: -1) {
+      out.append(hexDigits[Int((fraction >> (4 * UInt64(i))) & 0xF)])
+    }
   }
   let exponent = Int(d.exponent)
   out += Array("p\(exponent < 0 ? "-" : "+")\(abs(exponent))".utf8)
   return String(decoding: out, as: UTF8.self)
 }
+
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 /// `cFloat` of a Double attribute (alpha, epsilon, …) after rounding to float, as the kernel computes in float.
 public func cFloat(_ x: Double) -> String { cFloat(Float(x)) }

@@ -52,11 +52,13 @@ public struct CPrinter: Sendable {
 
   /// Code that runs once per load or per call's set-up (the runtime, weight loading, the API), which gcc then
   /// compiles at -O1 whatever the module's -O level: at -O3 it took a large part of a small module's compile
-  /// (gcc 12: the smallest example, almost all runtime, 1.0 s at -O3 against 0.4 s at -O0; LeNet-5's C 1.52–2.33 s
-  /// of CPU before, 1.12–1.67 s after, runs alternating in one shell) and its speed does not matter. Not with clang (no such pragma) or without optimization (-O0 stays
-  /// -O0). Kernels and the call sequence stay outside, as does anything they call.
+  /// (gcc 12: the smallest example, almost all runtime, 1.0 s at -O3 against 0.4 s at -O0; LeNet-5's C
+  /// 1.52–2.33 s of CPU before, 1.12–1.67 s after, runs alternating in one shell) and its speed does not
+  /// matter. Not with clang (no such pragma) or without optimization (-O0 stays -O0). Kernels and the call
+  /// sequence stay outside, as does anything they call.
   public mutating func coldCode(_ body: (inout CPrinter) throws -> Void) rethrows {
-    let guardLine = "#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)"
+    let guardLine =
+      "#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)"
     directive(guardLine)
     directive("#pragma GCC push_options")
     directive("#pragma GCC optimize (\"O1\") /* run once per load or call: see CPrinter.coldCode */")

@@ -61,7 +61,8 @@ public struct BuildOptions: Sendable, Hashable {
   /// Appended after every other compile flag.
   public var extraFlags: [String]
 
-  /// The defaults: `-O3 -march=native -ffp-contract=fast`, OpenMP on, no OpenBLAS, warnings allowed, no sanitizers, no profiling.
+  /// The defaults: `-O3 -march=native -ffp-contract=fast`, OpenMP on, no OpenBLAS, warnings allowed, no
+  /// sanitizers, no profiling.
   public init(
     optimization: Optimization = .native, openMP: Bool = true, blas: Bool = false,
     warningsAsErrors: Bool = false, sanitizers: Set<Sanitizer> = [], profile: Bool = false, extraFlags: [String] = []
