@@ -20,16 +20,21 @@ public struct KernelOptions: Hashable, Sendable {
   /// ahead of the flat loops and OpenBLAS; off, they take those as before (tests turn it off to keep them
   /// covered).
   public var tiledConvolutions: Bool = true
+  /// With `blas`, let 3×3 stride-1 convolutions with at least 16 channels in and out (and the input gradients
+  /// of such) take `conv2d_winograd` (F(2×2, 3×3): 2.25× fewer multiplies) ahead of the tiled loops; off, they
+  /// take those (tests turn it off to keep the tiled loops covered on the shapes Winograd would take).
+  public var winogradConvolutions: Bool = true
 
   public init(
     blas: Bool = true, threadSlots: Int = 8, training: Bool = false, flatConvolutions: Bool = true,
-    tiledConvolutions: Bool = true
+    tiledConvolutions: Bool = true, winogradConvolutions: Bool = true
   ) {
     self.blas = blas
     self.threadSlots = threadSlots
     self.training = training
     self.flatConvolutions = flatConvolutions
     self.tiledConvolutions = tiledConvolutions
+    self.winogradConvolutions = winogradConvolutions
   }
 }
 
@@ -52,6 +57,7 @@ public enum KernelContexts {
     Conv2DDirectContext.self,
     Conv2DFlatContext.self,
     Conv2DTiledContext.self,
+    Conv2DWinogradContext.self,
     Conv2DGradWeightFlatContext.self,
     DenseGradInputBLASContext.self,
     DenseGradWeightBLASContext.self,

@@ -65,7 +65,8 @@ import Testing
           name: name(i, output, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv,
           input: TensorType(.f32, c.input), target: target,
           options: KernelOptions(
-            blas: blas, threadSlots: threadSlots, flatConvolutions: flat, tiledConvolutions: false))
+            blas: blas, threadSlots: threadSlots, flatConvolutions: flat, tiledConvolutions: false,
+            winogradConvolutions: false))
       }
     }
   }

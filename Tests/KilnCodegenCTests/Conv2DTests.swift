@@ -52,16 +52,19 @@ import Testing
     "\(prefix)\(i)_conv_\(blas ? "blas" : "loops")"
   }
 
-  /// The kernels of `cases`; the tiled loops only when `tiled` (Conv2DTiledTests covers them), so these
-  /// suites keep checking the flat loops and im2col + OpenBLAS on the shapes the tiled loops would take.
+  /// The kernels of `cases`; the tiled loops only when `tiled` (Conv2DTiledTests covers them) and Winograd only
+  /// when `winograd` (Conv2DWinogradTests), so these suites keep checking the flat loops and im2col + OpenBLAS
+  /// on the shapes the others would take.
   static func kernels(
-    _ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k", flat: Bool = true, tiled: Bool = false
+    _ cases: [Case], blas: Bool, threadSlots: Int = 8, prefix: String = "k", flat: Bool = true, tiled: Bool = false,
+    winograd: Bool = false
   ) -> [KernelFunction] {
     cases.enumerated().map { i, c in
       Conv2DKernel.make(
         name: name(i, blas: blas, prefix: prefix), layer: "c\(i)", conv: c.conv, input: TensorType(.f32, c.input),
         options: KernelOptions(
-          blas: blas, threadSlots: threadSlots, flatConvolutions: flat, tiledConvolutions: tiled))
+          blas: blas, threadSlots: threadSlots, flatConvolutions: flat, tiledConvolutions: tiled,
+          winogradConvolutions: winograd))
     }
   }
 

@@ -75,7 +75,8 @@ import Testing
     var conv = Self.conv(16, Pair(3), padding: 1)
     conv.epilogue = [.add, .activation(.relu)]
     let kernel = Conv2DKernel.make(
-      name: "t_residual", layer: "c", conv: conv, input: TensorType(.f32, [16, 16, 16]), options: KernelOptions())
+      name: "t_residual", layer: "c", conv: conv, input: TensorType(.f32, [16, 16, 16]),
+      options: KernelOptions(winogradConvolutions: false))
     #expect(kernel.template == "conv2d_tiled")
     let bench = try KernelBench.singleThreadedBLAS([kernel])
     var random = SeededRandom(seed: 7)
@@ -109,7 +110,7 @@ import Testing
   static let inputGradientKernels: [KernelFunction] = gradientCases.enumerated().map { i, c in
     try! Conv2DGradientKernel.make(
       name: "t\(i)_dx", layer: "c\(i)", conv: c.conv, input: TensorType(.f32, c.input), target: .input(0),
-      options: KernelOptions(threadSlots: 2))
+      options: KernelOptions(threadSlots: 2, winogradConvolutions: false))
   }
 
   @Test(arguments: gradientCases.indices)

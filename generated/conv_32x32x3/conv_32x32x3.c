@@ -1151,6 +1151,17 @@ _Alignas(64) static const float conv_32x32x3_weights[768] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float kiln_v4 __attribute__((vector_size(16), aligned(4), may_alias));
+#if defined(__clang__)
+#define KILN_V8_ZIP_LO(a, b) __builtin_shufflevector((a), (b), 0, 8, 1, 9, 2, 10, 3, 11)
+#define KILN_V8_ZIP_HI(a, b) __builtin_shufflevector((a), (b), 4, 12, 5, 13, 6, 14, 7, 15)
+#define KILN_V8_JOIN(lo, hi) __builtin_shufflevector((lo), (hi), 0, 1, 2, 3, 4, 5, 6, 7)
+#else
+typedef int kiln_v8i __attribute__((vector_size(32)));
+#define KILN_V8_ZIP_LO(a, b) __builtin_shuffle((a), (b), (kiln_v8i){ 0, 8, 1, 9, 2, 10, 3, 11 })
+#define KILN_V8_ZIP_HI(a, b) __builtin_shuffle((a), (b), (kiln_v8i){ 4, 12, 5, 13, 6, 14, 7, 15 })
+#define KILN_V8_JOIN(lo, hi) ((kiln_v8){ (lo)[0], (lo)[1], (lo)[2], (lo)[3], (hi)[0], (hi)[1], (hi)[2], (hi)[3] })
+#endif
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 #if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
 #define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))

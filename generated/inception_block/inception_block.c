@@ -1991,6 +1991,17 @@ _Alignas(64) static const float inception_block_weights[7248] = {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float kiln_v4 __attribute__((vector_size(16), aligned(4), may_alias));
+#if defined(__clang__)
+#define KILN_V8_ZIP_LO(a, b) __builtin_shufflevector((a), (b), 0, 8, 1, 9, 2, 10, 3, 11)
+#define KILN_V8_ZIP_HI(a, b) __builtin_shufflevector((a), (b), 4, 12, 5, 13, 6, 14, 7, 15)
+#define KILN_V8_JOIN(lo, hi) __builtin_shufflevector((lo), (hi), 0, 1, 2, 3, 4, 5, 6, 7)
+#else
+typedef int kiln_v8i __attribute__((vector_size(32)));
+#define KILN_V8_ZIP_LO(a, b) __builtin_shuffle((a), (b), (kiln_v8i){ 0, 8, 1, 9, 2, 10, 3, 11 })
+#define KILN_V8_ZIP_HI(a, b) __builtin_shuffle((a), (b), (kiln_v8i){ 4, 12, 5, 13, 6, 14, 7, 15 })
+#define KILN_V8_JOIN(lo, hi) ((kiln_v8){ (lo)[0], (lo)[1], (lo)[2], (lo)[3], (hi)[0], (hi)[1], (hi)[2], (hi)[3] })
+#endif
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 #if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
 #define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
@@ -2379,217 +2390,181 @@ static void k3_conv_b2_reduce(int n, const float *restrict x, const float *restr
   }
 }
 
-/* k4_conv_b2: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k4_conv_b2_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k4_conv_b2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k4_conv_b2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
 /* conv b2: y[n, 24, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [24, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [24, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters. Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k4_conv_b2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 24; o++) {
-        const int f0 = o < 24 ? o - o % 6 : 24;
-        const int mr = o < 24 ? 6 : 0;
-        float *dst = wpk + ((long)(g * 1 + cb) * 24 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 24 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 24; o++) {
+    const int f0 = o < 24 ? o - o % 6 : 24;
+    const int mr = o < 24 ? 6 : 0;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 24 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[384L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 384L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 384L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 3538944L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 3456L + (long)slot * 18496L;
+    float *pad = scratch + 6144L + (long)slot * 28736L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 24576L + (long)g * 24 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 3456;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 4; fb++)
-                k4_conv_b2_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 24576L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 24; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 24 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 384;
+          float *mx = mt + (long)xi * 384;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 4; fb++)
+              k4_conv_b2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 24; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 384L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 384L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 384L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 384L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 24; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }

@@ -1459,6 +1459,17 @@ KILN_RT_MAYBE_UNUSED static unsigned long long kiln_rt_now_ns(void) {
 
 // Kernels, in execution order. Shapes are constants; each writes every element of its output once.
 typedef float kiln_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float kiln_v4 __attribute__((vector_size(16), aligned(4), may_alias));
+#if defined(__clang__)
+#define KILN_V8_ZIP_LO(a, b) __builtin_shufflevector((a), (b), 0, 8, 1, 9, 2, 10, 3, 11)
+#define KILN_V8_ZIP_HI(a, b) __builtin_shufflevector((a), (b), 4, 12, 5, 13, 6, 14, 7, 15)
+#define KILN_V8_JOIN(lo, hi) __builtin_shufflevector((lo), (hi), 0, 1, 2, 3, 4, 5, 6, 7)
+#else
+typedef int kiln_v8i __attribute__((vector_size(32)));
+#define KILN_V8_ZIP_LO(a, b) __builtin_shuffle((a), (b), (kiln_v8i){ 0, 8, 1, 9, 2, 10, 3, 11 })
+#define KILN_V8_ZIP_HI(a, b) __builtin_shuffle((a), (b), (kiln_v8i){ 4, 12, 5, 13, 6, 14, 7, 15 })
+#define KILN_V8_JOIN(lo, hi) ((kiln_v8){ (lo)[0], (lo)[1], (lo)[2], (lo)[3], (hi)[0], (hi)[1], (hi)[2], (hi)[3] })
+#endif
 #define KILN_V8_SUM(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 #if defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
 #define KILN_IN_REGISTER(v) __asm__("" : "+x"(v))
@@ -1799,2001 +1810,1257 @@ static void k1_conv_stem(int n, const float *restrict x, const float *restrict w
   }
 }
 
-/* k2_conv_s1b1_conv1: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k2_conv_s1b1_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
-/* k2_conv_s1b1_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k2_conv_s1b1_conv1: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s1b1_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [16, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 16; o++) {
-        const int f0 = o < 12 ? o - o % 6 : 12;
-        const int mr = o < 12 ? 6 : 4;
-        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 16; o++) {
+    const int f0 = o < 12 ? o - o % 6 : 12;
+    const int mr = o < 12 ? 6 : 4;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 256L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 2304L + (long)slot * 18496L;
+    float *pad = scratch + 4096L + (long)slot * 26688L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 2; fb++)
-                k2_conv_s1b1_conv1_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
-              k2_conv_s1b1_conv1_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 16384L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 16; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 16 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 256;
+          float *mx = mt + (long)xi * 256;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 2; fb++)
+              k2_conv_s1b1_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
+            k2_conv_s1b1_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 16; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 16; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k3_conv_s1b1_conv2: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k3_conv_s1b1_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
-/* k3_conv_s1b1_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k3_conv_s1b1_conv2: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s1b1_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [16, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 16; o++) {
-        const int f0 = o < 12 ? o - o % 6 : 12;
-        const int mr = o < 12 ? 6 : 4;
-        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 16; o++) {
+    const int f0 = o < 12 ? o - o % 6 : 12;
+    const int mr = o < 12 ? 6 : 4;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 256L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 2304L + (long)slot * 18496L;
+    float *pad = scratch + 4096L + (long)slot * 26688L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 2; fb++)
-                k3_conv_s1b1_conv2_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
-              k3_conv_s1b1_conv2_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 16384L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 16; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 16 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 16384L + (long)(g * 16 + f) * 1024 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 256;
+          float *mx = mt + (long)xi * 256;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 2; fb++)
+              k3_conv_s1b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
+            k3_conv_s1b1_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 16; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 16; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k4_conv_s1b2_conv1: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k4_conv_s1b2_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
-/* k4_conv_s1b2_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k4_conv_s1b2_conv1: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s1b2_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [16, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 16; o++) {
-        const int f0 = o < 12 ? o - o % 6 : 12;
-        const int mr = o < 12 ? 6 : 4;
-        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 16; o++) {
+    const int f0 = o < 12 ? o - o % 6 : 12;
+    const int mr = o < 12 ? 6 : 4;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 256L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 2304L + (long)slot * 18496L;
+    float *pad = scratch + 4096L + (long)slot * 26688L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 2; fb++)
-                k4_conv_s1b2_conv1_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
-              k4_conv_s1b2_conv1_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 16384L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 16; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 16 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 256;
+          float *mx = mt + (long)xi * 256;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 2; fb++)
+              k4_conv_s1b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
+            k4_conv_s1b2_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 16; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 16; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k5_conv_s1b2_conv2: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k5_conv_s1b2_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
-/* k5_conv_s1b2_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k5_conv_s1b2_conv2: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s1b2_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [16, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 16; o++) {
-        const int f0 = o < 12 ? o - o % 6 : 12;
-        const int mr = o < 12 ? 6 : 4;
-        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 16; o++) {
+    const int f0 = o < 12 ? o - o % 6 : 12;
+    const int mr = o < 12 ? 6 : 4;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 256L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 2304L + (long)slot * 18496L;
+    float *pad = scratch + 4096L + (long)slot * 26688L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 2; fb++)
-                k5_conv_s1b2_conv2_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
-              k5_conv_s1b2_conv2_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 16384L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 16; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 16 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 16384L + (long)(g * 16 + f) * 1024 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 256;
+          float *mx = mt + (long)xi * 256;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 2; fb++)
+              k5_conv_s1b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
+            k5_conv_s1b2_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 16; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 16; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k6_conv_s1b3_conv1: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k6_conv_s1b3_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
-/* k6_conv_s1b3_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k6_conv_s1b3_conv1: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s1b3_conv1: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [16, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 16; o++) {
-        const int f0 = o < 12 ? o - o % 6 : 12;
-        const int mr = o < 12 ? 6 : 4;
-        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 16; o++) {
+    const int f0 = o < 12 ? o - o % 6 : 12;
+    const int mr = o < 12 ? 6 : 4;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 256L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 2304L + (long)slot * 18496L;
+    float *pad = scratch + 4096L + (long)slot * 26688L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 2; fb++)
-                k6_conv_s1b3_conv1_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
-              k6_conv_s1b3_conv1_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 16384L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 16; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 16 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 256;
+          float *mx = mt + (long)xi * 256;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 2; fb++)
+              k6_conv_s1b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
+            k6_conv_s1b3_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 16; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 16; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k7_conv_s1b3_conv2: one register tile of 6 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_tile6(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  kiln_v8 a4_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4096);
-  kiln_v8 a4_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 4104);
-  kiln_v8 a5_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5120);
-  kiln_v8 a5_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 5128);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 54) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[4]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[5]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[6]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[7]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[8]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[9]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[10]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[11]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[16]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[17]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[18]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[19]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[20]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[21]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[22]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[23]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[28]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[29]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[30]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[31]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[32]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[33]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[34]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[35]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[36]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[37]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[38]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[39]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[40]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[41]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[42]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[43]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[44]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[45]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[46]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[47]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[48]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[49]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[50]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[51]; a3_0 += w * x0; a3_1 += w * x1; }
-      { const float w = wp[52]; a4_0 += w * x0; a4_1 += w * x1; }
-      { const float w = wp[53]; a5_0 += w * x0; a5_1 += w * x1; }
-    }
+/* k7_conv_s1b3_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
-  *(kiln_v8 *)(out0 + 4096) = a4_0;
-  *(kiln_v8 *)(out0 + 4104) = a4_1;
-  *(kiln_v8 *)(out0 + 5120) = a5_0;
-  *(kiln_v8 *)(out0 + 5128) = a5_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
 }
 
-/* k7_conv_s1b3_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (16 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1024);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 1032);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2048);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 2056);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3072);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 3080);
-  for (int c = 0; c < 16; c++, in0 += 1156, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 34);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 42);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 35);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 43);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 68);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 76);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 69);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 77);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 70);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 78);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k7_conv_s1b3_conv2: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 16 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 16; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 1024) = a1_0;
-  *(kiln_v8 *)(out0 + 1032) = a1_1;
-  *(kiln_v8 *)(out0 + 2048) = a2_0;
-  *(kiln_v8 *)(out0 + 2056) = a2_1;
-  *(kiln_v8 *)(out0 + 3072) = a3_0;
-  *(kiln_v8 *)(out0 + 3080) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s1b3_conv2: y[n, 16, 32, 32] = epilogue(v) with v = conv(x[n, 16, 32, 32]) + b, epilogue: + r1, relu,
-   W [16, 16, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 16
-   channels, 6 filters at a time (the last 4 together), tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 34 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 6 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [16, 16, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 34 rows × 34 columns, columns dealt to 2 phases 17 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 16; o++) {
-        const int f0 = o < 12 ? o - o % 6 : 12;
-        const int mr = o < 12 ? 6 : 4;
-        float *dst = wpk + ((long)(g * 1 + cb) * 16 + f0) * 144 + (o - f0);
-        for (int c = 0; c < 16; c++) {
-          const int i = cb * 16 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 16 + o) * 16 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 16; o++) {
+    const int f0 = o < 12 ? o - o % 6 : 12;
+    const int mr = o < 12 ? 6 : 4;
+    for (int c = 0; c < 16; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 256L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 2304L + (long)slot * 18496L;
+    float *pad = scratch + 4096L + (long)slot * 26688L;
+    float *vt = pad + 18496L, *mt = vt + 4096L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 16384L + (long)g * 16384L;
-        for (int c = 0; c < 16; c++)
-          for (int r = 1; r < 33; r += 1) {
-            float *dst = pad + (long)c * 1156 + r * 34;
-            const float *src = xg + ((long)c * 32 + r - 1) * 32;
-            for (int j = 1; j < 33; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 16384L + (long)g * 16 * 1024;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 16 * 1156;
-          const float *wc = wpk + (long)(g * 1 + cb) * 2304;
-          for (int tr = 0; tr < 32; tr++) {
-            const int r0 = tr * 1 < 31 ? tr * 1 : 31;
-            for (int tc = 0; tc < 2; tc++) {
-              const int c0 = tc * 16 < 16 ? tc * 16 : 16;
-              const float *in0 = xc + r0 * 34 + c0;
-              float *out0 = yg + r0 * 32 + c0;
-              for (int fb = 0; fb < 2; fb++)
-                k7_conv_s1b3_conv2_tile6(cb == 0, in0, wc + (long)fb * 6 * 144, out0 + (long)fb * 6 * 1024);
-              k7_conv_s1b3_conv2_tile4(cb == 0, in0, wc + 12L * 144, out0 + 12L * 1024);
+      const float *xs = x + (long)s * 16384L;
+      for (int c = 0; c < 16; c++)
+        for (int r = 1; r < 33; r++) {
+          float *dst = pad + (long)c * 1156 + r * 17;
+          const float *src = xs + ((long)c * 32 + r - 1) * 32;
+          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 16384L;
+      for (int b = 0; b < 16; b++) {
+        const int v0 = b * 2 < 30 ? b * 2 : 30;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 16; c++) {
+          const float *plane = pad + (long)c * 1156;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *in = plane + 2 * tr * 17 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 578);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 579);
+            d[1][0] = *(const kiln_v8 *)(in + 17);
+            d[1][1] = *(const kiln_v8 *)(in + 595);
+            d[1][2] = *(const kiln_v8 *)(in + 18);
+            d[1][3] = *(const kiln_v8 *)(in + 596);
+            d[2][0] = *(const kiln_v8 *)(in + 34);
+            d[2][1] = *(const kiln_v8 *)(in + 612);
+            d[2][2] = *(const kiln_v8 *)(in + 35);
+            d[2][3] = *(const kiln_v8 *)(in + 613);
+            d[3][0] = *(const kiln_v8 *)(in + 51);
+            d[3][1] = *(const kiln_v8 *)(in + 629);
+            d[3][2] = *(const kiln_v8 *)(in + 52);
+            d[3][3] = *(const kiln_v8 *)(in + 630);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 16; f++) {
-          float *yf = yg + (long)f * 1024;
-          const float b = bias[g * 16 + f];
-          for (int i = 0; i < 1024; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 16384L + (long)(g * 16 + f) * 1024 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 256;
+          const float *ux = u + (long)xi * 256;
+          float *mx = mt + (long)xi * 256;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 2; fb++)
+              k7_conv_s1b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
+            k7_conv_s1b3_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 16; f++) {
+          float *yf = ys + (long)f * 1024;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 16; f++) {
+        float *yf = ys + (long)f * 1024;
+        const float b = bias[f];
+        for (int i = 0; i < 1024; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
@@ -4102,958 +3369,1008 @@ static void k9_conv_s2b1_proj(int n, const float *restrict x, const float *restr
   }
 }
 
-/* k10_conv_s2b1_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
-  for (int c = 0; c < 32; c++, in0 += 324, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k10_conv_s2b1_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 256) = a1_0;
-  *(kiln_v8 *)(out0 + 264) = a1_1;
-  *(kiln_v8 *)(out0 + 512) = a2_0;
-  *(kiln_v8 *)(out0 + 520) = a2_1;
-  *(kiln_v8 *)(out0 + 768) = a3_0;
-  *(kiln_v8 *)(out0 + 776) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k10_conv_s2b1_conv2: the products of one Winograd position for 2 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 2 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_gemm2(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 2) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
 }
 
 /* conv s2b1_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [32, 32, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 2 together). Per image: the planes are copied into zero-padded
+   planes 18 rows × 18 columns, columns dealt to 2 phases 9 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 32; o++) {
-        const int f0 = o < 32 ? o - o % 4 : 32;
-        const int mr = o < 32 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 32 + o) * 32 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 32; o++) {
+    const int f0 = o < 30 ? o - o % 6 : 30;
+    const int mr = o < 30 ? 6 : 2;
+    for (int c = 0; c < 32; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1024L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 9216L + (long)slot * 10368L;
+    float *pad = scratch + 16384L + (long)slot * 26752L;
+    float *vt = pad + 10368L, *mt = vt + 8192L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r += 1) {
-            float *dst = pad + (long)c * 324 + r * 18;
-            const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 32 * 324;
-          const float *wc = wpk + (long)(g * 1 + cb) * 9216;
-          for (int tr = 0; tr < 16; tr++) {
-            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
-              const float *in0 = xc + r0 * 18 + c0;
-              float *out0 = yg + r0 * 16 + c0;
-              for (int fb = 0; fb < 8; fb++)
-                k10_conv_s2b1_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 256);
+      const float *xs = x + (long)s * 8192L;
+      for (int c = 0; c < 32; c++)
+        for (int r = 1; r < 17; r++) {
+          float *dst = pad + (long)c * 324 + r * 9;
+          const float *src = xs + ((long)c * 16 + r - 1) * 16;
+          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 8192L;
+      for (int b = 0; b < 4; b++) {
+        const int v0 = b * 2 < 6 ? b * 2 : 6;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 32; c++) {
+          const float *plane = pad + (long)c * 324;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *in = plane + 2 * tr * 9 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 162);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 163);
+            d[1][0] = *(const kiln_v8 *)(in + 9);
+            d[1][1] = *(const kiln_v8 *)(in + 171);
+            d[1][2] = *(const kiln_v8 *)(in + 10);
+            d[1][3] = *(const kiln_v8 *)(in + 172);
+            d[2][0] = *(const kiln_v8 *)(in + 18);
+            d[2][1] = *(const kiln_v8 *)(in + 180);
+            d[2][2] = *(const kiln_v8 *)(in + 19);
+            d[2][3] = *(const kiln_v8 *)(in + 181);
+            d[3][0] = *(const kiln_v8 *)(in + 27);
+            d[3][1] = *(const kiln_v8 *)(in + 189);
+            d[3][2] = *(const kiln_v8 *)(in + 28);
+            d[3][3] = *(const kiln_v8 *)(in + 190);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 32; f++) {
-          float *yf = yg + (long)f * 256;
-          const float b = bias[g * 32 + f];
-          for (int i = 0; i < 256; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 8192L + (long)(g * 32 + f) * 256 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 512;
+          const float *ux = u + (long)xi * 1024;
+          float *mx = mt + (long)xi * 512;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 5; fb++)
+              k10_conv_s2b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
+            k10_conv_s2b1_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 32; f++) {
+          float *yf = ys + (long)f * 256;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 32; f++) {
+        float *yf = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k11_conv_s2b2_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
-  for (int c = 0; c < 32; c++, in0 += 324, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k11_conv_s2b2_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 256) = a1_0;
-  *(kiln_v8 *)(out0 + 264) = a1_1;
-  *(kiln_v8 *)(out0 + 512) = a2_0;
-  *(kiln_v8 *)(out0 + 520) = a2_1;
-  *(kiln_v8 *)(out0 + 768) = a3_0;
-  *(kiln_v8 *)(out0 + 776) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k11_conv_s2b2_conv1: the products of one Winograd position for 2 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 2 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_gemm2(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 2) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
 }
 
 /* conv s2b2_conv1: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [32, 32, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 2 together). Per image: the planes are copied into zero-padded
+   planes 18 rows × 18 columns, columns dealt to 2 phases 9 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 32; o++) {
-        const int f0 = o < 32 ? o - o % 4 : 32;
-        const int mr = o < 32 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 32 + o) * 32 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 32; o++) {
+    const int f0 = o < 30 ? o - o % 6 : 30;
+    const int mr = o < 30 ? 6 : 2;
+    for (int c = 0; c < 32; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1024L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 9216L + (long)slot * 10368L;
+    float *pad = scratch + 16384L + (long)slot * 26752L;
+    float *vt = pad + 10368L, *mt = vt + 8192L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r += 1) {
-            float *dst = pad + (long)c * 324 + r * 18;
-            const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 32 * 324;
-          const float *wc = wpk + (long)(g * 1 + cb) * 9216;
-          for (int tr = 0; tr < 16; tr++) {
-            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
-              const float *in0 = xc + r0 * 18 + c0;
-              float *out0 = yg + r0 * 16 + c0;
-              for (int fb = 0; fb < 8; fb++)
-                k11_conv_s2b2_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 256);
+      const float *xs = x + (long)s * 8192L;
+      for (int c = 0; c < 32; c++)
+        for (int r = 1; r < 17; r++) {
+          float *dst = pad + (long)c * 324 + r * 9;
+          const float *src = xs + ((long)c * 16 + r - 1) * 16;
+          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 8192L;
+      for (int b = 0; b < 4; b++) {
+        const int v0 = b * 2 < 6 ? b * 2 : 6;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 32; c++) {
+          const float *plane = pad + (long)c * 324;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *in = plane + 2 * tr * 9 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 162);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 163);
+            d[1][0] = *(const kiln_v8 *)(in + 9);
+            d[1][1] = *(const kiln_v8 *)(in + 171);
+            d[1][2] = *(const kiln_v8 *)(in + 10);
+            d[1][3] = *(const kiln_v8 *)(in + 172);
+            d[2][0] = *(const kiln_v8 *)(in + 18);
+            d[2][1] = *(const kiln_v8 *)(in + 180);
+            d[2][2] = *(const kiln_v8 *)(in + 19);
+            d[2][3] = *(const kiln_v8 *)(in + 181);
+            d[3][0] = *(const kiln_v8 *)(in + 27);
+            d[3][1] = *(const kiln_v8 *)(in + 189);
+            d[3][2] = *(const kiln_v8 *)(in + 28);
+            d[3][3] = *(const kiln_v8 *)(in + 190);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 32; f++) {
-          float *yf = yg + (long)f * 256;
-          const float b = bias[g * 32 + f];
-          for (int i = 0; i < 256; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 512;
+          const float *ux = u + (long)xi * 1024;
+          float *mx = mt + (long)xi * 512;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 5; fb++)
+              k11_conv_s2b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
+            k11_conv_s2b2_conv1_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 32; f++) {
+          float *yf = ys + (long)f * 256;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 32; f++) {
+        float *yf = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k12_conv_s2b2_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
-  for (int c = 0; c < 32; c++, in0 += 324, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k12_conv_s2b2_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 256) = a1_0;
-  *(kiln_v8 *)(out0 + 264) = a1_1;
-  *(kiln_v8 *)(out0 + 512) = a2_0;
-  *(kiln_v8 *)(out0 + 520) = a2_1;
-  *(kiln_v8 *)(out0 + 768) = a3_0;
-  *(kiln_v8 *)(out0 + 776) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k12_conv_s2b2_conv2: the products of one Winograd position for 2 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 2 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_gemm2(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 2) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
 }
 
 /* conv s2b2_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [32, 32, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 2 together). Per image: the planes are copied into zero-padded
+   planes 18 rows × 18 columns, columns dealt to 2 phases 9 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 32; o++) {
-        const int f0 = o < 32 ? o - o % 4 : 32;
-        const int mr = o < 32 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 32 + o) * 32 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 32; o++) {
+    const int f0 = o < 30 ? o - o % 6 : 30;
+    const int mr = o < 30 ? 6 : 2;
+    for (int c = 0; c < 32; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1024L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 9216L + (long)slot * 10368L;
+    float *pad = scratch + 16384L + (long)slot * 26752L;
+    float *vt = pad + 10368L, *mt = vt + 8192L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r += 1) {
-            float *dst = pad + (long)c * 324 + r * 18;
-            const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 32 * 324;
-          const float *wc = wpk + (long)(g * 1 + cb) * 9216;
-          for (int tr = 0; tr < 16; tr++) {
-            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
-              const float *in0 = xc + r0 * 18 + c0;
-              float *out0 = yg + r0 * 16 + c0;
-              for (int fb = 0; fb < 8; fb++)
-                k12_conv_s2b2_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 256);
+      const float *xs = x + (long)s * 8192L;
+      for (int c = 0; c < 32; c++)
+        for (int r = 1; r < 17; r++) {
+          float *dst = pad + (long)c * 324 + r * 9;
+          const float *src = xs + ((long)c * 16 + r - 1) * 16;
+          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 8192L;
+      for (int b = 0; b < 4; b++) {
+        const int v0 = b * 2 < 6 ? b * 2 : 6;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 32; c++) {
+          const float *plane = pad + (long)c * 324;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *in = plane + 2 * tr * 9 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 162);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 163);
+            d[1][0] = *(const kiln_v8 *)(in + 9);
+            d[1][1] = *(const kiln_v8 *)(in + 171);
+            d[1][2] = *(const kiln_v8 *)(in + 10);
+            d[1][3] = *(const kiln_v8 *)(in + 172);
+            d[2][0] = *(const kiln_v8 *)(in + 18);
+            d[2][1] = *(const kiln_v8 *)(in + 180);
+            d[2][2] = *(const kiln_v8 *)(in + 19);
+            d[2][3] = *(const kiln_v8 *)(in + 181);
+            d[3][0] = *(const kiln_v8 *)(in + 27);
+            d[3][1] = *(const kiln_v8 *)(in + 189);
+            d[3][2] = *(const kiln_v8 *)(in + 28);
+            d[3][3] = *(const kiln_v8 *)(in + 190);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 32; f++) {
-          float *yf = yg + (long)f * 256;
-          const float b = bias[g * 32 + f];
-          for (int i = 0; i < 256; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 8192L + (long)(g * 32 + f) * 256 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 512;
+          const float *ux = u + (long)xi * 1024;
+          float *mx = mt + (long)xi * 512;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 5; fb++)
+              k12_conv_s2b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
+            k12_conv_s2b2_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 32; f++) {
+          float *yf = ys + (long)f * 256;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 32; f++) {
+        float *yf = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k13_conv_s2b3_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
-  for (int c = 0; c < 32; c++, in0 += 324, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k13_conv_s2b3_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 256) = a1_0;
-  *(kiln_v8 *)(out0 + 264) = a1_1;
-  *(kiln_v8 *)(out0 + 512) = a2_0;
-  *(kiln_v8 *)(out0 + 520) = a2_1;
-  *(kiln_v8 *)(out0 + 768) = a3_0;
-  *(kiln_v8 *)(out0 + 776) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k13_conv_s2b3_conv1: the products of one Winograd position for 2 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 2 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_gemm2(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 2) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
 }
 
 /* conv s2b3_conv1: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [32, 32, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 2 together). Per image: the planes are copied into zero-padded
+   planes 18 rows × 18 columns, columns dealt to 2 phases 9 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 32; o++) {
-        const int f0 = o < 32 ? o - o % 4 : 32;
-        const int mr = o < 32 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 32 + o) * 32 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 32; o++) {
+    const int f0 = o < 30 ? o - o % 6 : 30;
+    const int mr = o < 30 ? 6 : 2;
+    for (int c = 0; c < 32; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1024L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 9216L + (long)slot * 10368L;
+    float *pad = scratch + 16384L + (long)slot * 26752L;
+    float *vt = pad + 10368L, *mt = vt + 8192L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r += 1) {
-            float *dst = pad + (long)c * 324 + r * 18;
-            const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 32 * 324;
-          const float *wc = wpk + (long)(g * 1 + cb) * 9216;
-          for (int tr = 0; tr < 16; tr++) {
-            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
-              const float *in0 = xc + r0 * 18 + c0;
-              float *out0 = yg + r0 * 16 + c0;
-              for (int fb = 0; fb < 8; fb++)
-                k13_conv_s2b3_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 256);
+      const float *xs = x + (long)s * 8192L;
+      for (int c = 0; c < 32; c++)
+        for (int r = 1; r < 17; r++) {
+          float *dst = pad + (long)c * 324 + r * 9;
+          const float *src = xs + ((long)c * 16 + r - 1) * 16;
+          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 8192L;
+      for (int b = 0; b < 4; b++) {
+        const int v0 = b * 2 < 6 ? b * 2 : 6;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 32; c++) {
+          const float *plane = pad + (long)c * 324;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *in = plane + 2 * tr * 9 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 162);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 163);
+            d[1][0] = *(const kiln_v8 *)(in + 9);
+            d[1][1] = *(const kiln_v8 *)(in + 171);
+            d[1][2] = *(const kiln_v8 *)(in + 10);
+            d[1][3] = *(const kiln_v8 *)(in + 172);
+            d[2][0] = *(const kiln_v8 *)(in + 18);
+            d[2][1] = *(const kiln_v8 *)(in + 180);
+            d[2][2] = *(const kiln_v8 *)(in + 19);
+            d[2][3] = *(const kiln_v8 *)(in + 181);
+            d[3][0] = *(const kiln_v8 *)(in + 27);
+            d[3][1] = *(const kiln_v8 *)(in + 189);
+            d[3][2] = *(const kiln_v8 *)(in + 28);
+            d[3][3] = *(const kiln_v8 *)(in + 190);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 32; f++) {
-          float *yf = yg + (long)f * 256;
-          const float b = bias[g * 32 + f];
-          for (int i = 0; i < 256; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 512;
+          const float *ux = u + (long)xi * 1024;
+          float *mx = mt + (long)xi * 512;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 5; fb++)
+              k13_conv_s2b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
+            k13_conv_s2b3_conv1_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 32; f++) {
+          float *yf = ys + (long)f * 256;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 32; f++) {
+        float *yf = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k14_conv_s2b3_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 256);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 264);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 512);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 520);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 768);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 776);
-  for (int c = 0; c < 32; c++, in0 += 324, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 8);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 9);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 18);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 26);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 19);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 27);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 28);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 36);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 44);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 37);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 45);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 38);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 46);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k14_conv_s2b3_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 256) = a1_0;
-  *(kiln_v8 *)(out0 + 264) = a1_1;
-  *(kiln_v8 *)(out0 + 512) = a2_0;
-  *(kiln_v8 *)(out0 + 520) = a2_1;
-  *(kiln_v8 *)(out0 + 768) = a3_0;
-  *(kiln_v8 *)(out0 + 776) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k14_conv_s2b3_conv2: the products of one Winograd position for 2 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 32 channels (v: 16 floats per channel, u: 2 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_gemm2(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 32; c++, v += 16, u += 2) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
 }
 
 /* conv s2b3_conv2: y[n, 32, 16, 16] = epilogue(v) with v = conv(x[n, 32, 16, 16]) + b, epilogue: + r1, relu,
-   W [32, 32, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 18 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 1 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [32, 32, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 2 together). Per image: the planes are copied into zero-padded
+   planes 18 rows × 18 columns, columns dealt to 2 phases 9 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; a vector holds 8 tiles of one tile row (the last vector
+   of a row starts early and recomputes some tiles: same sums, same bits). Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 1; cb++)
-      for (int o = 0; o < 32; o++) {
-        const int f0 = o < 32 ? o - o % 4 : 32;
-        const int mr = o < 32 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 1 + cb) * 32 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 32 + o) * 32 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 32; o++) {
+    const int f0 = o < 30 ? o - o % 6 : 30;
+    const int mr = o < 30 ? 6 : 2;
+    for (int c = 0; c < 32; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1024L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 9216L + (long)slot * 10368L;
+    float *pad = scratch + 16384L + (long)slot * 26752L;
+    float *vt = pad + 10368L, *mt = vt + 8192L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 8192L + (long)g * 8192L;
-        for (int c = 0; c < 32; c++)
-          for (int r = 1; r < 17; r += 1) {
-            float *dst = pad + (long)c * 324 + r * 18;
-            const float *src = xg + ((long)c * 16 + r - 1) * 16;
-            for (int j = 1; j < 17; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 8192L + (long)g * 32 * 256;
-        for (int cb = 0; cb < 1; cb++) {
-          const float *xc = xp + (long)cb * 32 * 324;
-          const float *wc = wpk + (long)(g * 1 + cb) * 9216;
-          for (int tr = 0; tr < 16; tr++) {
-            const int r0 = tr * 1 < 15 ? tr * 1 : 15;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 16 ? tc * 0 : 16;
-              const float *in0 = xc + r0 * 18 + c0;
-              float *out0 = yg + r0 * 16 + c0;
-              for (int fb = 0; fb < 8; fb++)
-                k14_conv_s2b3_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 256);
+      const float *xs = x + (long)s * 8192L;
+      for (int c = 0; c < 32; c++)
+        for (int r = 1; r < 17; r++) {
+          float *dst = pad + (long)c * 324 + r * 9;
+          const float *src = xs + ((long)c * 16 + r - 1) * 16;
+          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 8192L;
+      for (int b = 0; b < 4; b++) {
+        const int v0 = b * 2 < 6 ? b * 2 : 6;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 32; c++) {
+          const float *plane = pad + (long)c * 324;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *in = plane + 2 * tr * 9 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = *(const kiln_v8 *)(in + 0);
+            d[0][1] = *(const kiln_v8 *)(in + 162);
+            d[0][2] = *(const kiln_v8 *)(in + 1);
+            d[0][3] = *(const kiln_v8 *)(in + 163);
+            d[1][0] = *(const kiln_v8 *)(in + 9);
+            d[1][1] = *(const kiln_v8 *)(in + 171);
+            d[1][2] = *(const kiln_v8 *)(in + 10);
+            d[1][3] = *(const kiln_v8 *)(in + 172);
+            d[2][0] = *(const kiln_v8 *)(in + 18);
+            d[2][1] = *(const kiln_v8 *)(in + 180);
+            d[2][2] = *(const kiln_v8 *)(in + 19);
+            d[2][3] = *(const kiln_v8 *)(in + 181);
+            d[3][0] = *(const kiln_v8 *)(in + 27);
+            d[3][1] = *(const kiln_v8 *)(in + 189);
+            d[3][2] = *(const kiln_v8 *)(in + 28);
+            d[3][3] = *(const kiln_v8 *)(in + 190);
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 32; f++) {
-          float *yf = yg + (long)f * 256;
-          const float b = bias[g * 32 + f];
-          for (int i = 0; i < 256; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 8192L + (long)(g * 32 + f) * 256 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 512;
+          const float *ux = u + (long)xi * 1024;
+          float *mx = mt + (long)xi * 512;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 5; fb++)
+              k14_conv_s2b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
+            k14_conv_s2b3_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 32; f++) {
+          float *yf = ys + (long)f * 256;
+          for (int v = 0; v < 2; v++) {
+            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 32; f++) {
+        float *yf = ys + (long)f * 256;
+        const float b = bias[f];
+        for (int i = 0; i < 256; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
@@ -5362,958 +4679,1048 @@ static void k16_conv_s3b1_proj(int n, const float *restrict x, const float *rest
   }
 }
 
-/* k17_conv_s3b1_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
-  for (int c = 0; c < 32; c++, in0 += 100, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 30);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 31);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 32);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k17_conv_s3b1_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 64) = a1_0;
-  *(kiln_v8 *)(out0 + 72) = a1_1;
-  *(kiln_v8 *)(out0 + 128) = a2_0;
-  *(kiln_v8 *)(out0 + 136) = a2_1;
-  *(kiln_v8 *)(out0 + 192) = a3_0;
-  *(kiln_v8 *)(out0 + 200) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k17_conv_s3b1_conv2: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s3b1_conv2: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: + r1, relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [64, 64, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 10 rows × 10 columns, columns dealt to 2 phases 5 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; rows are 4 tiles wide, so a
+   vector holds 4 tiles of one tile row and the 4 below. Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 2; cb++)
-      for (int o = 0; o < 64; o++) {
-        const int f0 = o < 64 ? o - o % 4 : 64;
-        const int mr = o < 64 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 2 + cb) * 64 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 64 + o) * 64 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 64; o++) {
+    const int f0 = o < 60 ? o - o % 6 : 60;
+    const int mr = o < 60 ? 6 : 4;
+    for (int c = 0; c < 64; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4096L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 36864L + (long)slot * 6400L;
+    float *pad = scratch + 65536L + (long)slot * 39168L;
+    float *vt = pad + 6400L, *mt = vt + 16384L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 4096L + (long)g * 4096L;
-        for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r += 1) {
-            float *dst = pad + (long)c * 100 + r * 10;
-            const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
-        for (int cb = 0; cb < 2; cb++) {
-          const float *xc = xp + (long)cb * 32 * 100;
-          const float *wc = wpk + (long)(g * 2 + cb) * 18432;
-          for (int tr = 0; tr < 4; tr++) {
-            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
-              const float *in0 = xc + r0 * 10 + c0;
-              float *out0 = yg + r0 * 8 + c0;
-              for (int fb = 0; fb < 16; fb++)
-                k17_conv_s3b1_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 64);
+      const float *xs = x + (long)s * 4096L;
+      for (int c = 0; c < 64; c++)
+        for (int r = 1; r < 9; r++) {
+          float *dst = pad + (long)c * 100 + r * 5;
+          const float *src = xs + ((long)c * 8 + r - 1) * 8;
+          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 4096L;
+      for (int b = 0; b < 1; b++) {
+        const int v0 = b * 2 < 0 ? b * 2 : 0;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 64; c++) {
+          const float *plane = pad + (long)c * 100;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *in = plane + 2 * tr * 5 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 64; f++) {
-          float *yf = yg + (long)f * 64;
-          const float b = bias[g * 64 + f];
-          for (int i = 0; i < 64; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 4096L + (long)(g * 64 + f) * 64 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 1024;
+          const float *ux = u + (long)xi * 4096;
+          float *mx = mt + (long)xi * 1024;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 10; fb++)
+              k17_conv_s3b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
+            k17_conv_s3b1_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 64; f++) {
+          float *yf = ys + (long)f * 64;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 64; f++) {
+        float *yf = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 4096L + (long)f * 64 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k18_conv_s3b2_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
-  for (int c = 0; c < 32; c++, in0 += 100, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 30);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 31);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 32);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k18_conv_s3b2_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 64) = a1_0;
-  *(kiln_v8 *)(out0 + 72) = a1_1;
-  *(kiln_v8 *)(out0 + 128) = a2_0;
-  *(kiln_v8 *)(out0 + 136) = a2_1;
-  *(kiln_v8 *)(out0 + 192) = a3_0;
-  *(kiln_v8 *)(out0 + 200) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k18_conv_s3b2_conv1: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s3b2_conv1: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [64, 64, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 10 rows × 10 columns, columns dealt to 2 phases 5 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; rows are 4 tiles wide, so a
+   vector holds 4 tiles of one tile row and the 4 below. Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 2; cb++)
-      for (int o = 0; o < 64; o++) {
-        const int f0 = o < 64 ? o - o % 4 : 64;
-        const int mr = o < 64 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 2 + cb) * 64 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 64 + o) * 64 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 64; o++) {
+    const int f0 = o < 60 ? o - o % 6 : 60;
+    const int mr = o < 60 ? 6 : 4;
+    for (int c = 0; c < 64; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4096L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 36864L + (long)slot * 6400L;
+    float *pad = scratch + 65536L + (long)slot * 39168L;
+    float *vt = pad + 6400L, *mt = vt + 16384L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 4096L + (long)g * 4096L;
-        for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r += 1) {
-            float *dst = pad + (long)c * 100 + r * 10;
-            const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
-        for (int cb = 0; cb < 2; cb++) {
-          const float *xc = xp + (long)cb * 32 * 100;
-          const float *wc = wpk + (long)(g * 2 + cb) * 18432;
-          for (int tr = 0; tr < 4; tr++) {
-            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
-              const float *in0 = xc + r0 * 10 + c0;
-              float *out0 = yg + r0 * 8 + c0;
-              for (int fb = 0; fb < 16; fb++)
-                k18_conv_s3b2_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 64);
+      const float *xs = x + (long)s * 4096L;
+      for (int c = 0; c < 64; c++)
+        for (int r = 1; r < 9; r++) {
+          float *dst = pad + (long)c * 100 + r * 5;
+          const float *src = xs + ((long)c * 8 + r - 1) * 8;
+          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 4096L;
+      for (int b = 0; b < 1; b++) {
+        const int v0 = b * 2 < 0 ? b * 2 : 0;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 64; c++) {
+          const float *plane = pad + (long)c * 100;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *in = plane + 2 * tr * 5 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 64; f++) {
-          float *yf = yg + (long)f * 64;
-          const float b = bias[g * 64 + f];
-          for (int i = 0; i < 64; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 1024;
+          const float *ux = u + (long)xi * 4096;
+          float *mx = mt + (long)xi * 1024;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 10; fb++)
+              k18_conv_s3b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
+            k18_conv_s3b2_conv1_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 64; f++) {
+          float *yf = ys + (long)f * 64;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 64; f++) {
+        float *yf = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k19_conv_s3b2_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
-  for (int c = 0; c < 32; c++, in0 += 100, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 30);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 31);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 32);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k19_conv_s3b2_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 64) = a1_0;
-  *(kiln_v8 *)(out0 + 72) = a1_1;
-  *(kiln_v8 *)(out0 + 128) = a2_0;
-  *(kiln_v8 *)(out0 + 136) = a2_1;
-  *(kiln_v8 *)(out0 + 192) = a3_0;
-  *(kiln_v8 *)(out0 + 200) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k19_conv_s3b2_conv2: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s3b2_conv2: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: + r1, relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [64, 64, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 10 rows × 10 columns, columns dealt to 2 phases 5 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; rows are 4 tiles wide, so a
+   vector holds 4 tiles of one tile row and the 4 below. Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 2; cb++)
-      for (int o = 0; o < 64; o++) {
-        const int f0 = o < 64 ? o - o % 4 : 64;
-        const int mr = o < 64 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 2 + cb) * 64 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 64 + o) * 64 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 64; o++) {
+    const int f0 = o < 60 ? o - o % 6 : 60;
+    const int mr = o < 60 ? 6 : 4;
+    for (int c = 0; c < 64; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4096L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 36864L + (long)slot * 6400L;
+    float *pad = scratch + 65536L + (long)slot * 39168L;
+    float *vt = pad + 6400L, *mt = vt + 16384L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 4096L + (long)g * 4096L;
-        for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r += 1) {
-            float *dst = pad + (long)c * 100 + r * 10;
-            const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
-        for (int cb = 0; cb < 2; cb++) {
-          const float *xc = xp + (long)cb * 32 * 100;
-          const float *wc = wpk + (long)(g * 2 + cb) * 18432;
-          for (int tr = 0; tr < 4; tr++) {
-            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
-              const float *in0 = xc + r0 * 10 + c0;
-              float *out0 = yg + r0 * 8 + c0;
-              for (int fb = 0; fb < 16; fb++)
-                k19_conv_s3b2_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 64);
+      const float *xs = x + (long)s * 4096L;
+      for (int c = 0; c < 64; c++)
+        for (int r = 1; r < 9; r++) {
+          float *dst = pad + (long)c * 100 + r * 5;
+          const float *src = xs + ((long)c * 8 + r - 1) * 8;
+          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 4096L;
+      for (int b = 0; b < 1; b++) {
+        const int v0 = b * 2 < 0 ? b * 2 : 0;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 64; c++) {
+          const float *plane = pad + (long)c * 100;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *in = plane + 2 * tr * 5 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 64; f++) {
-          float *yf = yg + (long)f * 64;
-          const float b = bias[g * 64 + f];
-          for (int i = 0; i < 64; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 4096L + (long)(g * 64 + f) * 64 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 1024;
+          const float *ux = u + (long)xi * 4096;
+          float *mx = mt + (long)xi * 1024;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 10; fb++)
+              k19_conv_s3b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
+            k19_conv_s3b2_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 64; f++) {
+          float *yf = ys + (long)f * 64;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 64; f++) {
+        float *yf = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 4096L + (long)f * 64 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k20_conv_s3b3_conv1: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
-  for (int c = 0; c < 32; c++, in0 += 100, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 30);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 31);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 32);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k20_conv_s3b3_conv1: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 64) = a1_0;
-  *(kiln_v8 *)(out0 + 72) = a1_1;
-  *(kiln_v8 *)(out0 + 128) = a2_0;
-  *(kiln_v8 *)(out0 + 136) = a2_1;
-  *(kiln_v8 *)(out0 + 192) = a3_0;
-  *(kiln_v8 *)(out0 + 200) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k20_conv_s3b3_conv1: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s3b3_conv1: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [64, 64, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 10 rows × 10 columns, columns dealt to 2 phases 5 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; rows are 4 tiles wide, so a
+   vector holds 4 tiles of one tile row and the 4 below. Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 2; cb++)
-      for (int o = 0; o < 64; o++) {
-        const int f0 = o < 64 ? o - o % 4 : 64;
-        const int mr = o < 64 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 2 + cb) * 64 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 64 + o) * 64 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 64; o++) {
+    const int f0 = o < 60 ? o - o % 6 : 60;
+    const int mr = o < 60 ? 6 : 4;
+    for (int c = 0; c < 64; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4096L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 36864L + (long)slot * 6400L;
+    float *pad = scratch + 65536L + (long)slot * 39168L;
+    float *vt = pad + 6400L, *mt = vt + 16384L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 4096L + (long)g * 4096L;
-        for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r += 1) {
-            float *dst = pad + (long)c * 100 + r * 10;
-            const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
-        for (int cb = 0; cb < 2; cb++) {
-          const float *xc = xp + (long)cb * 32 * 100;
-          const float *wc = wpk + (long)(g * 2 + cb) * 18432;
-          for (int tr = 0; tr < 4; tr++) {
-            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
-              const float *in0 = xc + r0 * 10 + c0;
-              float *out0 = yg + r0 * 8 + c0;
-              for (int fb = 0; fb < 16; fb++)
-                k20_conv_s3b3_conv1_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 64);
+      const float *xs = x + (long)s * 4096L;
+      for (int c = 0; c < 64; c++)
+        for (int r = 1; r < 9; r++) {
+          float *dst = pad + (long)c * 100 + r * 5;
+          const float *src = xs + ((long)c * 8 + r - 1) * 8;
+          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 4096L;
+      for (int b = 0; b < 1; b++) {
+        const int v0 = b * 2 < 0 ? b * 2 : 0;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 64; c++) {
+          const float *plane = pad + (long)c * 100;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *in = plane + 2 * tr * 5 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 64; f++) {
-          float *yf = yg + (long)f * 64;
-          const float b = bias[g * 64 + f];
-          for (int i = 0; i < 64; i++) {
-            float v = yf[i] + b;
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 1024;
+          const float *ux = u + (long)xi * 4096;
+          float *mx = mt + (long)xi * 1024;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 10; fb++)
+              k20_conv_s3b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
+            k20_conv_s3b3_conv1_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 64; f++) {
+          float *yf = ys + (long)f * 64;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 64; f++) {
+        float *yf = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          float v = yf[i] + b;
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
   }
 }
 
-/* k21_conv_s3b3_conv2: one register tile of 4 filters × 2 vectors of 8 outputs over one channel block
-   (32 channels × 3×3 taps, unrolled): in0 is the tile's first input in a padded plane,
-   wp the block's packed weights for these filters, out0 the tile's first output. The first block starts from 0,
-   later ones from the partial sums in the output. */
-static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_tile4(const int first, const float *restrict in0, const float *restrict wp, float *restrict out0) {
-  kiln_v8 a0_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 0);
-  kiln_v8 a0_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 8);
-  kiln_v8 a1_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 64);
-  kiln_v8 a1_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 72);
-  kiln_v8 a2_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 128);
-  kiln_v8 a2_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 136);
-  kiln_v8 a3_0 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 192);
-  kiln_v8 a3_1 = first ? (kiln_v8){ 0.0f } : *(const kiln_v8 *)(out0 + 200);
-  for (int c = 0; c < 32; c++, in0 += 100, wp += 36) {
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 0);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[0]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[1]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[2]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[3]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 1);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[4]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[5]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[6]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[7]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 2);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[8]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[9]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[10]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[11]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 10);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[12]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[13]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[14]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[15]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 11);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[16]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[17]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[18]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[19]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 12);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[20]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[21]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[22]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[23]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 20);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 30);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[24]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[25]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[26]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[27]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 21);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 31);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[28]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[29]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[30]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[31]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
-    {
-      kiln_v8 x0 = *(const kiln_v8 *)(in0 + 22);
-      KILN_IN_REGISTER(x0);
-      kiln_v8 x1 = *(const kiln_v8 *)(in0 + 32);
-      KILN_IN_REGISTER(x1);
-      { const float w = wp[32]; a0_0 += w * x0; a0_1 += w * x1; }
-      { const float w = wp[33]; a1_0 += w * x0; a1_1 += w * x1; }
-      { const float w = wp[34]; a2_0 += w * x0; a2_1 += w * x1; }
-      { const float w = wp[35]; a3_0 += w * x0; a3_1 += w * x1; }
-    }
+/* k21_conv_s3b3_conv2: the products of one Winograd position for 6 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 6 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_gemm6(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a4_0 = (kiln_v8){ 0.0f }, a4_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a5_0 = (kiln_v8){ 0.0f }, a5_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 6) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+    { const float w = u[4]; a4_0 += w * x0; a4_1 += w * x1; }
+    { const float w = u[5]; a5_0 += w * x0; a5_1 += w * x1; }
   }
-  *(kiln_v8 *)(out0 + 0) = a0_0;
-  *(kiln_v8 *)(out0 + 8) = a0_1;
-  *(kiln_v8 *)(out0 + 64) = a1_0;
-  *(kiln_v8 *)(out0 + 72) = a1_1;
-  *(kiln_v8 *)(out0 + 128) = a2_0;
-  *(kiln_v8 *)(out0 + 136) = a2_1;
-  *(kiln_v8 *)(out0 + 192) = a3_0;
-  *(kiln_v8 *)(out0 + 200) = a3_1;
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
+  *(kiln_v8 *)(m + 64) = a4_0;
+  *(kiln_v8 *)(m + 64 + 8) = a4_1;
+  *(kiln_v8 *)(m + 80) = a5_0;
+  *(kiln_v8 *)(m + 80 + 8) = a5_1;
+}
+
+/* k21_conv_s3b3_conv2: the products of one Winograd position for 4 filters × 16 tiles: m[j][t] = Σ_c u[c][j]·v[c][t]
+   over 64 channels (v: 16 floats per channel, u: 4 per channel), written to m (rows 16 apart). */
+static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_gemm4(const float *restrict v, const float *restrict u, float *restrict m) {
+  kiln_v8 a0_0 = (kiln_v8){ 0.0f }, a0_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a1_0 = (kiln_v8){ 0.0f }, a1_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a2_0 = (kiln_v8){ 0.0f }, a2_1 = (kiln_v8){ 0.0f };
+  kiln_v8 a3_0 = (kiln_v8){ 0.0f }, a3_1 = (kiln_v8){ 0.0f };
+  for (int c = 0; c < 64; c++, v += 16, u += 4) {
+    kiln_v8 x0 = *(const kiln_v8 *)v;
+    KILN_IN_REGISTER(x0);
+    kiln_v8 x1 = *(const kiln_v8 *)(v + 8);
+    KILN_IN_REGISTER(x1);
+    { const float w = u[0]; a0_0 += w * x0; a0_1 += w * x1; }
+    { const float w = u[1]; a1_0 += w * x0; a1_1 += w * x1; }
+    { const float w = u[2]; a2_0 += w * x0; a2_1 += w * x1; }
+    { const float w = u[3]; a3_0 += w * x0; a3_1 += w * x1; }
+  }
+  *(kiln_v8 *)(m + 0) = a0_0;
+  *(kiln_v8 *)(m + 0 + 8) = a0_1;
+  *(kiln_v8 *)(m + 16) = a1_0;
+  *(kiln_v8 *)(m + 16 + 8) = a1_1;
+  *(kiln_v8 *)(m + 32) = a2_0;
+  *(kiln_v8 *)(m + 32 + 8) = a2_1;
+  *(kiln_v8 *)(m + 48) = a3_0;
+  *(kiln_v8 *)(m + 48 + 8) = a3_1;
 }
 
 /* conv s3b3_conv2: y[n, 64, 8, 8] = epilogue(v) with v = conv(x[n, 64, 8, 8]) + b, epilogue: + r1, relu,
-   W [64, 64, 3, 3], 1 group(s), stride 1×1, dilation 1×1, pads top 1 left 1.
-   "Tiled" loops: the weights are packed once per call at the head of scratch, per group and block of 32
-   channels, 4 filters at a time, tap-major, so a tile reads them in order. Each
-   image's planes are copied into zero-padded planes, their columns dealt to 1 phase(s) 10 wide (padded column j
-   goes to phase j mod 1, column ⌊j / 1⌋), so output (oh, ow) of tap (p, q) reads phase (q·1) mod 1, row
-   oh·1 + p·1, column ow + ⌊q·1 / 1⌋: a vector of 8 outputs in a row reads 8 contiguous inputs
-   per tap, with no bounds test. Only the rows and phases some tap reads are copied (every row, the one phase). Register tiles of 4 filters × 2 row(s) × 2 vector(s) in all cover the output
-   (a last tile of a row or of the plane may start early and recompute outputs: same sums, same bits); each output
-   is summed over (c, p, q) in order, through y between channel blocks, then the bias and epilogue are applied
-   in a pass over the image's output while it is in cache (each step in float, as the standalone kernels
-   compute it; r1, r2, … shaped like y). Images are dealt to fixed slots (slot s takes s, s + slots, …),
-   so any thread count gives the same bits. */
+   W [64, 64, 3, 3], stride 1, pads top 1 left 1.
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs ("tile") is A^T·[Σ_c (G·g_c·G^T) ⊙ (B^T·d_c·B)]·A
+   with d_c the tile's 4×4 input window of channel c and g_c the filter's 3×3 taps: 16 products per channel for 4 outputs
+   instead of 36. The transformed weights U[ξ][f][c] (ξ one of the 16 positions) are computed once per call at the head of
+   scratch, packed per block of 6 filters (the last 4 together). Per image: the planes are copied into zero-padded
+   planes 10 rows × 10 columns, columns dealt to 2 phases 5 wide (even padded columns, then odd),
+   so the same window element of 8 neighbouring tiles is 8 contiguous floats; rows are 4 tiles wide, so a
+   vector holds 4 tiles of one tile row and the 4 below. Blocks of 2 vectors (16 tiles; the last block of the image
+   starts early likewise) go through the input transform into V[ξ][c][t], 16 products of
+   U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
+   y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
+   step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
+   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  float *restrict wpk = scratch;
-  for (int g = 0; g < 1; g++)
-    for (int cb = 0; cb < 2; cb++)
-      for (int o = 0; o < 64; o++) {
-        const int f0 = o < 64 ? o - o % 4 : 64;
-        const int mr = o < 64 ? 4 : 0;
-        float *dst = wpk + ((long)(g * 2 + cb) * 64 + f0) * 288 + (o - f0);
-        for (int c = 0; c < 32; c++) {
-          const int i = cb * 32 + c;
-          for (int p = 0; p < 3; p++)
-            for (int q = 0; q < 3; q++)
-              dst[((c * 3 + p) * 3 + q) * mr] =
-                weight[(((long)(g * 64 + o) * 64 + i) * 3 + p) * 3 + q];
-        }
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  float *restrict u = scratch;
+  for (int o = 0; o < 64; o++) {
+    const int f0 = o < 60 ? o - o % 6 : 60;
+    const int mr = o < 60 ? 6 : 4;
+    for (int c = 0; c < 64; c++) {
+      float g[3][3], t[4][3];
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++)
+          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+      for (int q = 0; q < 3; q++) {
+        t[0][q] = g[0][q];
+        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+        t[3][q] = g[2][q];
       }
+      for (int p = 0; p < 4; p++) {
+        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        dst[0] = t[p][0];
+        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4096L] = t[p][2];
+      }
+    }
+  }
   const int slots = n < 8 ? n : 8;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 36864L + (long)slot * 6400L;
+    float *pad = scratch + 65536L + (long)slot * 39168L;
+    float *vt = pad + 6400L, *mt = vt + 16384L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
-      for (int g = 0; g < 1; g++) {
-        const float *xg = x + (long)s * 4096L + (long)g * 4096L;
-        for (int c = 0; c < 64; c++)
-          for (int r = 1; r < 9; r += 1) {
-            float *dst = pad + (long)c * 100 + r * 10;
-            const float *src = xg + ((long)c * 8 + r - 1) * 8;
-            for (int j = 1; j < 9; j++) dst[j] = src[j - 1];
-          }
-        const float *xp = pad;
-        float *yg = y + (long)s * 4096L + (long)g * 64 * 64;
-        for (int cb = 0; cb < 2; cb++) {
-          const float *xc = xp + (long)cb * 32 * 100;
-          const float *wc = wpk + (long)(g * 2 + cb) * 18432;
-          for (int tr = 0; tr < 4; tr++) {
-            const int r0 = tr * 2 < 6 ? tr * 2 : 6;
-            for (int tc = 0; tc < 1; tc++) {
-              const int c0 = tc * 0 < 8 ? tc * 0 : 8;
-              const float *in0 = xc + r0 * 10 + c0;
-              float *out0 = yg + r0 * 8 + c0;
-              for (int fb = 0; fb < 16; fb++)
-                k21_conv_s3b3_conv2_tile4(cb == 0, in0, wc + (long)fb * 4 * 288, out0 + (long)fb * 4 * 64);
+      const float *xs = x + (long)s * 4096L;
+      for (int c = 0; c < 64; c++)
+        for (int r = 1; r < 9; r++) {
+          float *dst = pad + (long)c * 100 + r * 5;
+          const float *src = xs + ((long)c * 8 + r - 1) * 8;
+          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+        }
+      float *ys = y + (long)s * 4096L;
+      for (int b = 0; b < 1; b++) {
+        const int v0 = b * 2 < 0 ? b * 2 : 0;
+        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
+        for (int c = 0; c < 64; c++) {
+          const float *plane = pad + (long)c * 100;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *in = plane + 2 * tr * 5 + tc;
+            kiln_v8 d[4][4], e[4][4];
+            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+            for (int j = 0; j < 4; j++) {
+              e[0][j] = d[0][j] - d[2][j];
+              e[1][j] = d[1][j] + d[2][j];
+              e[2][j] = d[2][j] - d[1][j];
+              e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              *(kiln_v8 *)o = e[i][0] - e[i][2];
+              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
             }
           }
         }
-        for (int f = 0; f < 64; f++) {
-          float *yf = yg + (long)f * 64;
-          const float b = bias[g * 64 + f];
-          for (int i = 0; i < 64; i++) {
-            float v = yf[i] + b;
-            v = v + r1[(long)s * 4096L + (long)(g * 64 + f) * 64 + i];
-            v = (v < 0.0f ? 0.0f : v);
-            yf[i] = v;
+        /* M[ξ] = U[ξ]·V[ξ]. */
+        for (int xi = 0; xi < 16; xi++) {
+          const float *vx = vt + (long)xi * 1024;
+          const float *ux = u + (long)xi * 4096;
+          float *mx = mt + (long)xi * 1024;
+          for (int t = 0; t < 16; t += 16) {
+            for (int fb = 0; fb < 10; fb++)
+              k21_conv_s3b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
+            k21_conv_s3b3_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
           }
+        }
+        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
+        for (int f = 0; f < 64; f++) {
+          float *yf = ys + (long)f * 64;
+          for (int v = 0; v < 2; v++) {
+            const int tr = 2 * (v0 + v), tc = 0;
+            const float *m = mt + (long)f * 16 + 8 * v;
+            kiln_v8 r[2][4];
+            for (int j = 0; j < 4; j++) {
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              r[0][j] = m0 + m1 + m2;
+              r[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
+            }
+          }
+        }
+      }
+      for (int f = 0; f < 64; f++) {
+        float *yf = ys + (long)f * 64;
+        const float b = bias[f];
+        for (int i = 0; i < 64; i++) {
+          float v = yf[i] + b;
+          v = v + r1[(long)s * 4096L + (long)f * 64 + i];
+          v = (v < 0.0f ? 0.0f : v);
+          yf[i] = v;
         }
       }
     }
@@ -6464,13 +5871,13 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   float *t12 = arena + 524288; /* s2b2_conv2 */
   float *t13 = arena + 0; /* s2b3_conv1 */
   float *t14 = arena + 1048576; /* s2b3_conv2 */
-  float *t15 = arena + 0; /* s3b1_conv1 */
-  float *t16 = arena + 262144; /* s3b1_proj */
-  float *t17 = arena + 524288; /* s3b1_conv2 */
-  float *t18 = arena + 0; /* s3b2_conv1 */
-  float *t19 = arena + 262144; /* s3b2_conv2 */
-  float *t20 = arena + 0; /* s3b3_conv1 */
-  float *t21 = arena + 524288; /* s3b3_conv2 */
+  float *t15 = arena + 378880; /* s3b1_conv1 */
+  float *t16 = arena + 641024; /* s3b1_proj */
+  float *t17 = arena + 903168; /* s3b1_conv2 */
+  float *t18 = arena + 378880; /* s3b2_conv1 */
+  float *t19 = arena + 641024; /* s3b2_conv2 */
+  float *t20 = arena + 378880; /* s3b3_conv1 */
+  float *t21 = arena + 903168; /* s3b3_conv2 */
   float *t22 = arena + 0; /* pool */
   float *t23 = outputs[0]; /* logits */
   KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 432, t1, arena + 1048576); KILN_STEP_END(0);
@@ -6487,13 +5894,13 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   KILN_STEP_BEGIN(11); k12_conv_s2b2_conv2(n, t11, params + 38048, params + 47264, t10, t12, arena + 1572864); KILN_STEP_END(11);
   KILN_STEP_BEGIN(12); k13_conv_s2b3_conv1(n, t12, params + 47296, params + 56512, t13, arena + 1048576); KILN_STEP_END(12);
   KILN_STEP_BEGIN(13); k14_conv_s2b3_conv2(n, t13, params + 56544, params + 65760, t12, t14, arena + 1572864); KILN_STEP_END(13);
-  KILN_STEP_BEGIN(14); k15_conv_s3b1_conv1(n, t14, params + 65792, params + 84224, t15, arena + 262144); KILN_STEP_END(14);
-  KILN_STEP_BEGIN(15); k16_conv_s3b1_proj(n, t14, params + 84288, params + 86336, t16, arena + 524288); KILN_STEP_END(15);
-  KILN_STEP_BEGIN(16); k17_conv_s3b1_conv2(n, t15, params + 86400, params + 123264, t16, t17, arena + 786432); KILN_STEP_END(16);
-  KILN_STEP_BEGIN(17); k18_conv_s3b2_conv1(n, t17, params + 123328, params + 160192, t18, arena + 262144); KILN_STEP_END(17);
-  KILN_STEP_BEGIN(18); k19_conv_s3b2_conv2(n, t18, params + 160256, params + 197120, t17, t19, arena + 786432); KILN_STEP_END(18);
-  KILN_STEP_BEGIN(19); k20_conv_s3b3_conv1(n, t19, params + 197184, params + 234048, t20, arena + 524288); KILN_STEP_END(19);
-  KILN_STEP_BEGIN(20); k21_conv_s3b3_conv2(n, t20, params + 234112, params + 270976, t19, t21, arena + 786432); KILN_STEP_END(20);
+  KILN_STEP_BEGIN(14); k15_conv_s3b1_conv1(n, t14, params + 65792, params + 84224, t15, arena + 0); KILN_STEP_END(14);
+  KILN_STEP_BEGIN(15); k16_conv_s3b1_proj(n, t14, params + 84288, params + 86336, t16, arena + 903168); KILN_STEP_END(15);
+  KILN_STEP_BEGIN(16); k17_conv_s3b1_conv2(n, t15, params + 86400, params + 123264, t16, t17, arena + 0); KILN_STEP_END(16);
+  KILN_STEP_BEGIN(17); k18_conv_s3b2_conv1(n, t17, params + 123328, params + 160192, t18, arena + 0); KILN_STEP_END(17);
+  KILN_STEP_BEGIN(18); k19_conv_s3b2_conv2(n, t18, params + 160256, params + 197120, t17, t19, arena + 0); KILN_STEP_END(18);
+  KILN_STEP_BEGIN(19); k20_conv_s3b3_conv1(n, t19, params + 197184, params + 234048, t20, arena + 0); KILN_STEP_END(19);
+  KILN_STEP_BEGIN(20); k21_conv_s3b3_conv2(n, t20, params + 234112, params + 270976, t19, t21, arena + 0); KILN_STEP_END(20);
   KILN_STEP_BEGIN(21); k22_global_avgpool_pool(n, t21, t22); KILN_STEP_END(21);
   KILN_STEP_BEGIN(22); k23_dense_fc(n, t22, params + 271040, params + 271680, t23); KILN_STEP_END(22);
   return KILN_OK;

@@ -192,6 +192,17 @@ public enum Conv2DKernel {
     let comment = "conv \(layer)"
     let epilogue = FusedEpilogue(activation: conv.activation, epilogue: conv.epilogue)
     let slots = max(options.threadSlots, 1)
+    if let plan = Conv2DFlatShape(tiledForward: g).winograd(under: options) {
+      let context = Conv2DWinogradContext(
+        plan: plan, name: name, comment: comment, transposed: false, slots: slots, bias: conv.bias,
+        epilogue: epilogue)
+      var kernel = KernelFunction(
+        name: name, definition: TemplateRenderer.shared.render(context),
+        parameters: parameters(g, layer: layer, bias: conv.bias, epilogue: epilogue)
+          + [KernelParameter("scratch", .scratch, floats: context.scratchFloats)])
+      kernel.template = Conv2DWinogradContext.template
+      return kernel
+    }
     if let tiling = Conv2DFlatShape(tiledForward: g).tiled(under: options) {
       let context = Conv2DTiledContext(
         tiling: tiling, name: name, comment: comment, transposed: false, slots: slots, bias: conv.bias,
@@ -232,10 +243,12 @@ public enum Conv2DKernel {
     return KernelFunction(name: name, definition: definition, parameters: parameters, usesBLAS: useGemm)
   }
 
-  /// The template `make` renders for `conv` on a per-sample `input` under `options`: `conv2d_flat`,
+  /// The template `make` renders for `conv` on a per-sample `input` under `options`: `conv2d_winograd`,
+  /// `conv2d_tiled`, `conv2d_flat`,
   /// `conv2d_gemm` or `conv2d_direct`; nil when the window does not apply to the input.
   public static func template(conv: Conv2D, input: TensorType, options: KernelOptions) -> String? {
     guard let g = Conv2DGeometry(conv: conv, input: input) else { return nil }
+    if Conv2DFlatShape(tiledForward: g).winograd(under: options) != nil { return Conv2DWinogradContext.template }
     if Conv2DFlatShape(tiledForward: g).tiled(under: options) != nil { return Conv2DTiledContext.template }
     if Conv2DFlatShape(forward: g)?.chosen(under: options) != nil { return Conv2DFlatContext.template }
     let depthwise = g.groups > 1 && g.groupChannels == 1

@@ -81,6 +81,13 @@ struct Conv2DFlatShape: Hashable, Sendable {
     options.blas && options.tiledConvolutions ? Conv2DTiling(self) : nil
   }
 
+  /// The plan `conv2d_winograd` computes this shape with under `options` (OpenBLAS allowed — the kernels it
+  /// replaces are the alternatives to OpenBLAS —, Winograd convolutions on, and `Conv2DWinograd` applies), or
+  /// nil. It takes precedence over the tiled loops.
+  func winograd(under options: KernelOptions) -> Conv2DWinograd? {
+    options.blas && options.winogradConvolutions ? Conv2DWinograd(self) : nil
+  }
+
   /// A 1×1 kernel over unpadded planes: OpenBLAS multiplies the input planes as they are, with no im2col and
   /// no scratch, so neither the flat nor the tiled loops take it (their copies and packed weights only added
   /// scratch: inception_block's arena at batch 1 ended 7–19% above its lower bound with them).

@@ -53,6 +53,15 @@ public enum Conv2DGradientKernel {
       let comment = "conv \(layer): dx"
       let weight = KernelParameter("weight", .parameter, tensor: "\(layer).weight", floats: weightFloats)
       var parameters = [dy, weight, KernelParameter("dx", .output, floats: inputFloats)]
+      if let plan = Conv2DFlatShape(inputGradientOf: g)?.winograd(under: options) {
+        let context = Conv2DWinogradContext(
+          plan: plan, name: name, comment: comment, transposed: true, slots: slots, bias: false,
+          epilogue: FusedEpilogue(activation: .identity, epilogue: []))
+        parameters.append(KernelParameter("scratch", .scratch, floats: context.scratchFloats))
+        var kernel = KernelFunction(name: name, definition: renderer.render(context), parameters: parameters)
+        kernel.template = Conv2DWinogradContext.template
+        return kernel
+      }
       if let tiling = Conv2DFlatShape(inputGradientOf: g)?.tiled(under: options) {
         let context = Conv2DTiledContext(
           tiling: tiling, name: name, comment: comment, transposed: true, slots: slots, bias: false,
