@@ -2440,7 +2440,8 @@ static inline __attribute__((always_inline)) void k4_conv_b2_gemm6(const float *
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k4_conv_b2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·400 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 24; o++) {
     const int f0 = o < 24 ? o - o % 6 : 24;
@@ -2457,11 +2458,11 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 24 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 400 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[384L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 384L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 384L] = t[p][2];
+        dst[400L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 400L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 400L] = t[p][2];
       }
     }
   }
@@ -2470,8 +2471,8 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 3538944L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 6144L + (long)slot * 28736L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 6400L + (long)slot * 29248L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2516,19 +2517,19 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 384;
-          float *mx = mt + (long)xi * 384;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 400;
+          float *mx = mt + (long)xi * 400;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 4; fb++)
               k4_conv_b2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -2542,10 +2543,10 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 384L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 384L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 384L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 384L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 400L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 400L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 400L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 400L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }

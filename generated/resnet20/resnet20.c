@@ -1887,7 +1887,8 @@ static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_gemm4(const
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -1904,11 +1905,11 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -1917,8 +1918,8 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -1963,19 +1964,19 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k2_conv_s1b1_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -1990,10 +1991,10 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2096,7 +2097,8 @@ static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_gemm4(const
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -2113,11 +2115,11 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -2126,8 +2128,8 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2172,19 +2174,19 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k3_conv_s1b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -2199,10 +2201,10 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2306,7 +2308,8 @@ static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_gemm4(const
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -2323,11 +2326,11 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -2336,8 +2339,8 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2382,19 +2385,19 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k4_conv_s1b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -2409,10 +2412,10 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2515,7 +2518,8 @@ static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_gemm4(const
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -2532,11 +2536,11 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -2545,8 +2549,8 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2591,19 +2595,19 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k5_conv_s1b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -2618,10 +2622,10 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2725,7 +2729,8 @@ static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_gemm4(const
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -2742,11 +2747,11 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -2755,8 +2760,8 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2801,19 +2806,19 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k6_conv_s1b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -2828,10 +2833,10 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2934,7 +2939,8 @@ static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_gemm4(const
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -2951,11 +2957,11 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -2964,8 +2970,8 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -3010,19 +3016,19 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k7_conv_s1b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -3037,10 +3043,10 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -3438,7 +3444,8 @@ static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_gemm2(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 32; o++) {
     const int f0 = o < 30 ? o - o % 6 : 30;
@@ -3455,11 +3462,11 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1024L] = t[p][2];
+        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1040L] = t[p][2];
       }
     }
   }
@@ -3468,8 +3475,8 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16384L + (long)slot * 26752L;
-    float *vt = pad + 10368L, *mt = vt + 8192L;
+    float *pad = scratch + 16640L + (long)slot * 27264L;
+    float *vt = pad + 10368L, *mt = vt + 8448L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -3514,19 +3521,19 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 512;
-          const float *ux = u + (long)xi * 1024;
-          float *mx = mt + (long)xi * 512;
+          const float *vx = vt + (long)xi * 528;
+          const float *ux = u + (long)xi * 1040;
+          float *mx = mt + (long)xi * 528;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 5; fb++)
               k10_conv_s2b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
@@ -3541,10 +3548,10 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -3640,7 +3647,8 @@ static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_gemm2(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 32; o++) {
     const int f0 = o < 30 ? o - o % 6 : 30;
@@ -3657,11 +3665,11 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1024L] = t[p][2];
+        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1040L] = t[p][2];
       }
     }
   }
@@ -3670,8 +3678,8 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16384L + (long)slot * 26752L;
-    float *vt = pad + 10368L, *mt = vt + 8192L;
+    float *pad = scratch + 16640L + (long)slot * 27264L;
+    float *vt = pad + 10368L, *mt = vt + 8448L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -3716,19 +3724,19 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 512;
-          const float *ux = u + (long)xi * 1024;
-          float *mx = mt + (long)xi * 512;
+          const float *vx = vt + (long)xi * 528;
+          const float *ux = u + (long)xi * 1040;
+          float *mx = mt + (long)xi * 528;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 5; fb++)
               k11_conv_s2b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
@@ -3743,10 +3751,10 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -3841,7 +3849,8 @@ static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_gemm2(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 32; o++) {
     const int f0 = o < 30 ? o - o % 6 : 30;
@@ -3858,11 +3867,11 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1024L] = t[p][2];
+        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1040L] = t[p][2];
       }
     }
   }
@@ -3871,8 +3880,8 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16384L + (long)slot * 26752L;
-    float *vt = pad + 10368L, *mt = vt + 8192L;
+    float *pad = scratch + 16640L + (long)slot * 27264L;
+    float *vt = pad + 10368L, *mt = vt + 8448L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -3917,19 +3926,19 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 512;
-          const float *ux = u + (long)xi * 1024;
-          float *mx = mt + (long)xi * 512;
+          const float *vx = vt + (long)xi * 528;
+          const float *ux = u + (long)xi * 1040;
+          float *mx = mt + (long)xi * 528;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 5; fb++)
               k12_conv_s2b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
@@ -3944,10 +3953,10 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -4043,7 +4052,8 @@ static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_gemm2(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 32; o++) {
     const int f0 = o < 30 ? o - o % 6 : 30;
@@ -4060,11 +4070,11 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1024L] = t[p][2];
+        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1040L] = t[p][2];
       }
     }
   }
@@ -4073,8 +4083,8 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16384L + (long)slot * 26752L;
-    float *vt = pad + 10368L, *mt = vt + 8192L;
+    float *pad = scratch + 16640L + (long)slot * 27264L;
+    float *vt = pad + 10368L, *mt = vt + 8448L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -4119,19 +4129,19 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 512;
-          const float *ux = u + (long)xi * 1024;
-          float *mx = mt + (long)xi * 512;
+          const float *vx = vt + (long)xi * 528;
+          const float *ux = u + (long)xi * 1040;
+          float *mx = mt + (long)xi * 528;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 5; fb++)
               k13_conv_s2b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
@@ -4146,10 +4156,10 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -4244,7 +4254,8 @@ static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_gemm2(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 32; o++) {
     const int f0 = o < 30 ? o - o % 6 : 30;
@@ -4261,11 +4272,11 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1024L] = t[p][2];
+        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1040L] = t[p][2];
       }
     }
   }
@@ -4274,8 +4285,8 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16384L + (long)slot * 26752L;
-    float *vt = pad + 10368L, *mt = vt + 8192L;
+    float *pad = scratch + 16640L + (long)slot * 27264L;
+    float *vt = pad + 10368L, *mt = vt + 8448L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -4320,19 +4331,19 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 512;
-          const float *ux = u + (long)xi * 1024;
-          float *mx = mt + (long)xi * 512;
+          const float *vx = vt + (long)xi * 528;
+          const float *ux = u + (long)xi * 1040;
+          float *mx = mt + (long)xi * 528;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 5; fb++)
               k14_conv_s2b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
@@ -4347,10 +4358,10 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -4756,7 +4767,8 @@ static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_gemm4(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 64; o++) {
     const int f0 = o < 60 ? o - o % 6 : 60;
@@ -4773,11 +4785,11 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4096L] = t[p][2];
+        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4112L] = t[p][2];
       }
     }
   }
@@ -4786,8 +4798,8 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65536L + (long)slot * 39168L;
-    float *vt = pad + 6400L, *mt = vt + 16384L;
+    float *pad = scratch + 65792L + (long)slot * 39680L;
+    float *vt = pad + 6400L, *mt = vt + 16640L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -4832,19 +4844,19 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1024;
-          const float *ux = u + (long)xi * 4096;
-          float *mx = mt + (long)xi * 1024;
+          const float *vx = vt + (long)xi * 1040;
+          const float *ux = u + (long)xi * 4112;
+          float *mx = mt + (long)xi * 1040;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 10; fb++)
               k17_conv_s3b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
@@ -4859,10 +4871,10 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -4966,7 +4978,8 @@ static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_gemm4(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 64; o++) {
     const int f0 = o < 60 ? o - o % 6 : 60;
@@ -4983,11 +4996,11 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4096L] = t[p][2];
+        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4112L] = t[p][2];
       }
     }
   }
@@ -4996,8 +5009,8 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65536L + (long)slot * 39168L;
-    float *vt = pad + 6400L, *mt = vt + 16384L;
+    float *pad = scratch + 65792L + (long)slot * 39680L;
+    float *vt = pad + 6400L, *mt = vt + 16640L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -5042,19 +5055,19 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1024;
-          const float *ux = u + (long)xi * 4096;
-          float *mx = mt + (long)xi * 1024;
+          const float *vx = vt + (long)xi * 1040;
+          const float *ux = u + (long)xi * 4112;
+          float *mx = mt + (long)xi * 1040;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 10; fb++)
               k18_conv_s3b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
@@ -5069,10 +5082,10 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -5175,7 +5188,8 @@ static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_gemm4(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 64; o++) {
     const int f0 = o < 60 ? o - o % 6 : 60;
@@ -5192,11 +5206,11 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4096L] = t[p][2];
+        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4112L] = t[p][2];
       }
     }
   }
@@ -5205,8 +5219,8 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65536L + (long)slot * 39168L;
-    float *vt = pad + 6400L, *mt = vt + 16384L;
+    float *pad = scratch + 65792L + (long)slot * 39680L;
+    float *vt = pad + 6400L, *mt = vt + 16640L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -5251,19 +5265,19 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1024;
-          const float *ux = u + (long)xi * 4096;
-          float *mx = mt + (long)xi * 1024;
+          const float *vx = vt + (long)xi * 1040;
+          const float *ux = u + (long)xi * 4112;
+          float *mx = mt + (long)xi * 1040;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 10; fb++)
               k19_conv_s3b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
@@ -5278,10 +5292,10 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -5385,7 +5399,8 @@ static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_gemm4(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 64; o++) {
     const int f0 = o < 60 ? o - o % 6 : 60;
@@ -5402,11 +5417,11 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4096L] = t[p][2];
+        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4112L] = t[p][2];
       }
     }
   }
@@ -5415,8 +5430,8 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65536L + (long)slot * 39168L;
-    float *vt = pad + 6400L, *mt = vt + 16384L;
+    float *pad = scratch + 65792L + (long)slot * 39680L;
+    float *vt = pad + 6400L, *mt = vt + 16640L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -5461,19 +5476,19 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1024;
-          const float *ux = u + (long)xi * 4096;
-          float *mx = mt + (long)xi * 1024;
+          const float *vx = vt + (long)xi * 1040;
+          const float *ux = u + (long)xi * 4112;
+          float *mx = mt + (long)xi * 1040;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 10; fb++)
               k20_conv_s3b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
@@ -5488,10 +5503,10 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -5594,7 +5609,8 @@ static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_gemm4(cons
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 64; o++) {
     const int f0 = o < 60 ? o - o % 6 : 60;
@@ -5611,11 +5627,11 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4096L] = t[p][2];
+        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4112L] = t[p][2];
       }
     }
   }
@@ -5624,8 +5640,8 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65536L + (long)slot * 39168L;
-    float *vt = pad + 6400L, *mt = vt + 16384L;
+    float *pad = scratch + 65792L + (long)slot * 39680L;
+    float *vt = pad + 6400L, *mt = vt + 16640L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -5670,19 +5686,19 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1024) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1024) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1024) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1024;
-          const float *ux = u + (long)xi * 4096;
-          float *mx = mt + (long)xi * 1024;
+          const float *vx = vt + (long)xi * 1040;
+          const float *ux = u + (long)xi * 4112;
+          float *mx = mt + (long)xi * 1040;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 10; fb++)
               k21_conv_s3b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
@@ -5697,10 +5713,10 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1024L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1024L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1024L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1024L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -5871,13 +5887,13 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   float *t12 = arena + 524288; /* s2b2_conv2 */
   float *t13 = arena + 0; /* s2b3_conv1 */
   float *t14 = arena + 1048576; /* s2b3_conv2 */
-  float *t15 = arena + 378880; /* s3b1_conv1 */
-  float *t16 = arena + 641024; /* s3b1_proj */
-  float *t17 = arena + 903168; /* s3b1_conv2 */
-  float *t18 = arena + 378880; /* s3b2_conv1 */
-  float *t19 = arena + 641024; /* s3b2_conv2 */
-  float *t20 = arena + 378880; /* s3b3_conv1 */
-  float *t21 = arena + 903168; /* s3b3_conv2 */
+  float *t15 = arena + 383232; /* s3b1_conv1 */
+  float *t16 = arena + 645376; /* s3b1_proj */
+  float *t17 = arena + 907520; /* s3b1_conv2 */
+  float *t18 = arena + 383232; /* s3b2_conv1 */
+  float *t19 = arena + 645376; /* s3b2_conv2 */
+  float *t20 = arena + 383232; /* s3b3_conv1 */
+  float *t21 = arena + 907520; /* s3b3_conv2 */
   float *t22 = arena + 0; /* pool */
   float *t23 = outputs[0]; /* logits */
   KILN_STEP_BEGIN(0); k1_conv_stem(n, t0, params + 0, params + 432, t1, arena + 1048576); KILN_STEP_END(0);
@@ -5895,7 +5911,7 @@ int resnet20_forward_all(const float *params, void *arena_memory, const float *c
   KILN_STEP_BEGIN(12); k13_conv_s2b3_conv1(n, t12, params + 47296, params + 56512, t13, arena + 1048576); KILN_STEP_END(12);
   KILN_STEP_BEGIN(13); k14_conv_s2b3_conv2(n, t13, params + 56544, params + 65760, t12, t14, arena + 1572864); KILN_STEP_END(13);
   KILN_STEP_BEGIN(14); k15_conv_s3b1_conv1(n, t14, params + 65792, params + 84224, t15, arena + 0); KILN_STEP_END(14);
-  KILN_STEP_BEGIN(15); k16_conv_s3b1_proj(n, t14, params + 84288, params + 86336, t16, arena + 903168); KILN_STEP_END(15);
+  KILN_STEP_BEGIN(15); k16_conv_s3b1_proj(n, t14, params + 84288, params + 86336, t16, arena + 907520); KILN_STEP_END(15);
   KILN_STEP_BEGIN(16); k17_conv_s3b1_conv2(n, t15, params + 86400, params + 123264, t16, t17, arena + 0); KILN_STEP_END(16);
   KILN_STEP_BEGIN(17); k18_conv_s3b2_conv1(n, t17, params + 123328, params + 160192, t18, arena + 0); KILN_STEP_END(17);
   KILN_STEP_BEGIN(18); k19_conv_s3b2_conv2(n, t18, params + 160256, params + 197120, t17, t19, arena + 0); KILN_STEP_END(18);

@@ -17,7 +17,7 @@ extern "C" {
 #define RESNET20_MAX_BATCH 64
 #define RESNET20_PARAMS_BYTES 1086784
 #define RESNET20_SOURCE_BYTES 1096192 /* the unfolded tensors load_weights reads, before batch-norm folding */
-#define RESNET20_ARENA_BYTES 13453312 /* activations and kernel scratch, planned together */
+#define RESNET20_ARENA_BYTES 13470720 /* activations and kernel scratch, planned together */
 #define RESNET20_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define RESNET20_EMBEDDED_WEIGHTS 0
 

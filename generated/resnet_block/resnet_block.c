@@ -4102,7 +4102,8 @@ static inline __attribute__((always_inline)) void k2_conv_b1_conv1_gemm4(const f
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -4119,11 +4120,11 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -4132,8 +4133,8 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -4178,19 +4179,19 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k2_conv_b1_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -4205,10 +4206,10 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -4311,7 +4312,8 @@ static inline __attribute__((always_inline)) void k3_conv_b1_conv2_gemm4(const f
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 16; o++) {
     const int f0 = o < 12 ? o - o % 6 : 12;
@@ -4328,11 +4330,11 @@ static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restri
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 16 + f0) * 16 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[256L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 256L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 256L] = t[p][2];
+        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 272L] = t[p][2];
       }
     }
   }
@@ -4341,8 +4343,8 @@ static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restri
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4096L + (long)slot * 26688L;
-    float *vt = pad + 18496L, *mt = vt + 4096L;
+    float *pad = scratch + 4352L + (long)slot * 27200L;
+    float *vt = pad + 18496L, *mt = vt + 4352L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -4387,19 +4389,19 @@ static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restri
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 16 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 256) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 256) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 256) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 256;
-          const float *ux = u + (long)xi * 256;
-          float *mx = mt + (long)xi * 256;
+          const float *vx = vt + (long)xi * 272;
+          const float *ux = u + (long)xi * 272;
+          float *mx = mt + (long)xi * 272;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 2; fb++)
               k3_conv_b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
@@ -4414,10 +4416,10 @@ static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restri
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 256L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 256L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 256L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 256L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -4815,7 +4817,8 @@ static inline __attribute__((always_inline)) void k6_conv_b2_conv2_gemm2(const f
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 32; o++) {
     const int f0 = o < 30 ? o - o % 6 : 30;
@@ -4832,11 +4835,11 @@ static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restri
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 32 + f0) * 32 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[1024L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1024L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1024L] = t[p][2];
+        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 1040L] = t[p][2];
       }
     }
   }
@@ -4845,8 +4848,8 @@ static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restri
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16384L + (long)slot * 26752L;
-    float *vt = pad + 10368L, *mt = vt + 8192L;
+    float *pad = scratch + 16640L + (long)slot * 27264L;
+    float *vt = pad + 10368L, *mt = vt + 8448L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -4891,19 +4894,19 @@ static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restri
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 32 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 512) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 512) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 512) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 512;
-          const float *ux = u + (long)xi * 1024;
-          float *mx = mt + (long)xi * 512;
+          const float *vx = vt + (long)xi * 528;
+          const float *ux = u + (long)xi * 1040;
+          float *mx = mt + (long)xi * 528;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 5; fb++)
               k6_conv_b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
@@ -4918,10 +4921,10 @@ static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restri
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 512L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 512L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 512L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 512L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }

@@ -17,7 +17,7 @@ extern "C" {
 #define RESNET_BLOCK_MAX_BATCH 64
 #define RESNET_BLOCK_PARAMS_BYTES 79424
 #define RESNET_BLOCK_SOURCE_BYTES 81152 /* the unfolded tensors load_weights reads, before batch-norm folding */
-#define RESNET_BLOCK_ARENA_BYTES 13453312 /* activations and kernel scratch, planned together */
+#define RESNET_BLOCK_ARENA_BYTES 13470720 /* activations and kernel scratch, planned together */
 #define RESNET_BLOCK_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define RESNET_BLOCK_EMBEDDED_WEIGHTS 1
 

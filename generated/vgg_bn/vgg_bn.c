@@ -1606,7 +1606,8 @@ static inline __attribute__((always_inline)) void k2_conv_conv1_2_gemm4(const fl
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k2_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 64; o++) {
     const int f0 = o < 60 ? o - o % 6 : 60;
@@ -1623,11 +1624,11 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 64 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[4096L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4096L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4096L] = t[p][2];
+        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 4112L] = t[p][2];
       }
     }
   }
@@ -1636,8 +1637,8 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65536L + (long)slot * 139520L;
-    float *vt = pad + 73984L, *mt = vt + 32768L;
+    float *pad = scratch + 65792L + (long)slot * 140032L;
+    float *vt = pad + 73984L, *mt = vt + 33024L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 73984L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -1682,19 +1683,19 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 32 + 8 * v;
+              float *o = vt + (long)(i * 4) * 2064 + (long)c * 32 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2048) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2048) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2048) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2048;
-          const float *ux = u + (long)xi * 4096;
-          float *mx = mt + (long)xi * 2048;
+          const float *vx = vt + (long)xi * 2064;
+          const float *ux = u + (long)xi * 4112;
+          float *mx = mt + (long)xi * 2064;
           for (int t = 0; t < 32; t += 16) {
             for (int fb = 0; fb < 10; fb++)
               k2_conv_conv1_2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 32 + t);
@@ -1709,10 +1710,10 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
             const float *m = mt + (long)f * 32 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2048L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2048L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2048L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2048L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2064L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2064L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2064L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2064L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -1842,7 +1843,8 @@ static inline __attribute__((always_inline)) void k4_conv_conv2_1_gemm2(const fl
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k4_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·8208 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 128; o++) {
     const int f0 = o < 126 ? o - o % 6 : 126;
@@ -1859,11 +1861,11 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 128 + f0) * 64 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 8208 + (long)f0 * 64 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[8192L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 8192L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 8192L] = t[p][2];
+        dst[8208L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 8208L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 8208L] = t[p][2];
       }
     }
   }
@@ -1872,8 +1874,8 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 131072L + (long)slot * 119040L;
-    float *vt = pad + 20736L, *mt = vt + 32768L;
+    float *pad = scratch + 131328L + (long)slot * 119552L;
+    float *vt = pad + 20736L, *mt = vt + 33024L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 20736L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -1918,19 +1920,19 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 64 + c) * 32 + 8 * v;
+              float *o = vt + (long)(i * 4) * 2064 + (long)c * 32 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2048) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2048) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2048) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2048;
-          const float *ux = u + (long)xi * 8192;
-          float *mx = mt + (long)xi * 4096;
+          const float *vx = vt + (long)xi * 2064;
+          const float *ux = u + (long)xi * 8208;
+          float *mx = mt + (long)xi * 4112;
           for (int t = 0; t < 32; t += 16) {
             for (int fb = 0; fb < 21; fb++)
               k4_conv_conv2_1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 32 + t);
@@ -1945,10 +1947,10 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
             const float *m = mt + (long)f * 32 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4096L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4096L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4096L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4096L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2043,7 +2045,8 @@ static inline __attribute__((always_inline)) void k5_conv_conv2_2_gemm2(const fl
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k5_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·16400 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 128; o++) {
     const int f0 = o < 126 ? o - o % 6 : 126;
@@ -2060,11 +2063,11 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 128 + f0) * 128 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 16400 + (long)f0 * 128 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[16384L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 16384L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 16384L] = t[p][2];
+        dst[16400L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 16400L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 16400L] = t[p][2];
       }
     }
   }
@@ -2073,8 +2076,8 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 262144L + (long)slot * 107008L;
-    float *vt = pad + 41472L, *mt = vt + 32768L;
+    float *pad = scratch + 262400L + (long)slot * 107520L;
+    float *vt = pad + 41472L, *mt = vt + 33024L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 41472L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2119,19 +2122,19 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 128 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 2064 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2048) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2048) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2048) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2048;
-          const float *ux = u + (long)xi * 16384;
-          float *mx = mt + (long)xi * 2048;
+          const float *vx = vt + (long)xi * 2064;
+          const float *ux = u + (long)xi * 16400;
+          float *mx = mt + (long)xi * 2064;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 21; fb++)
               k5_conv_conv2_2_gemm6(vx + t, ux + (long)fb * 6 * 128, mx + (long)fb * 6 * 16 + t);
@@ -2146,10 +2149,10 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2048L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2048L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2048L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2048L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2064L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2064L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2064L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2064L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2287,7 +2290,8 @@ static inline __attribute__((always_inline)) void k7_conv_conv3_1_gemm4(const fl
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k7_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·32784 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 256; o++) {
     const int f0 = o < 252 ? o - o % 6 : 252;
@@ -2304,11 +2308,11 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 256 + f0) * 128 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 32784 + (long)f0 * 128 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[32768L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 32768L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 32768L] = t[p][2];
+        dst[32784L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 32784L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 32784L] = t[p][2];
       }
     }
   }
@@ -2317,8 +2321,8 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 524288L + (long)slot * 111104L;
-    float *vt = pad + 12800L, *mt = vt + 32768L;
+    float *pad = scratch + 524544L + (long)slot * 111616L;
+    float *vt = pad + 12800L, *mt = vt + 33024L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 12800L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2363,19 +2367,19 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 128 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 2064 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2048) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2048) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2048) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2048;
-          const float *ux = u + (long)xi * 32768;
-          float *mx = mt + (long)xi * 4096;
+          const float *vx = vt + (long)xi * 2064;
+          const float *ux = u + (long)xi * 32784;
+          float *mx = mt + (long)xi * 4112;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 42; fb++)
               k7_conv_conv3_1_gemm6(vx + t, ux + (long)fb * 6 * 128, mx + (long)fb * 6 * 16 + t);
@@ -2390,10 +2394,10 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4096L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4096L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4096L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4096L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2496,7 +2500,8 @@ static inline __attribute__((always_inline)) void k8_conv_conv3_2_gemm4(const fl
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
    slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
 static void k8_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as u[(ξ·F + f0)·C + c·mr + j]. */
+  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+     u[ξ·65552 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
   float *restrict u = scratch;
   for (int o = 0; o < 256; o++) {
     const int f0 = o < 252 ? o - o % 6 : 252;
@@ -2513,11 +2518,11 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
         t[3][q] = g[2][q];
       }
       for (int p = 0; p < 4; p++) {
-        float *dst = u + ((long)(p * 4) * 256 + f0) * 256 + c * mr + (o - f0);
+        float *dst = u + (long)(p * 4) * 65552 + (long)f0 * 256 + c * mr + (o - f0);
         dst[0] = t[p][0];
-        dst[65536L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 65536L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 65536L] = t[p][2];
+        dst[65552L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+        dst[2 * 65552L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+        dst[3 * 65552L] = t[p][2];
       }
     }
   }
@@ -2526,8 +2531,8 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
 #pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
 #endif
   for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 1048576L + (long)slot * 156672L;
-    float *vt = pad + 25600L, *mt = vt + 65536L;
+    float *pad = scratch + 1048832L + (long)slot * 157184L;
+    float *vt = pad + 25600L, *mt = vt + 65792L;
     /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
     for (long i = 0; i < 25600L; i++) pad[i] = 0.0f;
     for (int s = slot; s < n; s += slots) {
@@ -2572,19 +2577,19 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
               e[3][j] = d[1][j] - d[3][j];
             }
             for (int i = 0; i < 4; i++) {
-              float *o = vt + ((long)(i * 4) * 256 + c) * 16 + 8 * v;
+              float *o = vt + (long)(i * 4) * 4112 + (long)c * 16 + 8 * v;
               *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 4096) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 4096) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 4096) = e[i][1] - e[i][3];
+              *(kiln_v8 *)(o + 4112) = e[i][1] + e[i][2];
+              *(kiln_v8 *)(o + 2 * 4112) = e[i][2] - e[i][1];
+              *(kiln_v8 *)(o + 3 * 4112) = e[i][1] - e[i][3];
             }
           }
         }
         /* M[ξ] = U[ξ]·V[ξ]. */
         for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 4096;
-          const float *ux = u + (long)xi * 65536;
-          float *mx = mt + (long)xi * 4096;
+          const float *vx = vt + (long)xi * 4112;
+          const float *ux = u + (long)xi * 65552;
+          float *mx = mt + (long)xi * 4112;
           for (int t = 0; t < 16; t += 16) {
             for (int fb = 0; fb < 42; fb++)
               k8_conv_conv3_2_gemm6(vx + t, ux + (long)fb * 6 * 256, mx + (long)fb * 6 * 16 + t);
@@ -2599,10 +2604,10 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
             const float *m = mt + (long)f * 16 + 8 * v;
             kiln_v8 r[2][4];
             for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4096L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4096L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4096L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4096L);
+              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
+              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
+              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
+              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
               r[0][j] = m0 + m1 + m2;
               r[1][j] = m1 - m2 - m3;
             }
@@ -2846,9 +2851,9 @@ int vgg_bn_forward_all(const float *params, void *arena_memory, const float *con
   float *t3 = arena + 8388608; /* pool1 */
   float *t4 = arena + 0; /* conv2_1 */
   float *t5 = arena + 2097152; /* conv2_2 */
-  float *t6 = arena + 1413120; /* pool2 */
-  float *t7 = arena + 2301952; /* conv3_1 */
-  float *t8 = arena + 3350528; /* conv3_2 */
+  float *t6 = arena + 1417472; /* pool2 */
+  float *t7 = arena + 2306304; /* conv3_1 */
+  float *t8 = arena + 3354880; /* conv3_2 */
   float *t9 = arena + 0; /* pool3 */
   float *t10 = arena + 262144; /* fc1 */
   float *t11 = outputs[0]; /* logits */

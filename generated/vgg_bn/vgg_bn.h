@@ -17,7 +17,7 @@ extern "C" {
 #define VGG_BN_MAX_BATCH 64
 #define VGG_BN_PARAMS_BYTES 8787264
 #define VGG_BN_SOURCE_BYTES 8798016 /* the unfolded tensors load_weights reads, before batch-norm folding */
-#define VGG_BN_ARENA_BYTES 38281216 /* activations and kernel scratch, planned together */
+#define VGG_BN_ARENA_BYTES 38298624 /* activations and kernel scratch, planned together */
 #define VGG_BN_THREAD_SLOTS 8 /* kernels with scratch split work this many ways */
 #define VGG_BN_EMBEDDED_WEIGHTS 0
 
