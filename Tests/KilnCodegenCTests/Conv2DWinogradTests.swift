@@ -43,10 +43,19 @@ func winogradTolerance(channels: Int, xMax: Double, wMax: Double) -> Double {
     .init(conv: conv(20, padding: Pads(2)), input: [16, 10, 16]),
     // Asymmetric: top 2, left 0, bottom 0, right 2: 10×16 → 10×16; 21 filters (tail 3).
     .init(conv: conv(21, padding: Pads(top: 2, left: 0, bottom: 0, right: 2)), input: [16, 10, 16]),
+    // 128 → 64 channels on 8×8 (4.7 M multiply-adds in one block): a single image is shared by the team.
+    .init(conv: conv(64, padding: Pads(1), activation: .relu), input: [128, 8, 8]),
   ]
 
   static let kernels = Conv2DTests.kernels(cases, blas: true, threadSlots: 2, prefix: "w", tiled: true, winograd: true)
   static let bench = Result { try KernelBench.singleThreadedBLAS(kernels + inputGradientKernels + [residualKernel]) }
+
+  /// Case 8 (4.7 M multiply-adds in one block: 1.2 M per step) shares a single image over the team; case 4
+  /// (2.4 M in 2 blocks) and case 0 (0.6 M in 4) do not.
+  @Test func sharesOnlyLargeSingleImages() {
+    let shared = Self.kernels.map { $0.definition.contains("One image: the team shares it") }
+    #expect(shared == Self.cases.indices.map { $0 == 8 })
+  }
 
   @Test func everyCaseTakesWinograd() {
     for kernel in Self.kernels + Self.inputGradientKernels + [Self.residualKernel] {
@@ -85,14 +94,15 @@ func winogradTolerance(channels: Int, xMax: Double, wMax: Double) -> Double {
     #expect(template(Self.conv(16, padding: Pads(1)), [16, 16, 16], KernelOptions(blas: false)) == "conv2d_direct")
   }
 
-  /// Each kernel at batch 5 on 1 and 2 threads (2 slots: several images per slot; the same bits), then batch 1.
+  /// Each kernel at batch 5 on 1 and 2 threads (2 slots: several images per slot; the same bits), then batch 1
+  /// on 1 and 2 threads (the team shares the one image; the same bits again).
   @Test(arguments: cases.indices)
   func matchesTheInterpreter(_ i: Int) throws {
     let bench = try Self.bench.get()
     let c = Self.cases[i]
     let kernel = try #require(bench.kernels[Conv2DTests.name(i, blas: true, prefix: "w")])
     var outputs: [[Float]] = []
-    for (threads, n) in [(1, 5), (2, 5), (1, 1)] {
+    for (threads, n) in [(1, 5), (2, 5), (1, 1), (2, 1)] {
       try bench.setThreads(threads)
       var random = SeededRandom(seed: UInt64(40 + i))
       let x = random.tensor([n] + c.input, low: -2, high: 2)
@@ -109,6 +119,7 @@ func winogradTolerance(channels: Int, xMax: Double, wMax: Double) -> Double {
       outputs.append(y)
     }
     #expect(outputs[0] == outputs[1], "\(kernel.name): 1 and 2 threads differ")
+    #expect(outputs[2] == outputs[3], "\(kernel.name): 1 and 2 threads differ at batch 1")
   }
 
   /// A fused residual epilogue (conv + bias, add r1, ReLU), as ResNet's second conv of a block.
@@ -164,7 +175,7 @@ func winogradTolerance(channels: Int, xMax: Double, wMax: Double) -> Double {
     let bench = try Self.bench.get()
     let kernel = try #require(bench.kernels["w\(i)_dx"])
     var results: [[Float]] = []
-    for (threads, n) in [(1, 5), (2, 5), (1, 1)] {
+    for (threads, n) in [(1, 5), (2, 5), (1, 1), (2, 1)] {
       try bench.setThreads(threads)
       var random = SeededRandom(seed: UInt64(60 + i))
       let x = random.tensor([n] + c.input, low: -2, high: 2)
@@ -180,5 +191,6 @@ func winogradTolerance(channels: Int, xMax: Double, wMax: Double) -> Double {
       results.append(dx)
     }
     #expect(results[0] == results[1], "w\(i)_dx: 1 and 2 threads differ")
+    #expect(results[2] == results[3], "w\(i)_dx: 1 and 2 threads differ at batch 1")
   }
 }

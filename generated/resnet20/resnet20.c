@@ -1885,135 +1885,174 @@ static inline __attribute__((always_inline)) void k2_conv_s1b1_conv1_gemm4(const
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 16; o++) {
-    const int f0 = o < 12 ? o - o % 6 : 12;
-    const int mr = o < 12 ? 6 : 4;
-    for (int c = 0; c < 16; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k2_conv_s1b1_conv1: U for filter o (all channels). */
+static inline void k2_conv_s1b1_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 12 ? o - o % 6 : 12;
+  const int mr = o < 12 ? 6 : 4;
+  for (int c = 0; c < 16; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 272L] = t[p][2];
+    }
+  }
+}
+
+/* k2_conv_s1b1_conv1: channel c of image xs into its padded planes. */
+static inline void k2_conv_s1b1_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k2_conv_s1b1_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k2_conv_s1b1_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k2_conv_s1b1_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (2 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k2_conv_s1b1_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 272;
+    const float *ux = u + (long)xi * 272;
+    float *mx = mt + (long)xi * 272;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 2) {
+          k2_conv_s1b1_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
+          continue;
+        }
+        k2_conv_s1b1_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 272L] = t[p][2];
+  }
+}
+
+/* k2_conv_s1b1_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k2_conv_s1b1_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k2_conv_s1b1_conv1: bias and epilogue of filter f of image s. */
+static inline void k2_conv_s1b1_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 2 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4352L + (long)slot * 27200L;
-    float *vt = pad + 18496L, *mt = vt + 4352L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 16; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 16384L;
-      for (int b = 0; b < 16; b++) {
-        const int v0 = b * 2 < 30 ? b * 2 : 30;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 16; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 16; o++) k2_conv_s1b1_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 4352L + (long)slot * 27200L;
+        float *vt = pad + 18496L, *mt = vt + 4352L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 16; c++) k2_conv_s1b1_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 16; b++) {
+            const int v0 = b * 2 < 30 ? b * 2 : 30;
+            for (int c = 0; c < 16; c++) k2_conv_s1b1_conv1_input(pad, vt, v0, c);
+            k2_conv_s1b1_conv1_products(vt, u, mt, 0, filterBlocks);
+            k2_conv_s1b1_conv1_outputs(mt, ys, v0, 0, 16);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 272;
-          const float *ux = u + (long)xi * 272;
-          float *mx = mt + (long)xi * 272;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 2; fb++)
-              k2_conv_s1b1_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
-            k2_conv_s1b1_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 16; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 16; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 16; f++) k2_conv_s1b1_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -2095,136 +2134,175 @@ static inline __attribute__((always_inline)) void k3_conv_s1b1_conv2_gemm4(const
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 16; o++) {
-    const int f0 = o < 12 ? o - o % 6 : 12;
-    const int mr = o < 12 ? 6 : 4;
-    for (int c = 0; c < 16; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k3_conv_s1b1_conv2: U for filter o (all channels). */
+static inline void k3_conv_s1b1_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 12 ? o - o % 6 : 12;
+  const int mr = o < 12 ? 6 : 4;
+  for (int c = 0; c < 16; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 272L] = t[p][2];
+    }
+  }
+}
+
+/* k3_conv_s1b1_conv2: channel c of image xs into its padded planes. */
+static inline void k3_conv_s1b1_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k3_conv_s1b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k3_conv_s1b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k3_conv_s1b1_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (2 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k3_conv_s1b1_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 272;
+    const float *ux = u + (long)xi * 272;
+    float *mx = mt + (long)xi * 272;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 2) {
+          k3_conv_s1b1_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
+          continue;
+        }
+        k3_conv_s1b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 272L] = t[p][2];
+  }
+}
+
+/* k3_conv_s1b1_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k3_conv_s1b1_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k3_conv_s1b1_conv2: bias and epilogue of filter f of image s. */
+static inline void k3_conv_s1b1_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 2 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4352L + (long)slot * 27200L;
-    float *vt = pad + 18496L, *mt = vt + 4352L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 16; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 16384L;
-      for (int b = 0; b < 16; b++) {
-        const int v0 = b * 2 < 30 ? b * 2 : 30;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 16; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 16; o++) k3_conv_s1b1_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 4352L + (long)slot * 27200L;
+        float *vt = pad + 18496L, *mt = vt + 4352L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 16; c++) k3_conv_s1b1_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 16; b++) {
+            const int v0 = b * 2 < 30 ? b * 2 : 30;
+            for (int c = 0; c < 16; c++) k3_conv_s1b1_conv2_input(pad, vt, v0, c);
+            k3_conv_s1b1_conv2_products(vt, u, mt, 0, filterBlocks);
+            k3_conv_s1b1_conv2_outputs(mt, ys, v0, 0, 16);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 272;
-          const float *ux = u + (long)xi * 272;
-          float *mx = mt + (long)xi * 272;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 2; fb++)
-              k3_conv_s1b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
-            k3_conv_s1b1_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 16; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 16; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 16; f++) k3_conv_s1b1_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -2306,135 +2384,174 @@ static inline __attribute__((always_inline)) void k4_conv_s1b2_conv1_gemm4(const
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 16; o++) {
-    const int f0 = o < 12 ? o - o % 6 : 12;
-    const int mr = o < 12 ? 6 : 4;
-    for (int c = 0; c < 16; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k4_conv_s1b2_conv1: U for filter o (all channels). */
+static inline void k4_conv_s1b2_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 12 ? o - o % 6 : 12;
+  const int mr = o < 12 ? 6 : 4;
+  for (int c = 0; c < 16; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 272L] = t[p][2];
+    }
+  }
+}
+
+/* k4_conv_s1b2_conv1: channel c of image xs into its padded planes. */
+static inline void k4_conv_s1b2_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k4_conv_s1b2_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k4_conv_s1b2_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k4_conv_s1b2_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (2 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k4_conv_s1b2_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 272;
+    const float *ux = u + (long)xi * 272;
+    float *mx = mt + (long)xi * 272;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 2) {
+          k4_conv_s1b2_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
+          continue;
+        }
+        k4_conv_s1b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 272L] = t[p][2];
+  }
+}
+
+/* k4_conv_s1b2_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k4_conv_s1b2_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k4_conv_s1b2_conv1: bias and epilogue of filter f of image s. */
+static inline void k4_conv_s1b2_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 2 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4352L + (long)slot * 27200L;
-    float *vt = pad + 18496L, *mt = vt + 4352L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 16; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 16384L;
-      for (int b = 0; b < 16; b++) {
-        const int v0 = b * 2 < 30 ? b * 2 : 30;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 16; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 16; o++) k4_conv_s1b2_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 4352L + (long)slot * 27200L;
+        float *vt = pad + 18496L, *mt = vt + 4352L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 16; c++) k4_conv_s1b2_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 16; b++) {
+            const int v0 = b * 2 < 30 ? b * 2 : 30;
+            for (int c = 0; c < 16; c++) k4_conv_s1b2_conv1_input(pad, vt, v0, c);
+            k4_conv_s1b2_conv1_products(vt, u, mt, 0, filterBlocks);
+            k4_conv_s1b2_conv1_outputs(mt, ys, v0, 0, 16);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 272;
-          const float *ux = u + (long)xi * 272;
-          float *mx = mt + (long)xi * 272;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 2; fb++)
-              k4_conv_s1b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
-            k4_conv_s1b2_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 16; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 16; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 16; f++) k4_conv_s1b2_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -2516,136 +2633,175 @@ static inline __attribute__((always_inline)) void k5_conv_s1b2_conv2_gemm4(const
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 16; o++) {
-    const int f0 = o < 12 ? o - o % 6 : 12;
-    const int mr = o < 12 ? 6 : 4;
-    for (int c = 0; c < 16; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k5_conv_s1b2_conv2: U for filter o (all channels). */
+static inline void k5_conv_s1b2_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 12 ? o - o % 6 : 12;
+  const int mr = o < 12 ? 6 : 4;
+  for (int c = 0; c < 16; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 272L] = t[p][2];
+    }
+  }
+}
+
+/* k5_conv_s1b2_conv2: channel c of image xs into its padded planes. */
+static inline void k5_conv_s1b2_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k5_conv_s1b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k5_conv_s1b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k5_conv_s1b2_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (2 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k5_conv_s1b2_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 272;
+    const float *ux = u + (long)xi * 272;
+    float *mx = mt + (long)xi * 272;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 2) {
+          k5_conv_s1b2_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
+          continue;
+        }
+        k5_conv_s1b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 272L] = t[p][2];
+  }
+}
+
+/* k5_conv_s1b2_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k5_conv_s1b2_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k5_conv_s1b2_conv2: bias and epilogue of filter f of image s. */
+static inline void k5_conv_s1b2_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 2 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4352L + (long)slot * 27200L;
-    float *vt = pad + 18496L, *mt = vt + 4352L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 16; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 16384L;
-      for (int b = 0; b < 16; b++) {
-        const int v0 = b * 2 < 30 ? b * 2 : 30;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 16; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 16; o++) k5_conv_s1b2_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 4352L + (long)slot * 27200L;
+        float *vt = pad + 18496L, *mt = vt + 4352L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 16; c++) k5_conv_s1b2_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 16; b++) {
+            const int v0 = b * 2 < 30 ? b * 2 : 30;
+            for (int c = 0; c < 16; c++) k5_conv_s1b2_conv2_input(pad, vt, v0, c);
+            k5_conv_s1b2_conv2_products(vt, u, mt, 0, filterBlocks);
+            k5_conv_s1b2_conv2_outputs(mt, ys, v0, 0, 16);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 272;
-          const float *ux = u + (long)xi * 272;
-          float *mx = mt + (long)xi * 272;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 2; fb++)
-              k5_conv_s1b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
-            k5_conv_s1b2_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 16; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 16; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 16; f++) k5_conv_s1b2_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -2727,135 +2883,174 @@ static inline __attribute__((always_inline)) void k6_conv_s1b3_conv1_gemm4(const
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 16; o++) {
-    const int f0 = o < 12 ? o - o % 6 : 12;
-    const int mr = o < 12 ? 6 : 4;
-    for (int c = 0; c < 16; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k6_conv_s1b3_conv1: U for filter o (all channels). */
+static inline void k6_conv_s1b3_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 12 ? o - o % 6 : 12;
+  const int mr = o < 12 ? 6 : 4;
+  for (int c = 0; c < 16; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 272L] = t[p][2];
+    }
+  }
+}
+
+/* k6_conv_s1b3_conv1: channel c of image xs into its padded planes. */
+static inline void k6_conv_s1b3_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k6_conv_s1b3_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k6_conv_s1b3_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k6_conv_s1b3_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (2 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k6_conv_s1b3_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 272;
+    const float *ux = u + (long)xi * 272;
+    float *mx = mt + (long)xi * 272;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 2) {
+          k6_conv_s1b3_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
+          continue;
+        }
+        k6_conv_s1b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 272L] = t[p][2];
+  }
+}
+
+/* k6_conv_s1b3_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k6_conv_s1b3_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k6_conv_s1b3_conv1: bias and epilogue of filter f of image s. */
+static inline void k6_conv_s1b3_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 2 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4352L + (long)slot * 27200L;
-    float *vt = pad + 18496L, *mt = vt + 4352L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 16; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 16384L;
-      for (int b = 0; b < 16; b++) {
-        const int v0 = b * 2 < 30 ? b * 2 : 30;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 16; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 16; o++) k6_conv_s1b3_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 4352L + (long)slot * 27200L;
+        float *vt = pad + 18496L, *mt = vt + 4352L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 16; c++) k6_conv_s1b3_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 16; b++) {
+            const int v0 = b * 2 < 30 ? b * 2 : 30;
+            for (int c = 0; c < 16; c++) k6_conv_s1b3_conv1_input(pad, vt, v0, c);
+            k6_conv_s1b3_conv1_products(vt, u, mt, 0, filterBlocks);
+            k6_conv_s1b3_conv1_outputs(mt, ys, v0, 0, 16);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 272;
-          const float *ux = u + (long)xi * 272;
-          float *mx = mt + (long)xi * 272;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 2; fb++)
-              k6_conv_s1b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
-            k6_conv_s1b3_conv1_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 16; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 16; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 16; f++) k6_conv_s1b3_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -2937,136 +3132,175 @@ static inline __attribute__((always_inline)) void k7_conv_s1b3_conv2_gemm4(const
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 16; o++) {
-    const int f0 = o < 12 ? o - o % 6 : 12;
-    const int mr = o < 12 ? 6 : 4;
-    for (int c = 0; c < 16; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k7_conv_s1b3_conv2: U for filter o (all channels). */
+static inline void k7_conv_s1b3_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 12 ? o - o % 6 : 12;
+  const int mr = o < 12 ? 6 : 4;
+  for (int c = 0; c < 16; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 16 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 272L] = t[p][2];
+    }
+  }
+}
+
+/* k7_conv_s1b3_conv2: channel c of image xs into its padded planes. */
+static inline void k7_conv_s1b3_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k7_conv_s1b3_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k7_conv_s1b3_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k7_conv_s1b3_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (2 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k7_conv_s1b3_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 272;
+    const float *ux = u + (long)xi * 272;
+    float *mx = mt + (long)xi * 272;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 2) {
+          k7_conv_s1b3_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
+          continue;
+        }
+        k7_conv_s1b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 272 + (long)f0 * 16 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[272L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 272L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 272L] = t[p][2];
+  }
+}
+
+/* k7_conv_s1b3_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k7_conv_s1b3_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k7_conv_s1b3_conv2: bias and epilogue of filter f of image s. */
+static inline void k7_conv_s1b3_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 2 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 4352L + (long)slot * 27200L;
-    float *vt = pad + 18496L, *mt = vt + 4352L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 16; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 16384L;
-      for (int b = 0; b < 16; b++) {
-        const int v0 = b * 2 < 30 ? b * 2 : 30;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 16; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 272 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 272) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 272) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 272) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·272 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 16; o++) k7_conv_s1b3_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 4352L + (long)slot * 27200L;
+        float *vt = pad + 18496L, *mt = vt + 4352L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 18496L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 16; c++) k7_conv_s1b3_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 16; b++) {
+            const int v0 = b * 2 < 30 ? b * 2 : 30;
+            for (int c = 0; c < 16; c++) k7_conv_s1b3_conv2_input(pad, vt, v0, c);
+            k7_conv_s1b3_conv2_products(vt, u, mt, 0, filterBlocks);
+            k7_conv_s1b3_conv2_outputs(mt, ys, v0, 0, 16);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 272;
-          const float *ux = u + (long)xi * 272;
-          float *mx = mt + (long)xi * 272;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 2; fb++)
-              k7_conv_s1b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 16, mx + (long)fb * 6 * 16 + t);
-            k7_conv_s1b3_conv2_gemm4(vx + t, ux + 12L * 16, mx + 12L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 16; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 272L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 272L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 272L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 272L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 16; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 16384L + (long)f * 1024 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 16; f++) k7_conv_s1b3_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -3442,136 +3676,175 @@ static inline __attribute__((always_inline)) void k10_conv_s2b1_conv2_gemm2(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 32; o++) {
-    const int f0 = o < 30 ? o - o % 6 : 30;
-    const int mr = o < 30 ? 6 : 2;
-    for (int c = 0; c < 32; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k10_conv_s2b1_conv2: U for filter o (all channels). */
+static inline void k10_conv_s2b1_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 30 ? o - o % 6 : 30;
+  const int mr = o < 30 ? 6 : 2;
+  for (int c = 0; c < 32; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 1040L] = t[p][2];
+    }
+  }
+}
+
+/* k10_conv_s2b1_conv2: channel c of image xs into its padded planes. */
+static inline void k10_conv_s2b1_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k10_conv_s2b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k10_conv_s2b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k10_conv_s2b1_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (5 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k10_conv_s2b1_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 528;
+    const float *ux = u + (long)xi * 1040;
+    float *mx = mt + (long)xi * 528;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 5) {
+          k10_conv_s2b1_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
+          continue;
+        }
+        k10_conv_s2b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1040L] = t[p][2];
+  }
+}
+
+/* k10_conv_s2b1_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k10_conv_s2b1_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k10_conv_s2b1_conv2: bias and epilogue of filter f of image s. */
+static inline void k10_conv_s2b1_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 8192L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 8192L + (long)f * 256 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 5 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16640L + (long)slot * 27264L;
-    float *vt = pad + 10368L, *mt = vt + 8448L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      for (int c = 0; c < 32; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 8192L;
-      for (int b = 0; b < 4; b++) {
-        const int v0 = b * 2 < 6 ? b * 2 : 6;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 32; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 32; o++) k10_conv_s2b1_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 16640L + (long)slot * 27264L;
+        float *vt = pad + 10368L, *mt = vt + 8448L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 8192L;
+          float *ys = y + (long)s * 8192L;
+          for (int c = 0; c < 32; c++) k10_conv_s2b1_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 4; b++) {
+            const int v0 = b * 2 < 6 ? b * 2 : 6;
+            for (int c = 0; c < 32; c++) k10_conv_s2b1_conv2_input(pad, vt, v0, c);
+            k10_conv_s2b1_conv2_products(vt, u, mt, 0, filterBlocks);
+            k10_conv_s2b1_conv2_outputs(mt, ys, v0, 0, 32);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 528;
-          const float *ux = u + (long)xi * 1040;
-          float *mx = mt + (long)xi * 528;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 5; fb++)
-              k10_conv_s2b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
-            k10_conv_s2b1_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 32; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 32; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 32; f++) k10_conv_s2b1_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -3645,135 +3918,174 @@ static inline __attribute__((always_inline)) void k11_conv_s2b2_conv1_gemm2(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 32; o++) {
-    const int f0 = o < 30 ? o - o % 6 : 30;
-    const int mr = o < 30 ? 6 : 2;
-    for (int c = 0; c < 32; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k11_conv_s2b2_conv1: U for filter o (all channels). */
+static inline void k11_conv_s2b2_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 30 ? o - o % 6 : 30;
+  const int mr = o < 30 ? 6 : 2;
+  for (int c = 0; c < 32; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 1040L] = t[p][2];
+    }
+  }
+}
+
+/* k11_conv_s2b2_conv1: channel c of image xs into its padded planes. */
+static inline void k11_conv_s2b2_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k11_conv_s2b2_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k11_conv_s2b2_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k11_conv_s2b2_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (5 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k11_conv_s2b2_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 528;
+    const float *ux = u + (long)xi * 1040;
+    float *mx = mt + (long)xi * 528;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 5) {
+          k11_conv_s2b2_conv1_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
+          continue;
+        }
+        k11_conv_s2b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1040L] = t[p][2];
+  }
+}
+
+/* k11_conv_s2b2_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k11_conv_s2b2_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k11_conv_s2b2_conv1: bias and epilogue of filter f of image s. */
+static inline void k11_conv_s2b2_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 8192L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 5 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16640L + (long)slot * 27264L;
-    float *vt = pad + 10368L, *mt = vt + 8448L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      for (int c = 0; c < 32; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 8192L;
-      for (int b = 0; b < 4; b++) {
-        const int v0 = b * 2 < 6 ? b * 2 : 6;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 32; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 32; o++) k11_conv_s2b2_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 16640L + (long)slot * 27264L;
+        float *vt = pad + 10368L, *mt = vt + 8448L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 8192L;
+          float *ys = y + (long)s * 8192L;
+          for (int c = 0; c < 32; c++) k11_conv_s2b2_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 4; b++) {
+            const int v0 = b * 2 < 6 ? b * 2 : 6;
+            for (int c = 0; c < 32; c++) k11_conv_s2b2_conv1_input(pad, vt, v0, c);
+            k11_conv_s2b2_conv1_products(vt, u, mt, 0, filterBlocks);
+            k11_conv_s2b2_conv1_outputs(mt, ys, v0, 0, 32);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 528;
-          const float *ux = u + (long)xi * 1040;
-          float *mx = mt + (long)xi * 528;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 5; fb++)
-              k11_conv_s2b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
-            k11_conv_s2b2_conv1_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 32; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 32; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 32; f++) k11_conv_s2b2_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -3847,136 +4159,175 @@ static inline __attribute__((always_inline)) void k12_conv_s2b2_conv2_gemm2(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 32; o++) {
-    const int f0 = o < 30 ? o - o % 6 : 30;
-    const int mr = o < 30 ? 6 : 2;
-    for (int c = 0; c < 32; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k12_conv_s2b2_conv2: U for filter o (all channels). */
+static inline void k12_conv_s2b2_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 30 ? o - o % 6 : 30;
+  const int mr = o < 30 ? 6 : 2;
+  for (int c = 0; c < 32; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 1040L] = t[p][2];
+    }
+  }
+}
+
+/* k12_conv_s2b2_conv2: channel c of image xs into its padded planes. */
+static inline void k12_conv_s2b2_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k12_conv_s2b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k12_conv_s2b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k12_conv_s2b2_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (5 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k12_conv_s2b2_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 528;
+    const float *ux = u + (long)xi * 1040;
+    float *mx = mt + (long)xi * 528;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 5) {
+          k12_conv_s2b2_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
+          continue;
+        }
+        k12_conv_s2b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1040L] = t[p][2];
+  }
+}
+
+/* k12_conv_s2b2_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k12_conv_s2b2_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k12_conv_s2b2_conv2: bias and epilogue of filter f of image s. */
+static inline void k12_conv_s2b2_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 8192L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 8192L + (long)f * 256 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 5 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16640L + (long)slot * 27264L;
-    float *vt = pad + 10368L, *mt = vt + 8448L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      for (int c = 0; c < 32; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 8192L;
-      for (int b = 0; b < 4; b++) {
-        const int v0 = b * 2 < 6 ? b * 2 : 6;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 32; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 32; o++) k12_conv_s2b2_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 16640L + (long)slot * 27264L;
+        float *vt = pad + 10368L, *mt = vt + 8448L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 8192L;
+          float *ys = y + (long)s * 8192L;
+          for (int c = 0; c < 32; c++) k12_conv_s2b2_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 4; b++) {
+            const int v0 = b * 2 < 6 ? b * 2 : 6;
+            for (int c = 0; c < 32; c++) k12_conv_s2b2_conv2_input(pad, vt, v0, c);
+            k12_conv_s2b2_conv2_products(vt, u, mt, 0, filterBlocks);
+            k12_conv_s2b2_conv2_outputs(mt, ys, v0, 0, 32);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 528;
-          const float *ux = u + (long)xi * 1040;
-          float *mx = mt + (long)xi * 528;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 5; fb++)
-              k12_conv_s2b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
-            k12_conv_s2b2_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 32; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 32; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 32; f++) k12_conv_s2b2_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -4050,135 +4401,174 @@ static inline __attribute__((always_inline)) void k13_conv_s2b3_conv1_gemm2(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 32; o++) {
-    const int f0 = o < 30 ? o - o % 6 : 30;
-    const int mr = o < 30 ? 6 : 2;
-    for (int c = 0; c < 32; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k13_conv_s2b3_conv1: U for filter o (all channels). */
+static inline void k13_conv_s2b3_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 30 ? o - o % 6 : 30;
+  const int mr = o < 30 ? 6 : 2;
+  for (int c = 0; c < 32; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 1040L] = t[p][2];
+    }
+  }
+}
+
+/* k13_conv_s2b3_conv1: channel c of image xs into its padded planes. */
+static inline void k13_conv_s2b3_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k13_conv_s2b3_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k13_conv_s2b3_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k13_conv_s2b3_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (5 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k13_conv_s2b3_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 528;
+    const float *ux = u + (long)xi * 1040;
+    float *mx = mt + (long)xi * 528;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 5) {
+          k13_conv_s2b3_conv1_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
+          continue;
+        }
+        k13_conv_s2b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1040L] = t[p][2];
+  }
+}
+
+/* k13_conv_s2b3_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k13_conv_s2b3_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k13_conv_s2b3_conv1: bias and epilogue of filter f of image s. */
+static inline void k13_conv_s2b3_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 8192L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 5 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16640L + (long)slot * 27264L;
-    float *vt = pad + 10368L, *mt = vt + 8448L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      for (int c = 0; c < 32; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 8192L;
-      for (int b = 0; b < 4; b++) {
-        const int v0 = b * 2 < 6 ? b * 2 : 6;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 32; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 32; o++) k13_conv_s2b3_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 16640L + (long)slot * 27264L;
+        float *vt = pad + 10368L, *mt = vt + 8448L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 8192L;
+          float *ys = y + (long)s * 8192L;
+          for (int c = 0; c < 32; c++) k13_conv_s2b3_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 4; b++) {
+            const int v0 = b * 2 < 6 ? b * 2 : 6;
+            for (int c = 0; c < 32; c++) k13_conv_s2b3_conv1_input(pad, vt, v0, c);
+            k13_conv_s2b3_conv1_products(vt, u, mt, 0, filterBlocks);
+            k13_conv_s2b3_conv1_outputs(mt, ys, v0, 0, 32);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 528;
-          const float *ux = u + (long)xi * 1040;
-          float *mx = mt + (long)xi * 528;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 5; fb++)
-              k13_conv_s2b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
-            k13_conv_s2b3_conv1_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 32; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 32; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 32; f++) k13_conv_s2b3_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -4252,136 +4642,175 @@ static inline __attribute__((always_inline)) void k14_conv_s2b3_conv2_gemm2(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 32; o++) {
-    const int f0 = o < 30 ? o - o % 6 : 30;
-    const int mr = o < 30 ? 6 : 2;
-    for (int c = 0; c < 32; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k14_conv_s2b3_conv2: U for filter o (all channels). */
+static inline void k14_conv_s2b3_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 30 ? o - o % 6 : 30;
+  const int mr = o < 30 ? 6 : 2;
+  for (int c = 0; c < 32; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 32 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 1040L] = t[p][2];
+    }
+  }
+}
+
+/* k14_conv_s2b3_conv2: channel c of image xs into its padded planes. */
+static inline void k14_conv_s2b3_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k14_conv_s2b3_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k14_conv_s2b3_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k14_conv_s2b3_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (5 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k14_conv_s2b3_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 528;
+    const float *ux = u + (long)xi * 1040;
+    float *mx = mt + (long)xi * 528;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 5) {
+          k14_conv_s2b3_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
+          continue;
+        }
+        k14_conv_s2b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 1040 + (long)f0 * 32 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[1040L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 1040L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 1040L] = t[p][2];
+  }
+}
+
+/* k14_conv_s2b3_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k14_conv_s2b3_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k14_conv_s2b3_conv2: bias and epilogue of filter f of image s. */
+static inline void k14_conv_s2b3_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 8192L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 8192L + (long)f * 256 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 5 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 16640L + (long)slot * 27264L;
-    float *vt = pad + 10368L, *mt = vt + 8448L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      for (int c = 0; c < 32; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 8192L;
-      for (int b = 0; b < 4; b++) {
-        const int v0 = b * 2 < 6 ? b * 2 : 6;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 32; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 528 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 528) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 528) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 528) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·1040 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 32; o++) k14_conv_s2b3_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 16640L + (long)slot * 27264L;
+        float *vt = pad + 10368L, *mt = vt + 8448L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 10368L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 8192L;
+          float *ys = y + (long)s * 8192L;
+          for (int c = 0; c < 32; c++) k14_conv_s2b3_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 4; b++) {
+            const int v0 = b * 2 < 6 ? b * 2 : 6;
+            for (int c = 0; c < 32; c++) k14_conv_s2b3_conv2_input(pad, vt, v0, c);
+            k14_conv_s2b3_conv2_products(vt, u, mt, 0, filterBlocks);
+            k14_conv_s2b3_conv2_outputs(mt, ys, v0, 0, 32);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 528;
-          const float *ux = u + (long)xi * 1040;
-          float *mx = mt + (long)xi * 528;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 5; fb++)
-              k14_conv_s2b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 32, mx + (long)fb * 6 * 16 + t);
-            k14_conv_s2b3_conv2_gemm2(vx + t, ux + 30L * 32, mx + 30L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 32; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 528L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 528L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 528L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 528L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 32; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 8192L + (long)f * 256 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 32; f++) k14_conv_s2b3_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -4765,136 +5194,175 @@ static inline __attribute__((always_inline)) void k17_conv_s3b1_conv2_gemm4(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 64; o++) {
-    const int f0 = o < 60 ? o - o % 6 : 60;
-    const int mr = o < 60 ? 6 : 4;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k17_conv_s3b1_conv2: U for filter o (all channels). */
+static inline void k17_conv_s3b1_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 60 ? o - o % 6 : 60;
+  const int mr = o < 60 ? 6 : 4;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 4112L] = t[p][2];
+    }
+  }
+}
+
+/* k17_conv_s3b1_conv2: channel c of image xs into its padded planes. */
+static inline void k17_conv_s3b1_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k17_conv_s3b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k17_conv_s3b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k17_conv_s3b1_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (10 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k17_conv_s3b1_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 1040;
+    const float *ux = u + (long)xi * 4112;
+    float *mx = mt + (long)xi * 1040;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 10) {
+          k17_conv_s3b1_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
+          continue;
+        }
+        k17_conv_s3b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4112L] = t[p][2];
+  }
+}
+
+/* k17_conv_s3b1_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k17_conv_s3b1_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k17_conv_s3b1_conv2: bias and epilogue of filter f of image s. */
+static inline void k17_conv_s3b1_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 4096L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 4096L + (long)f * 64 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 10 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65792L + (long)slot * 39680L;
-    float *vt = pad + 6400L, *mt = vt + 16640L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 4096L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 4096L;
-      for (int b = 0; b < 1; b++) {
-        const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 64; o++) k17_conv_s3b1_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 65792L + (long)slot * 39680L;
+        float *vt = pad + 6400L, *mt = vt + 16640L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 4096L;
+          float *ys = y + (long)s * 4096L;
+          for (int c = 0; c < 64; c++) k17_conv_s3b1_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 64; c++) k17_conv_s3b1_conv2_input(pad, vt, v0, c);
+            k17_conv_s3b1_conv2_products(vt, u, mt, 0, filterBlocks);
+            k17_conv_s3b1_conv2_outputs(mt, ys, v0, 0, 64);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1040;
-          const float *ux = u + (long)xi * 4112;
-          float *mx = mt + (long)xi * 1040;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 10; fb++)
-              k17_conv_s3b1_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
-            k17_conv_s3b1_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 64; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 64; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 4096L + (long)f * 64 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 64; f++) k17_conv_s3b1_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -4976,135 +5444,174 @@ static inline __attribute__((always_inline)) void k18_conv_s3b2_conv1_gemm4(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 64; o++) {
-    const int f0 = o < 60 ? o - o % 6 : 60;
-    const int mr = o < 60 ? 6 : 4;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k18_conv_s3b2_conv1: U for filter o (all channels). */
+static inline void k18_conv_s3b2_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 60 ? o - o % 6 : 60;
+  const int mr = o < 60 ? 6 : 4;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 4112L] = t[p][2];
+    }
+  }
+}
+
+/* k18_conv_s3b2_conv1: channel c of image xs into its padded planes. */
+static inline void k18_conv_s3b2_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k18_conv_s3b2_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k18_conv_s3b2_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k18_conv_s3b2_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (10 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k18_conv_s3b2_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 1040;
+    const float *ux = u + (long)xi * 4112;
+    float *mx = mt + (long)xi * 1040;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 10) {
+          k18_conv_s3b2_conv1_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
+          continue;
+        }
+        k18_conv_s3b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4112L] = t[p][2];
+  }
+}
+
+/* k18_conv_s3b2_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k18_conv_s3b2_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k18_conv_s3b2_conv1: bias and epilogue of filter f of image s. */
+static inline void k18_conv_s3b2_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 4096L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 10 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65792L + (long)slot * 39680L;
-    float *vt = pad + 6400L, *mt = vt + 16640L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 4096L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 4096L;
-      for (int b = 0; b < 1; b++) {
-        const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 64; o++) k18_conv_s3b2_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 65792L + (long)slot * 39680L;
+        float *vt = pad + 6400L, *mt = vt + 16640L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 4096L;
+          float *ys = y + (long)s * 4096L;
+          for (int c = 0; c < 64; c++) k18_conv_s3b2_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 64; c++) k18_conv_s3b2_conv1_input(pad, vt, v0, c);
+            k18_conv_s3b2_conv1_products(vt, u, mt, 0, filterBlocks);
+            k18_conv_s3b2_conv1_outputs(mt, ys, v0, 0, 64);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1040;
-          const float *ux = u + (long)xi * 4112;
-          float *mx = mt + (long)xi * 1040;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 10; fb++)
-              k18_conv_s3b2_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
-            k18_conv_s3b2_conv1_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 64; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 64; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 64; f++) k18_conv_s3b2_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -5186,136 +5693,175 @@ static inline __attribute__((always_inline)) void k19_conv_s3b2_conv2_gemm4(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 64; o++) {
-    const int f0 = o < 60 ? o - o % 6 : 60;
-    const int mr = o < 60 ? 6 : 4;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k19_conv_s3b2_conv2: U for filter o (all channels). */
+static inline void k19_conv_s3b2_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 60 ? o - o % 6 : 60;
+  const int mr = o < 60 ? 6 : 4;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 4112L] = t[p][2];
+    }
+  }
+}
+
+/* k19_conv_s3b2_conv2: channel c of image xs into its padded planes. */
+static inline void k19_conv_s3b2_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k19_conv_s3b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k19_conv_s3b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k19_conv_s3b2_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (10 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k19_conv_s3b2_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 1040;
+    const float *ux = u + (long)xi * 4112;
+    float *mx = mt + (long)xi * 1040;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 10) {
+          k19_conv_s3b2_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
+          continue;
+        }
+        k19_conv_s3b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4112L] = t[p][2];
+  }
+}
+
+/* k19_conv_s3b2_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k19_conv_s3b2_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k19_conv_s3b2_conv2: bias and epilogue of filter f of image s. */
+static inline void k19_conv_s3b2_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 4096L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 4096L + (long)f * 64 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 10 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65792L + (long)slot * 39680L;
-    float *vt = pad + 6400L, *mt = vt + 16640L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 4096L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 4096L;
-      for (int b = 0; b < 1; b++) {
-        const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 64; o++) k19_conv_s3b2_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 65792L + (long)slot * 39680L;
+        float *vt = pad + 6400L, *mt = vt + 16640L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 4096L;
+          float *ys = y + (long)s * 4096L;
+          for (int c = 0; c < 64; c++) k19_conv_s3b2_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 64; c++) k19_conv_s3b2_conv2_input(pad, vt, v0, c);
+            k19_conv_s3b2_conv2_products(vt, u, mt, 0, filterBlocks);
+            k19_conv_s3b2_conv2_outputs(mt, ys, v0, 0, 64);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1040;
-          const float *ux = u + (long)xi * 4112;
-          float *mx = mt + (long)xi * 1040;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 10; fb++)
-              k19_conv_s3b2_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
-            k19_conv_s3b2_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 64; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 64; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 4096L + (long)f * 64 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 64; f++) k19_conv_s3b2_conv2_finish(s, f, bias, r1, y);
         }
       }
     }
@@ -5397,135 +5943,174 @@ static inline __attribute__((always_inline)) void k20_conv_s3b3_conv1_gemm4(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 64; o++) {
-    const int f0 = o < 60 ? o - o % 6 : 60;
-    const int mr = o < 60 ? 6 : 4;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k20_conv_s3b3_conv1: U for filter o (all channels). */
+static inline void k20_conv_s3b3_conv1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 60 ? o - o % 6 : 60;
+  const int mr = o < 60 ? 6 : 4;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 4112L] = t[p][2];
+    }
+  }
+}
+
+/* k20_conv_s3b3_conv1: channel c of image xs into its padded planes. */
+static inline void k20_conv_s3b3_conv1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k20_conv_s3b3_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k20_conv_s3b3_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k20_conv_s3b3_conv1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (10 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k20_conv_s3b3_conv1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 1040;
+    const float *ux = u + (long)xi * 4112;
+    float *mx = mt + (long)xi * 1040;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 10) {
+          k20_conv_s3b3_conv1_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
+          continue;
+        }
+        k20_conv_s3b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4112L] = t[p][2];
+  }
+}
+
+/* k20_conv_s3b3_conv1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k20_conv_s3b3_conv1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k20_conv_s3b3_conv1: bias and epilogue of filter f of image s. */
+static inline void k20_conv_s3b3_conv1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 4096L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 10 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65792L + (long)slot * 39680L;
-    float *vt = pad + 6400L, *mt = vt + 16640L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 4096L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 4096L;
-      for (int b = 0; b < 1; b++) {
-        const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 64; o++) k20_conv_s3b3_conv1_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 65792L + (long)slot * 39680L;
+        float *vt = pad + 6400L, *mt = vt + 16640L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 4096L;
+          float *ys = y + (long)s * 4096L;
+          for (int c = 0; c < 64; c++) k20_conv_s3b3_conv1_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 64; c++) k20_conv_s3b3_conv1_input(pad, vt, v0, c);
+            k20_conv_s3b3_conv1_products(vt, u, mt, 0, filterBlocks);
+            k20_conv_s3b3_conv1_outputs(mt, ys, v0, 0, 64);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1040;
-          const float *ux = u + (long)xi * 4112;
-          float *mx = mt + (long)xi * 1040;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 10; fb++)
-              k20_conv_s3b3_conv1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
-            k20_conv_s3b3_conv1_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 64; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 64; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 64; f++) k20_conv_s3b3_conv1_finish(s, f, bias, y);
         }
       }
     }
@@ -5607,136 +6192,175 @@ static inline __attribute__((always_inline)) void k21_conv_s3b3_conv2_gemm4(cons
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 64; o++) {
-    const int f0 = o < 60 ? o - o % 6 : 60;
-    const int mr = o < 60 ? 6 : 4;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …);  Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k21_conv_s3b3_conv2: U for filter o (all channels). */
+static inline void k21_conv_s3b3_conv2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 60 ? o - o % 6 : 60;
+  const int mr = o < 60 ? 6 : 4;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 4112L] = t[p][2];
+    }
+  }
+}
+
+/* k21_conv_s3b3_conv2: channel c of image xs into its padded planes. */
+static inline void k21_conv_s3b3_conv2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k21_conv_s3b3_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k21_conv_s3b3_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k21_conv_s3b3_conv2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (10 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k21_conv_s3b3_conv2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 1040;
+    const float *ux = u + (long)xi * 4112;
+    float *mx = mt + (long)xi * 1040;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 10) {
+          k21_conv_s3b3_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
+          continue;
+        }
+        k21_conv_s3b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4112L] = t[p][2];
+  }
+}
+
+/* k21_conv_s3b3_conv2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k21_conv_s3b3_conv2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k21_conv_s3b3_conv2: bias and epilogue of filter f of image s. */
+static inline void k21_conv_s3b3_conv2_finish(int s, int f, const float *restrict bias, const float *restrict r1, float *restrict y) {
+  float *yf = y + (long)s * 4096L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = v + r1[(long)s * 4096L + (long)f * 64 + i];
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, const float *restrict r1, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 10 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 2359296L >= 131072L)
+#pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65792L + (long)slot * 39680L;
-    float *vt = pad + 6400L, *mt = vt + 16640L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 4096L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
-        }
-      float *ys = y + (long)s * 4096L;
-      for (int b = 0; b < 1; b++) {
-        const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 1040 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 1040) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 1040) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 1040) = e[i][1] - e[i][3];
-            }
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 64; o++) k21_conv_s3b3_conv2_weights(weight, u, o);
+    if (n > 0) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 65792L + (long)slot * 39680L;
+        float *vt = pad + 6400L, *mt = vt + 16640L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 6400L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 4096L;
+          float *ys = y + (long)s * 4096L;
+          for (int c = 0; c < 64; c++) k21_conv_s3b3_conv2_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 64; c++) k21_conv_s3b3_conv2_input(pad, vt, v0, c);
+            k21_conv_s3b3_conv2_products(vt, u, mt, 0, filterBlocks);
+            k21_conv_s3b3_conv2_outputs(mt, ys, v0, 0, 64);
           }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 1040;
-          const float *ux = u + (long)xi * 4112;
-          float *mx = mt + (long)xi * 1040;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 10; fb++)
-              k21_conv_s3b3_conv2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 16 + t);
-            k21_conv_s3b3_conv2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 64; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 1040L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 1040L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 1040L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 1040L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
-        }
-      }
-      for (int f = 0; f < 64; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = v + r1[(long)s * 4096L + (long)f * 64 + i];
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
+          for (int f = 0; f < 64; f++) k21_conv_s3b3_conv2_finish(s, f, bias, r1, y);
         }
       }
     }

@@ -1604,137 +1604,210 @@ static inline __attribute__((always_inline)) void k2_conv_conv1_2_gemm4(const fl
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k2_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 64; o++) {
-    const int f0 = o < 60 ? o - o % 6 : 60;
-    const int mr = o < 60 ? 6 : 4;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …); a batch of one image is shared by the team instead, split by channels
+   (copy, input transform) and by blocks of filters (products, output transform, epilogue). Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k2_conv_conv1_2: U for filter o (all channels). */
+static inline void k2_conv_conv1_2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 60 ? o - o % 6 : 60;
+  const int mr = o < 60 ? 6 : 4;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 4112L] = t[p][2];
+    }
+  }
+}
+
+/* k2_conv_conv1_2: channel c of image xs into its padded planes. */
+static inline void k2_conv_conv1_2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 33; r++) {
+    float *dst = pad + (long)c * 1156 + r * 17;
+    const float *src = xs + ((long)c * 32 + r - 1) * 32;
+    for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  }
+}
+
+/* k2_conv_conv1_2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k2_conv_conv1_2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 1156;
+  for (int v = 0; v < 4; v++) {
+    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    const float *in = plane + 2 * tr * 17 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 578);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 579);
+    d[1][0] = *(const kiln_v8 *)(in + 17);
+    d[1][1] = *(const kiln_v8 *)(in + 595);
+    d[1][2] = *(const kiln_v8 *)(in + 18);
+    d[1][3] = *(const kiln_v8 *)(in + 596);
+    d[2][0] = *(const kiln_v8 *)(in + 34);
+    d[2][1] = *(const kiln_v8 *)(in + 612);
+    d[2][2] = *(const kiln_v8 *)(in + 35);
+    d[2][3] = *(const kiln_v8 *)(in + 613);
+    d[3][0] = *(const kiln_v8 *)(in + 51);
+    d[3][1] = *(const kiln_v8 *)(in + 629);
+    d[3][2] = *(const kiln_v8 *)(in + 52);
+    d[3][3] = *(const kiln_v8 *)(in + 630);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 2064 + (long)c * 32 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k2_conv_conv1_2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (10 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k2_conv_conv1_2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 2064;
+    const float *ux = u + (long)xi * 4112;
+    float *mx = mt + (long)xi * 2064;
+    for (int t = 0; t < 32; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 10) {
+          k2_conv_conv1_2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 32 + t);
+          continue;
+        }
+        k2_conv_conv1_2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 32 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 4112 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[4112L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 4112L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 4112L] = t[p][2];
+  }
+}
+
+/* k2_conv_conv1_2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k2_conv_conv1_2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 1024;
+    for (int v = 0; v < 4; v++) {
+      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      const float *m = mt + (long)f * 32 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2064L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2064L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2064L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2064L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 32 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k2_conv_conv1_2: bias and epilogue of filter f of image s. */
+static inline void k2_conv_conv1_2_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 65536L + (long)f * 1024;
+  const float b = bias[f];
+  for (int i = 0; i < 1024; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k2_conv_conv1_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 10 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
+#pragma omp parallel if ((long)n * 37748736L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 65792L + (long)slot * 140032L;
-    float *vt = pad + 73984L, *mt = vt + 33024L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 73984L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 65536L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 33; r++) {
-          float *dst = pad + (long)c * 1156 + r * 17;
-          const float *src = xs + ((long)c * 32 + r - 1) * 32;
-          for (int j = 1; j < 17; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 16; j++) dst[578 + j] = src[j * 2];
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·4112 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 64; o++) k2_conv_conv1_2_weights(weight, u, o);
+    if (n > 1) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 65792L + (long)slot * 140032L;
+        float *vt = pad + 73984L, *mt = vt + 33024L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 73984L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 65536L;
+          float *ys = y + (long)s * 65536L;
+          for (int c = 0; c < 64; c++) k2_conv_conv1_2_copy(xs, pad, c);
+          for (int b = 0; b < 8; b++) {
+            const int v0 = b * 4 < 28 ? b * 4 : 28;
+            for (int c = 0; c < 64; c++) k2_conv_conv1_2_input(pad, vt, v0, c);
+            k2_conv_conv1_2_products(vt, u, mt, 0, filterBlocks);
+            k2_conv_conv1_2_outputs(mt, ys, v0, 0, 64);
+          }
+          for (int f = 0; f < 64; f++) k2_conv_conv1_2_finish(s, f, bias, y);
         }
-      float *ys = y + (long)s * 65536L;
+      }
+    }
+    if (n == 1) {
+      /* One image: the team shares it, each step split over channels or filter blocks (the barriers at the end
+         of each loop order them). */
+      float *pad = scratch + 65792L;
+      float *vt = pad + 73984L, *mt = vt + 33024L;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int c = 0; c < 64; c++) {
+        for (long i = 0; i < 1156L; i++) pad[(long)c * 1156 + i] = 0.0f;
+        k2_conv_conv1_2_copy(x, pad, c);
+      }
       for (int b = 0; b < 8; b++) {
         const int v0 = b * 4 < 28 ? b * 4 : 28;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 1156;
-          for (int v = 0; v < 4; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *in = plane + 2 * tr * 17 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 578);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 579);
-            d[1][0] = *(const kiln_v8 *)(in + 17);
-            d[1][1] = *(const kiln_v8 *)(in + 595);
-            d[1][2] = *(const kiln_v8 *)(in + 18);
-            d[1][3] = *(const kiln_v8 *)(in + 596);
-            d[2][0] = *(const kiln_v8 *)(in + 34);
-            d[2][1] = *(const kiln_v8 *)(in + 612);
-            d[2][2] = *(const kiln_v8 *)(in + 35);
-            d[2][3] = *(const kiln_v8 *)(in + 613);
-            d[3][0] = *(const kiln_v8 *)(in + 51);
-            d[3][1] = *(const kiln_v8 *)(in + 629);
-            d[3][2] = *(const kiln_v8 *)(in + 52);
-            d[3][3] = *(const kiln_v8 *)(in + 630);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 2064 + (long)c * 32 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
-            }
-          }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2064;
-          const float *ux = u + (long)xi * 4112;
-          float *mx = mt + (long)xi * 2064;
-          for (int t = 0; t < 32; t += 16) {
-            for (int fb = 0; fb < 10; fb++)
-              k2_conv_conv1_2_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 32 + t);
-            k2_conv_conv1_2_gemm4(vx + t, ux + 60L * 64, mx + 60L * 32 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 64; f++) {
-          float *yf = ys + (long)f * 1024;
-          for (int v = 0; v < 4; v++) {
-            const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
-            const float *m = mt + (long)f * 32 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2064L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2064L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2064L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2064L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 32 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int c = 0; c < 64; c++) k2_conv_conv1_2_input(pad, vt, v0, c);
+        /* Filter blocks in 8 contiguous parts: a thread's blocks take each position's V from L1 in turn. */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int part = 0; part < 8; part++) {
+          const int fb0 = part * filterBlocks / 8, fb1 = (part + 1) * filterBlocks / 8;
+          k2_conv_conv1_2_products(vt, u, mt, fb0, fb1);
+          k2_conv_conv1_2_outputs(mt, y, v0, fb0 * 6, fb1 * 6 < 64 ? fb1 * 6 : 64);
         }
       }
-      for (int f = 0; f < 64; f++) {
-        float *yf = ys + (long)f * 1024;
-        const float b = bias[f];
-        for (int i = 0; i < 1024; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
-        }
-      }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int f = 0; f < 64; f++) k2_conv_conv1_2_finish(0, f, bias, y);
     }
   }
 }
@@ -1841,137 +1914,210 @@ static inline __attribute__((always_inline)) void k4_conv_conv2_1_gemm2(const fl
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k4_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·8208 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 128; o++) {
-    const int f0 = o < 126 ? o - o % 6 : 126;
-    const int mr = o < 126 ? 6 : 2;
-    for (int c = 0; c < 64; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …); a batch of one image is shared by the team instead, split by channels
+   (copy, input transform) and by blocks of filters (products, output transform, epilogue). Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k4_conv_conv2_1: U for filter o (all channels). */
+static inline void k4_conv_conv2_1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 126 ? o - o % 6 : 126;
+  const int mr = o < 126 ? 6 : 2;
+  for (int c = 0; c < 64; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 64 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 8208 + (long)f0 * 64 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[8208L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 8208L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 8208L] = t[p][2];
+    }
+  }
+}
+
+/* k4_conv_conv2_1: channel c of image xs into its padded planes. */
+static inline void k4_conv_conv2_1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k4_conv_conv2_1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k4_conv_conv2_1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 4; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 2064 + (long)c * 32 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k4_conv_conv2_1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (21 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k4_conv_conv2_1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 2064;
+    const float *ux = u + (long)xi * 8208;
+    float *mx = mt + (long)xi * 4112;
+    for (int t = 0; t < 32; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 21) {
+          k4_conv_conv2_1_gemm2(vx + t, ux + 126L * 64, mx + 126L * 32 + t);
+          continue;
+        }
+        k4_conv_conv2_1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 32 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 8208 + (long)f0 * 64 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[8208L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 8208L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 8208L] = t[p][2];
+  }
+}
+
+/* k4_conv_conv2_1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k4_conv_conv2_1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 4; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 32 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k4_conv_conv2_1: bias and epilogue of filter f of image s. */
+static inline void k4_conv_conv2_1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 32768L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k4_conv_conv2_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 21 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
+#pragma omp parallel if ((long)n * 18874368L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 131328L + (long)slot * 119552L;
-    float *vt = pad + 20736L, *mt = vt + 33024L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 20736L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 64; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·8208 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 128; o++) k4_conv_conv2_1_weights(weight, u, o);
+    if (n > 1) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 131328L + (long)slot * 119552L;
+        float *vt = pad + 20736L, *mt = vt + 33024L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 20736L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 32768L;
+          for (int c = 0; c < 64; c++) k4_conv_conv2_1_copy(xs, pad, c);
+          for (int b = 0; b < 2; b++) {
+            const int v0 = b * 4 < 4 ? b * 4 : 4;
+            for (int c = 0; c < 64; c++) k4_conv_conv2_1_input(pad, vt, v0, c);
+            k4_conv_conv2_1_products(vt, u, mt, 0, filterBlocks);
+            k4_conv_conv2_1_outputs(mt, ys, v0, 0, 128);
+          }
+          for (int f = 0; f < 128; f++) k4_conv_conv2_1_finish(s, f, bias, y);
         }
-      float *ys = y + (long)s * 32768L;
+      }
+    }
+    if (n == 1) {
+      /* One image: the team shares it, each step split over channels or filter blocks (the barriers at the end
+         of each loop order them). */
+      float *pad = scratch + 131328L;
+      float *vt = pad + 20736L, *mt = vt + 33024L;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int c = 0; c < 64; c++) {
+        for (long i = 0; i < 324L; i++) pad[(long)c * 324 + i] = 0.0f;
+        k4_conv_conv2_1_copy(x, pad, c);
+      }
       for (int b = 0; b < 2; b++) {
         const int v0 = b * 4 < 4 ? b * 4 : 4;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 64; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 4; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 2064 + (long)c * 32 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
-            }
-          }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2064;
-          const float *ux = u + (long)xi * 8208;
-          float *mx = mt + (long)xi * 4112;
-          for (int t = 0; t < 32; t += 16) {
-            for (int fb = 0; fb < 21; fb++)
-              k4_conv_conv2_1_gemm6(vx + t, ux + (long)fb * 6 * 64, mx + (long)fb * 6 * 32 + t);
-            k4_conv_conv2_1_gemm2(vx + t, ux + 126L * 64, mx + 126L * 32 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 128; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 4; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 32 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int c = 0; c < 64; c++) k4_conv_conv2_1_input(pad, vt, v0, c);
+        /* Filter blocks in 8 contiguous parts: a thread's blocks take each position's V from L1 in turn. */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int part = 0; part < 8; part++) {
+          const int fb0 = part * filterBlocks / 8, fb1 = (part + 1) * filterBlocks / 8;
+          k4_conv_conv2_1_products(vt, u, mt, fb0, fb1);
+          k4_conv_conv2_1_outputs(mt, y, v0, fb0 * 6, fb1 * 6 < 128 ? fb1 * 6 : 128);
         }
       }
-      for (int f = 0; f < 128; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
-        }
-      }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int f = 0; f < 128; f++) k4_conv_conv2_1_finish(0, f, bias, y);
     }
   }
 }
@@ -2043,137 +2189,210 @@ static inline __attribute__((always_inline)) void k5_conv_conv2_2_gemm2(const fl
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k5_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·16400 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 128; o++) {
-    const int f0 = o < 126 ? o - o % 6 : 126;
-    const int mr = o < 126 ? 6 : 2;
-    for (int c = 0; c < 128; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 128 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …); a batch of one image is shared by the team instead, split by channels
+   (copy, input transform) and by blocks of filters (products, output transform, epilogue). Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k5_conv_conv2_2: U for filter o (all channels). */
+static inline void k5_conv_conv2_2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 126 ? o - o % 6 : 126;
+  const int mr = o < 126 ? 6 : 2;
+  for (int c = 0; c < 128; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 128 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 16400 + (long)f0 * 128 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[16400L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 16400L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 16400L] = t[p][2];
+    }
+  }
+}
+
+/* k5_conv_conv2_2: channel c of image xs into its padded planes. */
+static inline void k5_conv_conv2_2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 17; r++) {
+    float *dst = pad + (long)c * 324 + r * 9;
+    const float *src = xs + ((long)c * 16 + r - 1) * 16;
+    for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  }
+}
+
+/* k5_conv_conv2_2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k5_conv_conv2_2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 324;
+  for (int v = 0; v < 2; v++) {
+    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    const float *in = plane + 2 * tr * 9 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = *(const kiln_v8 *)(in + 0);
+    d[0][1] = *(const kiln_v8 *)(in + 162);
+    d[0][2] = *(const kiln_v8 *)(in + 1);
+    d[0][3] = *(const kiln_v8 *)(in + 163);
+    d[1][0] = *(const kiln_v8 *)(in + 9);
+    d[1][1] = *(const kiln_v8 *)(in + 171);
+    d[1][2] = *(const kiln_v8 *)(in + 10);
+    d[1][3] = *(const kiln_v8 *)(in + 172);
+    d[2][0] = *(const kiln_v8 *)(in + 18);
+    d[2][1] = *(const kiln_v8 *)(in + 180);
+    d[2][2] = *(const kiln_v8 *)(in + 19);
+    d[2][3] = *(const kiln_v8 *)(in + 181);
+    d[3][0] = *(const kiln_v8 *)(in + 27);
+    d[3][1] = *(const kiln_v8 *)(in + 189);
+    d[3][2] = *(const kiln_v8 *)(in + 28);
+    d[3][3] = *(const kiln_v8 *)(in + 190);
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 2064 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k5_conv_conv2_2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (21 of 6, then the tail of 2),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k5_conv_conv2_2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 2064;
+    const float *ux = u + (long)xi * 16400;
+    float *mx = mt + (long)xi * 2064;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 21) {
+          k5_conv_conv2_2_gemm2(vx + t, ux + 126L * 128, mx + 126L * 16 + t);
+          continue;
+        }
+        k5_conv_conv2_2_gemm6(vx + t, ux + (long)fb * 6 * 128, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 16400 + (long)f0 * 128 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[16400L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 16400L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 16400L] = t[p][2];
+  }
+}
+
+/* k5_conv_conv2_2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k5_conv_conv2_2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 256;
+    for (int v = 0; v < 2; v++) {
+      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2064L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2064L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2064L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2064L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 16 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k5_conv_conv2_2: bias and epilogue of filter f of image s. */
+static inline void k5_conv_conv2_2_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 32768L + (long)f * 256;
+  const float b = bias[f];
+  for (int i = 0; i < 256; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k5_conv_conv2_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 21 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
+#pragma omp parallel if ((long)n * 37748736L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 262400L + (long)slot * 107520L;
-    float *vt = pad + 41472L, *mt = vt + 33024L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 41472L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 32768L;
-      for (int c = 0; c < 128; c++)
-        for (int r = 1; r < 17; r++) {
-          float *dst = pad + (long)c * 324 + r * 9;
-          const float *src = xs + ((long)c * 16 + r - 1) * 16;
-          for (int j = 1; j < 9; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 8; j++) dst[162 + j] = src[j * 2];
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·16400 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 128; o++) k5_conv_conv2_2_weights(weight, u, o);
+    if (n > 1) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 262400L + (long)slot * 107520L;
+        float *vt = pad + 41472L, *mt = vt + 33024L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 41472L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 32768L;
+          float *ys = y + (long)s * 32768L;
+          for (int c = 0; c < 128; c++) k5_conv_conv2_2_copy(xs, pad, c);
+          for (int b = 0; b < 4; b++) {
+            const int v0 = b * 2 < 6 ? b * 2 : 6;
+            for (int c = 0; c < 128; c++) k5_conv_conv2_2_input(pad, vt, v0, c);
+            k5_conv_conv2_2_products(vt, u, mt, 0, filterBlocks);
+            k5_conv_conv2_2_outputs(mt, ys, v0, 0, 128);
+          }
+          for (int f = 0; f < 128; f++) k5_conv_conv2_2_finish(s, f, bias, y);
         }
-      float *ys = y + (long)s * 32768L;
+      }
+    }
+    if (n == 1) {
+      /* One image: the team shares it, each step split over channels or filter blocks (the barriers at the end
+         of each loop order them). */
+      float *pad = scratch + 262400L;
+      float *vt = pad + 41472L, *mt = vt + 33024L;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int c = 0; c < 128; c++) {
+        for (long i = 0; i < 324L; i++) pad[(long)c * 324 + i] = 0.0f;
+        k5_conv_conv2_2_copy(x, pad, c);
+      }
       for (int b = 0; b < 4; b++) {
         const int v0 = b * 2 < 6 ? b * 2 : 6;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 128; c++) {
-          const float *plane = pad + (long)c * 324;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *in = plane + 2 * tr * 9 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = *(const kiln_v8 *)(in + 0);
-            d[0][1] = *(const kiln_v8 *)(in + 162);
-            d[0][2] = *(const kiln_v8 *)(in + 1);
-            d[0][3] = *(const kiln_v8 *)(in + 163);
-            d[1][0] = *(const kiln_v8 *)(in + 9);
-            d[1][1] = *(const kiln_v8 *)(in + 171);
-            d[1][2] = *(const kiln_v8 *)(in + 10);
-            d[1][3] = *(const kiln_v8 *)(in + 172);
-            d[2][0] = *(const kiln_v8 *)(in + 18);
-            d[2][1] = *(const kiln_v8 *)(in + 180);
-            d[2][2] = *(const kiln_v8 *)(in + 19);
-            d[2][3] = *(const kiln_v8 *)(in + 181);
-            d[3][0] = *(const kiln_v8 *)(in + 27);
-            d[3][1] = *(const kiln_v8 *)(in + 189);
-            d[3][2] = *(const kiln_v8 *)(in + 28);
-            d[3][3] = *(const kiln_v8 *)(in + 190);
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 2064 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
-            }
-          }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2064;
-          const float *ux = u + (long)xi * 16400;
-          float *mx = mt + (long)xi * 2064;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 21; fb++)
-              k5_conv_conv2_2_gemm6(vx + t, ux + (long)fb * 6 * 128, mx + (long)fb * 6 * 16 + t);
-            k5_conv_conv2_2_gemm2(vx + t, ux + 126L * 128, mx + 126L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 128; f++) {
-          float *yf = ys + (long)f * 256;
-          for (int v = 0; v < 2; v++) {
-            const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 2064L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 2064L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 2064L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 2064L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 16 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 8) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int c = 0; c < 128; c++) k5_conv_conv2_2_input(pad, vt, v0, c);
+        /* Filter blocks in 8 contiguous parts: a thread's blocks take each position's V from L1 in turn. */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int part = 0; part < 8; part++) {
+          const int fb0 = part * filterBlocks / 8, fb1 = (part + 1) * filterBlocks / 8;
+          k5_conv_conv2_2_products(vt, u, mt, fb0, fb1);
+          k5_conv_conv2_2_outputs(mt, y, v0, fb0 * 6, fb1 * 6 < 128 ? fb1 * 6 : 128);
         }
       }
-      for (int f = 0; f < 128; f++) {
-        float *yf = ys + (long)f * 256;
-        const float b = bias[f];
-        for (int i = 0; i < 256; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
-        }
-      }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int f = 0; f < 128; f++) k5_conv_conv2_2_finish(0, f, bias, y);
     }
   }
 }
@@ -2288,137 +2507,210 @@ static inline __attribute__((always_inline)) void k7_conv_conv3_1_gemm4(const fl
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k7_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·32784 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 256; o++) {
-    const int f0 = o < 252 ? o - o % 6 : 252;
-    const int mr = o < 252 ? 6 : 4;
-    for (int c = 0; c < 128; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 128 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …); a batch of one image is shared by the team instead, split by channels
+   (copy, input transform) and by blocks of filters (products, output transform, epilogue). Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k7_conv_conv3_1: U for filter o (all channels). */
+static inline void k7_conv_conv3_1_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 252 ? o - o % 6 : 252;
+  const int mr = o < 252 ? 6 : 4;
+  for (int c = 0; c < 128; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 128 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 32784 + (long)f0 * 128 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[32784L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 32784L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 32784L] = t[p][2];
+    }
+  }
+}
+
+/* k7_conv_conv3_1: channel c of image xs into its padded planes. */
+static inline void k7_conv_conv3_1_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k7_conv_conv3_1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k7_conv_conv3_1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 2064 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k7_conv_conv3_1: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (42 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k7_conv_conv3_1_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 2064;
+    const float *ux = u + (long)xi * 32784;
+    float *mx = mt + (long)xi * 4112;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 42) {
+          k7_conv_conv3_1_gemm4(vx + t, ux + 252L * 128, mx + 252L * 16 + t);
+          continue;
+        }
+        k7_conv_conv3_1_gemm6(vx + t, ux + (long)fb * 6 * 128, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 32784 + (long)f0 * 128 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[32784L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 32784L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 32784L] = t[p][2];
+  }
+}
+
+/* k7_conv_conv3_1: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k7_conv_conv3_1_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k7_conv_conv3_1: bias and epilogue of filter f of image s. */
+static inline void k7_conv_conv3_1_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k7_conv_conv3_1(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 42 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 18874368L >= 131072L)
+#pragma omp parallel if ((long)n * 18874368L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 524544L + (long)slot * 111616L;
-    float *vt = pad + 12800L, *mt = vt + 33024L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 12800L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 8192L;
-      for (int c = 0; c < 128; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·32784 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 256; o++) k7_conv_conv3_1_weights(weight, u, o);
+    if (n > 1) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 524544L + (long)slot * 111616L;
+        float *vt = pad + 12800L, *mt = vt + 33024L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 12800L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 8192L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 128; c++) k7_conv_conv3_1_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 128; c++) k7_conv_conv3_1_input(pad, vt, v0, c);
+            k7_conv_conv3_1_products(vt, u, mt, 0, filterBlocks);
+            k7_conv_conv3_1_outputs(mt, ys, v0, 0, 256);
+          }
+          for (int f = 0; f < 256; f++) k7_conv_conv3_1_finish(s, f, bias, y);
         }
-      float *ys = y + (long)s * 16384L;
+      }
+    }
+    if (n == 1) {
+      /* One image: the team shares it, each step split over channels or filter blocks (the barriers at the end
+         of each loop order them). */
+      float *pad = scratch + 524544L;
+      float *vt = pad + 12800L, *mt = vt + 33024L;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int c = 0; c < 128; c++) {
+        for (long i = 0; i < 100L; i++) pad[(long)c * 100 + i] = 0.0f;
+        k7_conv_conv3_1_copy(x, pad, c);
+      }
       for (int b = 0; b < 1; b++) {
         const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 128; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 2064 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 2064) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 2064) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 2064) = e[i][1] - e[i][3];
-            }
-          }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 2064;
-          const float *ux = u + (long)xi * 32784;
-          float *mx = mt + (long)xi * 4112;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 42; fb++)
-              k7_conv_conv3_1_gemm6(vx + t, ux + (long)fb * 6 * 128, mx + (long)fb * 6 * 16 + t);
-            k7_conv_conv3_1_gemm4(vx + t, ux + 252L * 128, mx + 252L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 256; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int c = 0; c < 128; c++) k7_conv_conv3_1_input(pad, vt, v0, c);
+        /* Filter blocks in 8 contiguous parts: a thread's blocks take each position's V from L1 in turn. */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int part = 0; part < 8; part++) {
+          const int fb0 = part * filterBlocks / 8, fb1 = (part + 1) * filterBlocks / 8;
+          k7_conv_conv3_1_products(vt, u, mt, fb0, fb1);
+          k7_conv_conv3_1_outputs(mt, y, v0, fb0 * 6, fb1 * 6 < 256 ? fb1 * 6 : 256);
         }
       }
-      for (int f = 0; f < 256; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
-        }
-      }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int f = 0; f < 256; f++) k7_conv_conv3_1_finish(0, f, bias, y);
     }
   }
 }
@@ -2498,137 +2790,210 @@ static inline __attribute__((always_inline)) void k8_conv_conv3_2_gemm4(const fl
    U[ξ]·V[ξ] (register tiles of 6 filters × 16 tiles) into M[ξ][f][t], and the output transform into
    y; then the bias and epilogue are applied in a pass over the image's output while it is in cache (each
    step in float, as the standalone kernels compute it; r1, r2, … shaped like y). Images are dealt to fixed
-   slots (slot s takes s, s + slots, …), so any thread count gives the same bits. */
-static void k8_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
-  /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
-     u[ξ·65552 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
-  float *restrict u = scratch;
-  for (int o = 0; o < 256; o++) {
-    const int f0 = o < 252 ? o - o % 6 : 252;
-    const int mr = o < 252 ? 6 : 4;
-    for (int c = 0; c < 256; c++) {
-      float g[3][3], t[4][3];
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++)
-          g[p][q] = weight[(((long)o * 256 + c) * 3 + p) * 3 + q];
-      for (int q = 0; q < 3; q++) {
-        t[0][q] = g[0][q];
-        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-        t[3][q] = g[2][q];
+   slots (slot s takes s, s + slots, …); a batch of one image is shared by the team instead, split by channels
+   (copy, input transform) and by blocks of filters (products, output transform, epilogue). Every value is computed
+   the same way whichever thread computes it, so any thread count gives the same bits. */
+/* k8_conv_conv3_2: U for filter o (all channels). */
+static inline void k8_conv_conv3_2_weights(const float *restrict weight, float *restrict u, int o) {
+  const int f0 = o < 252 ? o - o % 6 : 252;
+  const int mr = o < 252 ? 6 : 4;
+  for (int c = 0; c < 256; c++) {
+    float g[3][3], t[4][3];
+    for (int p = 0; p < 3; p++)
+      for (int q = 0; q < 3; q++)
+        g[p][q] = weight[(((long)o * 256 + c) * 3 + p) * 3 + q];
+    for (int q = 0; q < 3; q++) {
+      t[0][q] = g[0][q];
+      t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+      t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+      t[3][q] = g[2][q];
+    }
+    for (int p = 0; p < 4; p++) {
+      float *dst = u + (long)(p * 4) * 65552 + (long)f0 * 256 + c * mr + (o - f0);
+      dst[0] = t[p][0];
+      dst[65552L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
+      dst[2 * 65552L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
+      dst[3 * 65552L] = t[p][2];
+    }
+  }
+}
+
+/* k8_conv_conv3_2: channel c of image xs into its padded planes. */
+static inline void k8_conv_conv3_2_copy(const float *restrict xs, float *restrict pad, int c) {
+  for (int r = 1; r < 9; r++) {
+    float *dst = pad + (long)c * 100 + r * 5;
+    const float *src = xs + ((long)c * 8 + r - 1) * 8;
+    for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
+    for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  }
+}
+
+/* k8_conv_conv3_2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
+   B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
+static inline void k8_conv_conv3_2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
+  const float *plane = pad + (long)c * 100;
+  for (int v = 0; v < 2; v++) {
+    const int tr = 2 * (v0 + v), tc = 0;
+    const float *in = plane + 2 * tr * 5 + tc;
+    kiln_v8 d[4][4], e[4][4];
+    d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
+    d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
+    d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
+    d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
+    d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
+    d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
+    d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
+    d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
+    d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
+    d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
+    d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
+    d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
+    d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
+    d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
+    d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
+    d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
+    for (int j = 0; j < 4; j++) {
+      e[0][j] = d[0][j] - d[2][j];
+      e[1][j] = d[1][j] + d[2][j];
+      e[2][j] = d[2][j] - d[1][j];
+      e[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      float *o = vt + (long)(i * 4) * 4112 + (long)c * 16 + 8 * v;
+      *(kiln_v8 *)o = e[i][0] - e[i][2];
+      *(kiln_v8 *)(o + 4112) = e[i][1] + e[i][2];
+      *(kiln_v8 *)(o + 2 * 4112) = e[i][2] - e[i][1];
+      *(kiln_v8 *)(o + 3 * 4112) = e[i][1] - e[i][3];
+    }
+  }
+}
+
+/* k8_conv_conv3_2: M[ξ] = U[ξ]·V[ξ] over the block's tiles for filter blocks [fb0, fb1) (42 of 6, then the tail of 4),
+   position by position, so each position's V is read from L1 by every block. */
+static inline void k8_conv_conv3_2_products(const float *restrict vt, const float *restrict u, float *restrict mt, int fb0, int fb1) {
+  for (int xi = 0; xi < 16; xi++) {
+    const float *vx = vt + (long)xi * 4112;
+    const float *ux = u + (long)xi * 65552;
+    float *mx = mt + (long)xi * 4112;
+    for (int t = 0; t < 16; t += 16)
+      for (int fb = fb0; fb < fb1; fb++) {
+        if (fb == 42) {
+          k8_conv_conv3_2_gemm4(vx + t, ux + 252L * 256, mx + 252L * 16 + t);
+          continue;
+        }
+        k8_conv_conv3_2_gemm6(vx + t, ux + (long)fb * 6 * 256, mx + (long)fb * 6 * 16 + t);
       }
-      for (int p = 0; p < 4; p++) {
-        float *dst = u + (long)(p * 4) * 65552 + (long)f0 * 256 + c * mr + (o - f0);
-        dst[0] = t[p][0];
-        dst[65552L] = 0.5f * (t[p][0] + t[p][1] + t[p][2]);
-        dst[2 * 65552L] = 0.5f * (t[p][0] - t[p][1] + t[p][2]);
-        dst[3 * 65552L] = t[p][2];
+  }
+}
+
+/* k8_conv_conv3_2: the output transform A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1], of filters [f0, f1) into ys: 2×2 outputs
+   per tile, interleaved into output rows. */
+static inline void k8_conv_conv3_2_outputs(const float *restrict mt, float *restrict ys, int v0, int f0, int f1) {
+  for (int f = f0; f < f1; f++) {
+    float *yf = ys + (long)f * 64;
+    for (int v = 0; v < 2; v++) {
+      const int tr = 2 * (v0 + v), tc = 0;
+      const float *m = mt + (long)f * 16 + 8 * v;
+      kiln_v8 r[2][4];
+      for (int j = 0; j < 4; j++) {
+        const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
+        const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
+        const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
+        const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
+        r[0][j] = m0 + m1 + m2;
+        r[1][j] = m1 - m2 - m3;
+      }
+      for (int i = 0; i < 2; i++) {
+        const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
+        float *row = yf + (2 * tr + i) * 8 + 2 * tc;
+        *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
+        *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
       }
     }
   }
+}
+
+/* k8_conv_conv3_2: bias and epilogue of filter f of image s. */
+static inline void k8_conv_conv3_2_finish(int s, int f, const float *restrict bias, float *restrict y) {
+  float *yf = y + (long)s * 16384L + (long)f * 64;
+  const float b = bias[f];
+  for (int i = 0; i < 64; i++) {
+    float v = yf[i] + b;
+    v = (v < 0.0f ? 0.0f : v);
+    yf[i] = v;
+  }
+}
+
+static void k8_conv_conv3_2(int n, const float *restrict x, const float *restrict weight, const float *restrict bias, float *restrict y, float *restrict scratch) {
+  float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
+  const int filterBlocks = 42 + 1;
+  (void)filterBlocks;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) if (slots > 1 && (long)n * 37748736L >= 131072L)
+#pragma omp parallel if ((long)n * 37748736L >= 131072L)
 #endif
-  for (int slot = 0; slot < slots; slot++) {
-    float *pad = scratch + 1048832L + (long)slot * 157184L;
-    float *vt = pad + 25600L, *mt = vt + 65792L;
-    /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
-    for (long i = 0; i < 25600L; i++) pad[i] = 0.0f;
-    for (int s = slot; s < n; s += slots) {
-      const float *xs = x + (long)s * 16384L;
-      for (int c = 0; c < 256; c++)
-        for (int r = 1; r < 9; r++) {
-          float *dst = pad + (long)c * 100 + r * 5;
-          const float *src = xs + ((long)c * 8 + r - 1) * 8;
-          for (int j = 1; j < 5; j++) dst[j] = src[j * 2 - 1];
-          for (int j = 0; j < 4; j++) dst[50 + j] = src[j * 2];
+  {
+    /* U = G·g·G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored U[ξ][f0 + j][c] as
+       u[ξ·65552 + f0·C + c·mr + j] (each position padded by 16 floats, so the 16 are not 4 KiB apart). */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int o = 0; o < 256; o++) k8_conv_conv3_2_weights(weight, u, o);
+    if (n > 1) {
+#ifdef _OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+      for (int slot = 0; slot < slots; slot++) {
+        float *pad = scratch + 1048832L + (long)slot * 157184L;
+        float *vt = pad + 25600L, *mt = vt + 65792L;
+        /* The padding never changes: zero the slot's planes once, then each image overwrites only the interior. */
+        for (long i = 0; i < 25600L; i++) pad[i] = 0.0f;
+        for (int s = slot; s < n; s += slots) {
+          const float *xs = x + (long)s * 16384L;
+          float *ys = y + (long)s * 16384L;
+          for (int c = 0; c < 256; c++) k8_conv_conv3_2_copy(xs, pad, c);
+          for (int b = 0; b < 1; b++) {
+            const int v0 = b * 2 < 0 ? b * 2 : 0;
+            for (int c = 0; c < 256; c++) k8_conv_conv3_2_input(pad, vt, v0, c);
+            k8_conv_conv3_2_products(vt, u, mt, 0, filterBlocks);
+            k8_conv_conv3_2_outputs(mt, ys, v0, 0, 256);
+          }
+          for (int f = 0; f < 256; f++) k8_conv_conv3_2_finish(s, f, bias, y);
         }
-      float *ys = y + (long)s * 16384L;
+      }
+    }
+    if (n == 1) {
+      /* One image: the team shares it, each step split over channels or filter blocks (the barriers at the end
+         of each loop order them). */
+      float *pad = scratch + 1048832L;
+      float *vt = pad + 25600L, *mt = vt + 65792L;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int c = 0; c < 256; c++) {
+        for (long i = 0; i < 100L; i++) pad[(long)c * 100 + i] = 0.0f;
+        k8_conv_conv3_2_copy(x, pad, c);
+      }
       for (int b = 0; b < 1; b++) {
         const int v0 = b * 2 < 0 ? b * 2 : 0;
-        /* Input transform: V[ξ] = B^T·d·B, B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], per channel and vector of tiles. */
-        for (int c = 0; c < 256; c++) {
-          const float *plane = pad + (long)c * 100;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *in = plane + 2 * tr * 5 + tc;
-            kiln_v8 d[4][4], e[4][4];
-            d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
-            d[0][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 50), *(const kiln_v4 *)(in + 60));
-            d[0][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 1), *(const kiln_v4 *)(in + 11));
-            d[0][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 51), *(const kiln_v4 *)(in + 61));
-            d[1][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 5), *(const kiln_v4 *)(in + 15));
-            d[1][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 55), *(const kiln_v4 *)(in + 65));
-            d[1][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 6), *(const kiln_v4 *)(in + 16));
-            d[1][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 56), *(const kiln_v4 *)(in + 66));
-            d[2][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 10), *(const kiln_v4 *)(in + 20));
-            d[2][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 60), *(const kiln_v4 *)(in + 70));
-            d[2][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 11), *(const kiln_v4 *)(in + 21));
-            d[2][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 61), *(const kiln_v4 *)(in + 71));
-            d[3][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 15), *(const kiln_v4 *)(in + 25));
-            d[3][1] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 65), *(const kiln_v4 *)(in + 75));
-            d[3][2] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 16), *(const kiln_v4 *)(in + 26));
-            d[3][3] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 66), *(const kiln_v4 *)(in + 76));
-            for (int j = 0; j < 4; j++) {
-              e[0][j] = d[0][j] - d[2][j];
-              e[1][j] = d[1][j] + d[2][j];
-              e[2][j] = d[2][j] - d[1][j];
-              e[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              float *o = vt + (long)(i * 4) * 4112 + (long)c * 16 + 8 * v;
-              *(kiln_v8 *)o = e[i][0] - e[i][2];
-              *(kiln_v8 *)(o + 4112) = e[i][1] + e[i][2];
-              *(kiln_v8 *)(o + 2 * 4112) = e[i][2] - e[i][1];
-              *(kiln_v8 *)(o + 3 * 4112) = e[i][1] - e[i][3];
-            }
-          }
-        }
-        /* M[ξ] = U[ξ]·V[ξ]. */
-        for (int xi = 0; xi < 16; xi++) {
-          const float *vx = vt + (long)xi * 4112;
-          const float *ux = u + (long)xi * 65552;
-          float *mx = mt + (long)xi * 4112;
-          for (int t = 0; t < 16; t += 16) {
-            for (int fb = 0; fb < 42; fb++)
-              k8_conv_conv3_2_gemm6(vx + t, ux + (long)fb * 6 * 256, mx + (long)fb * 6 * 16 + t);
-            k8_conv_conv3_2_gemm4(vx + t, ux + 252L * 256, mx + 252L * 16 + t);
-          }
-        }
-        /* Output transform: A^T·m·A, A^T = [1 1 1 0; 0 1 −1 −1]: 2×2 outputs per tile, interleaved into output rows. */
-        for (int f = 0; f < 256; f++) {
-          float *yf = ys + (long)f * 64;
-          for (int v = 0; v < 2; v++) {
-            const int tr = 2 * (v0 + v), tc = 0;
-            const float *m = mt + (long)f * 16 + 8 * v;
-            kiln_v8 r[2][4];
-            for (int j = 0; j < 4; j++) {
-              const kiln_v8 m0 = *(const kiln_v8 *)(m + j * 4112L);
-              const kiln_v8 m1 = *(const kiln_v8 *)(m + (4 + j) * 4112L);
-              const kiln_v8 m2 = *(const kiln_v8 *)(m + (8 + j) * 4112L);
-              const kiln_v8 m3 = *(const kiln_v8 *)(m + (12 + j) * 4112L);
-              r[0][j] = m0 + m1 + m2;
-              r[1][j] = m1 - m2 - m3;
-            }
-            for (int i = 0; i < 2; i++) {
-              const kiln_v8 left = r[i][0] + r[i][1] + r[i][2], right = r[i][1] - r[i][2] - r[i][3];
-              float *row = yf + (2 * tr + i) * 8 + 2 * tc;
-              *(kiln_v8 *)row = KILN_V8_ZIP_LO(left, right);
-              *(kiln_v8 *)(row + 16) = KILN_V8_ZIP_HI(left, right);
-            }
-          }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int c = 0; c < 256; c++) k8_conv_conv3_2_input(pad, vt, v0, c);
+        /* Filter blocks in 8 contiguous parts: a thread's blocks take each position's V from L1 in turn. */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int part = 0; part < 8; part++) {
+          const int fb0 = part * filterBlocks / 8, fb1 = (part + 1) * filterBlocks / 8;
+          k8_conv_conv3_2_products(vt, u, mt, fb0, fb1);
+          k8_conv_conv3_2_outputs(mt, y, v0, fb0 * 6, fb1 * 6 < 256 ? fb1 * 6 : 256);
         }
       }
-      for (int f = 0; f < 256; f++) {
-        float *yf = ys + (long)f * 64;
-        const float b = bias[f];
-        for (int i = 0; i < 64; i++) {
-          float v = yf[i] + b;
-          v = (v < 0.0f ? 0.0f : v);
-          yf[i] = v;
-        }
-      }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (int f = 0; f < 256; f++) k8_conv_conv3_2_finish(0, f, bias, y);
     }
   }
 }

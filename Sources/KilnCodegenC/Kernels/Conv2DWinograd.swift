@@ -107,6 +107,17 @@ public struct Conv2DWinogradContext: KernelContext {
   public var windowLoads: [Conv2DWinogradLoadContext]
   public var gemmTiles: [Conv2DWinogradGemmContext]
   public var filterBlock: Int, fullBlocks: Int, tail: Int, tailStart: Int, hasTail: Bool
+  /// Whether a batch of one image is shared by the team (split by channels, then by parts of the filter
+  /// blocks, with a barrier after each of the 2·blocks + 2 steps) rather than computed by one thread: when each
+  /// step has at least 1 M multiply-adds. Measured at batch 1 on 2 threads (`kiln profile`, and the whole
+  /// network through ctypes): VGG-style's layers (18–75 M multiply-adds, ≥ 2 M per step) took the network from
+  /// 3.5–5.3 to 2.5–2.9 ms; ResNet-20's layers (2.4 M each: 70 k per step in the first stage, 600 k in the last)
+  /// ran no faster shared than on one thread (64–85 against 76–79 µs in the last stage, within the noise), and
+  /// the network was slower (1.27–1.53 against 1.14–1.20 ms): a parallel region and its barriers cost more than
+  /// half of such a layer saves.
+  public var shareSingleImage: Bool
+  /// The parts the filter blocks are split into when the team shares an image (the slots, at most one block each).
+  public var parts: Int
   /// F·C + 16: the transformed weights of one position ξ, and the padding after them.
   public var positionFloats: Int
   /// 16·F·C: all transformed weights, at the head of scratch.
@@ -172,6 +183,8 @@ public struct Conv2DWinogradContext: KernelContext {
     fullBlocks = s.outChannels / w.filterBlock
     tailStart = s.outChannels - w.tail
     hasTail = w.tail > 0
+    parts = max(1, min(slots, fullBlocks + (w.tail > 0 ? 1 : 0)))
+    shareSingleImage = slots > 1 && s.usefulMACs / (2 * blocks + 2) >= 1_000_000
     gemmTiles = ([w.filterBlock] + (w.tail > 0 ? [w.tail] : [])).map { filters in
       Conv2DWinogradGemmContext(
         name: name, filters: filters, inChannels: s.inChannels, tileBlock: w.tileBlock,
