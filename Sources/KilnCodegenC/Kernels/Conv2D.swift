@@ -176,7 +176,10 @@ public enum Conv2DKernel {
   /// `options.tiledConvolutions`, `conv2d_tiled` takes convs of any stride with at least 8 filters per group
   /// and rows at least 8 wide (`Conv2DTiling`): ResNet-20's layers ran 32–45 GFLOP/s by im2col + OpenBLAS
   /// per image and 45–65 tiled (`kiln profile`, batch 64, 1 thread, Zen 3, in builds that did not yet fuse
-  /// multiply-adds: see `BuildOptions.Optimization.contraction`). The kernel's `template` names the variant, so
+  /// multiply-adds: see `BuildOptions.Optimization.contraction`). Ahead of those, with
+  /// `options.winogradConvolutions`, `conv2d_winograd` (F(2×2, 3×3)) takes 3×3 stride-1 convs with at least 16
+  /// channels in and out and an even output (`Conv2DWinograd`): VGG-style at batch 64 went from 0.92× to 1.55×
+  /// ONNX Runtime's speed with it. The kernel's `template` names the variant, so
   /// `kiln profile` shows it.
   ///
   /// The graph is verified before lowering (shape inference checked the window, the group divisibility and

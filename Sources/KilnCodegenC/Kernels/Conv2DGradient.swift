@@ -22,6 +22,9 @@ public enum Conv2DGradientKernel {
   ///   (unbatched, F·Cg·kh·kw), and with BLAS `scratch` (a partial dW per slot, then the slots' columns).
   /// - `.parameter(.bias)`, operands [dy]: parameters `dy`, output `dbias` (unbatched, F).
   ///
+  /// With `options.blas`, dx of a stride-1 conv takes `conv2d_winograd` (the forward Winograd kernel of dy with the
+  /// flipped, transposed weights) where `Conv2DWinograd` applies (`options.winogradConvolutions`), else
+  /// `conv2d_tiled` where `Conv2DTiling` does (`options.tiledConvolutions`).
   /// With `options.blas` and `options.flatConvolutions`, a small stride-1 conv (output channels × taps per
   /// group at most 2400) takes the flat loops instead: dx as the forward `conv2d_flat` kernel of dy with the
   /// flipped weights (`transposed`, when no leading pad exceeds (k − 1)·dilation), dW by

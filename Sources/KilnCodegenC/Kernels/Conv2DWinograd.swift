@@ -26,8 +26,8 @@ struct Conv2DWinograd: Hashable, Sendable {
   /// Vectors of the whole output plane.
   var vectors: Int
   /// Vectors per block: 2 (16 tiles), 4 when the channels make the products long enough to pay for the larger
-  /// transformed blocks (64 → 64 channels on 32×32: 119 against 94 GFLOP/s with 2; 32 → 32 on 16×16: 74
-  /// against 86; 128 → 128 on 16×16: the same).
+  /// transformed blocks (in the prototype, 4 against 2: 64 → 64 channels on 32×32 119 against 94 GFLOP/s;
+  /// 32 → 32 on 16×16 74 against 86; 128 → 128 on 16×16 the same).
   var blockVectors: Int
   var filterBlock: Int, tail: Int
 
