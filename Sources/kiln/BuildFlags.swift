@@ -10,6 +10,11 @@ struct BuildFlags: ParsableArguments {
   @Flag(name: .customLong("no-blas"), help: "Use Kiln's own loops instead of OpenBLAS.")
   var noBLAS = false
 
+  @Flag(
+    name: .customLong("no-winograd"),
+    help: "Compute 3×3 convolutions directly instead of by Winograd F(2×2, 3×3) (direct summation order, less scratch).")
+  var noWinograd = false
+
   @Flag(help: "A generic build instead of -march=native.")
   var portable = false
 
@@ -30,6 +35,7 @@ struct BuildFlags: ParsableArguments {
     var o = CompileOptions()
     o.maxBatch = maxBatch
     o.blas = !noBLAS
+    o.winograd = !noWinograd
     o.portable = portable
     o.openMP = !noOpenMP
     o.compiler = compiler

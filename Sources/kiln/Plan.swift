@@ -19,6 +19,10 @@ struct Plan: ParsableCommand {
   @Flag(name: .customLong("no-blas"), help: "Plan for Kiln's own loops instead of OpenBLAS (kernel scratch differs).")
   var noBLAS = false
 
+  @Flag(
+    name: .customLong("no-winograd"), help: "Plan for direct 3×3 convolutions instead of Winograd (less scratch).")
+  var noWinograd = false
+
   @Flag(help: "Print the plan as JSON.")
   var json = false
 
@@ -35,6 +39,7 @@ struct Plan: ParsableCommand {
       var options = CompileOptions()
       options.maxBatch = batch
       options.blas = !noBLAS
+      options.winograd = !noWinograd
       let program =
         train
         ? try Compilation.plannedTrainingProgram(graph, options: options)

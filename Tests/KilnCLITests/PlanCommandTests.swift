@@ -21,6 +21,20 @@ import Testing
     #expect(r.stdout.contains("arena:                   23,552 B (23.0 KiB)"))
   }
 
+  /// `--no-winograd` plans the direct 3×3 kernels: no transformed weights in scratch, so ResNet-20's batch-1
+  /// arena is the smaller one (487,424 B with Winograd).
+  @Test func plansWithoutWinograd() throws {
+    let direct = try kiln("plan", example("resnet20.kiln"), "--batch", "1", "--no-winograd", "--json")
+    let winograd = try kiln("plan", example("resnet20.kiln"), "--batch", "1", "--json")
+    #expect(direct.status == 0 && winograd.status == 0, "\(direct.stderr)\(winograd.stderr)")
+    func arena(_ stdout: String) throws -> Int? {
+      let json = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
+      return json?["arenaBytes"] as? Int
+    }
+    #expect(try arena(direct.stdout) == 279_808)
+    #expect(try arena(winograd.stdout) == 487_424)
+  }
+
   @Test func printsJSONWithTheFigures() throws {
     let r = try kiln("plan", example("resnet_block.kiln"), "--json")
     #expect(r.status == 0, "\(r.stderr)")
