@@ -2475,12 +2475,19 @@ static inline void k4_conv_b2_copy(const float *restrict xs, float *restrict pad
   }
 }
 
+/* k4_conv_b2: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k4_conv_b2_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k4_conv_b2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k4_conv_b2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k4_conv_b2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2535,7 +2542,8 @@ static inline void k4_conv_b2_outputs(const float *restrict mt, float *restrict 
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k4_conv_b2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2571,7 +2579,6 @@ static void k4_conv_b2(int n, const float *restrict x, const float *restrict wei
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 4;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 3538944L >= 131072L)
 #endif

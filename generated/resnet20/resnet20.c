@@ -1922,12 +1922,19 @@ static inline void k2_conv_s1b1_conv1_copy(const float *restrict xs, float *rest
   }
 }
 
+/* k2_conv_s1b1_conv1: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k2_conv_s1b1_conv1_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k2_conv_s1b1_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k2_conv_s1b1_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k2_conv_s1b1_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -1986,7 +1993,8 @@ static inline void k2_conv_s1b1_conv1_outputs(const float *restrict mt, float *r
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k2_conv_s1b1_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2022,7 +2030,6 @@ static void k2_conv_s1b1_conv1(int n, const float *restrict x, const float *rest
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -2171,12 +2178,19 @@ static inline void k3_conv_s1b1_conv2_copy(const float *restrict xs, float *rest
   }
 }
 
+/* k3_conv_s1b1_conv2: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k3_conv_s1b1_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k3_conv_s1b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k3_conv_s1b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k3_conv_s1b1_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2235,7 +2249,8 @@ static inline void k3_conv_s1b1_conv2_outputs(const float *restrict mt, float *r
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k3_conv_s1b1_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2272,7 +2287,6 @@ static void k3_conv_s1b1_conv2(int n, const float *restrict x, const float *rest
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -2421,12 +2435,19 @@ static inline void k4_conv_s1b2_conv1_copy(const float *restrict xs, float *rest
   }
 }
 
+/* k4_conv_s1b2_conv1: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k4_conv_s1b2_conv1_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k4_conv_s1b2_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k4_conv_s1b2_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k4_conv_s1b2_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2485,7 +2506,8 @@ static inline void k4_conv_s1b2_conv1_outputs(const float *restrict mt, float *r
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k4_conv_s1b2_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2521,7 +2543,6 @@ static void k4_conv_s1b2_conv1(int n, const float *restrict x, const float *rest
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -2670,12 +2691,19 @@ static inline void k5_conv_s1b2_conv2_copy(const float *restrict xs, float *rest
   }
 }
 
+/* k5_conv_s1b2_conv2: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k5_conv_s1b2_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k5_conv_s1b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k5_conv_s1b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k5_conv_s1b2_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2734,7 +2762,8 @@ static inline void k5_conv_s1b2_conv2_outputs(const float *restrict mt, float *r
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k5_conv_s1b2_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2771,7 +2800,6 @@ static void k5_conv_s1b2_conv2(int n, const float *restrict x, const float *rest
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -2920,12 +2948,19 @@ static inline void k6_conv_s1b3_conv1_copy(const float *restrict xs, float *rest
   }
 }
 
+/* k6_conv_s1b3_conv1: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k6_conv_s1b3_conv1_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k6_conv_s1b3_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k6_conv_s1b3_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k6_conv_s1b3_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2984,7 +3019,8 @@ static inline void k6_conv_s1b3_conv1_outputs(const float *restrict mt, float *r
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k6_conv_s1b3_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -3020,7 +3056,6 @@ static void k6_conv_s1b3_conv1(int n, const float *restrict x, const float *rest
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -3169,12 +3204,19 @@ static inline void k7_conv_s1b3_conv2_copy(const float *restrict xs, float *rest
   }
 }
 
+/* k7_conv_s1b3_conv2: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k7_conv_s1b3_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k7_conv_s1b3_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k7_conv_s1b3_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k7_conv_s1b3_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -3233,7 +3275,8 @@ static inline void k7_conv_s1b3_conv2_outputs(const float *restrict mt, float *r
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k7_conv_s1b3_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -3270,7 +3313,6 @@ static void k7_conv_s1b3_conv2(int n, const float *restrict x, const float *rest
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -3713,12 +3755,19 @@ static inline void k10_conv_s2b1_conv2_copy(const float *restrict xs, float *res
   }
 }
 
+/* k10_conv_s2b1_conv2: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k10_conv_s2b1_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k10_conv_s2b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k10_conv_s2b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k10_conv_s2b1_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -3777,7 +3826,8 @@ static inline void k10_conv_s2b1_conv2_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k10_conv_s2b1_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -3814,7 +3864,6 @@ static void k10_conv_s2b1_conv2(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 5 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -3955,12 +4004,19 @@ static inline void k11_conv_s2b2_conv1_copy(const float *restrict xs, float *res
   }
 }
 
+/* k11_conv_s2b2_conv1: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k11_conv_s2b2_conv1_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k11_conv_s2b2_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k11_conv_s2b2_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k11_conv_s2b2_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4019,7 +4075,8 @@ static inline void k11_conv_s2b2_conv1_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k11_conv_s2b2_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -4055,7 +4112,6 @@ static void k11_conv_s2b2_conv1(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 5 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -4196,12 +4252,19 @@ static inline void k12_conv_s2b2_conv2_copy(const float *restrict xs, float *res
   }
 }
 
+/* k12_conv_s2b2_conv2: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k12_conv_s2b2_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k12_conv_s2b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k12_conv_s2b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k12_conv_s2b2_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4260,7 +4323,8 @@ static inline void k12_conv_s2b2_conv2_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k12_conv_s2b2_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -4297,7 +4361,6 @@ static void k12_conv_s2b2_conv2(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 5 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -4438,12 +4501,19 @@ static inline void k13_conv_s2b3_conv1_copy(const float *restrict xs, float *res
   }
 }
 
+/* k13_conv_s2b3_conv1: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k13_conv_s2b3_conv1_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k13_conv_s2b3_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k13_conv_s2b3_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k13_conv_s2b3_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4502,7 +4572,8 @@ static inline void k13_conv_s2b3_conv1_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k13_conv_s2b3_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -4538,7 +4609,6 @@ static void k13_conv_s2b3_conv1(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 5 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -4679,12 +4749,19 @@ static inline void k14_conv_s2b3_conv2_copy(const float *restrict xs, float *res
   }
 }
 
+/* k14_conv_s2b3_conv2: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k14_conv_s2b3_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k14_conv_s2b3_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k14_conv_s2b3_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k14_conv_s2b3_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4743,7 +4820,8 @@ static inline void k14_conv_s2b3_conv2_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k14_conv_s2b3_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -4780,7 +4858,6 @@ static void k14_conv_s2b3_conv2(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 5 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -5231,12 +5308,20 @@ static inline void k17_conv_s3b1_conv2_copy(const float *restrict xs, float *res
   }
 }
 
+/* k17_conv_s3b1_conv2: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k17_conv_s3b1_conv2_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k17_conv_s3b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k17_conv_s3b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k17_conv_s3b1_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -5295,7 +5380,8 @@ static inline void k17_conv_s3b1_conv2_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k17_conv_s3b1_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -5332,7 +5418,6 @@ static void k17_conv_s3b1_conv2(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 10 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -5481,12 +5566,20 @@ static inline void k18_conv_s3b2_conv1_copy(const float *restrict xs, float *res
   }
 }
 
+/* k18_conv_s3b2_conv1: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k18_conv_s3b2_conv1_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k18_conv_s3b2_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k18_conv_s3b2_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k18_conv_s3b2_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -5545,7 +5638,8 @@ static inline void k18_conv_s3b2_conv1_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k18_conv_s3b2_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -5581,7 +5675,6 @@ static void k18_conv_s3b2_conv1(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 10 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -5730,12 +5823,20 @@ static inline void k19_conv_s3b2_conv2_copy(const float *restrict xs, float *res
   }
 }
 
+/* k19_conv_s3b2_conv2: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k19_conv_s3b2_conv2_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k19_conv_s3b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k19_conv_s3b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k19_conv_s3b2_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -5794,7 +5895,8 @@ static inline void k19_conv_s3b2_conv2_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k19_conv_s3b2_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -5831,7 +5933,6 @@ static void k19_conv_s3b2_conv2(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 10 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -5980,12 +6081,20 @@ static inline void k20_conv_s3b3_conv1_copy(const float *restrict xs, float *res
   }
 }
 
+/* k20_conv_s3b3_conv1: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k20_conv_s3b3_conv1_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k20_conv_s3b3_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k20_conv_s3b3_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k20_conv_s3b3_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -6044,7 +6153,8 @@ static inline void k20_conv_s3b3_conv1_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k20_conv_s3b3_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -6080,7 +6190,6 @@ static void k20_conv_s3b3_conv1(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 10 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -6229,12 +6338,20 @@ static inline void k21_conv_s3b3_conv2_copy(const float *restrict xs, float *res
   }
 }
 
+/* k21_conv_s3b3_conv2: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k21_conv_s3b3_conv2_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k21_conv_s3b3_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k21_conv_s3b3_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k21_conv_s3b3_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -6293,7 +6410,8 @@ static inline void k21_conv_s3b3_conv2_outputs(const float *restrict mt, float *
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k21_conv_s3b3_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -6330,7 +6448,6 @@ static void k21_conv_s3b3_conv2(int n, const float *restrict x, const float *res
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 10 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif

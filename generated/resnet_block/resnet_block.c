@@ -4137,12 +4137,19 @@ static inline void k2_conv_b1_conv1_copy(const float *restrict xs, float *restri
   }
 }
 
+/* k2_conv_b1_conv1: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k2_conv_b1_conv1_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k2_conv_b1_conv1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k2_conv_b1_conv1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k2_conv_b1_conv1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4201,7 +4208,8 @@ static inline void k2_conv_b1_conv1_outputs(const float *restrict mt, float *res
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k2_conv_b1_conv1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -4237,7 +4245,6 @@ static void k2_conv_b1_conv1(int n, const float *restrict x, const float *restri
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -4386,12 +4393,19 @@ static inline void k3_conv_b1_conv2_copy(const float *restrict xs, float *restri
   }
 }
 
+/* k3_conv_b1_conv2: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k3_conv_b1_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k3_conv_b1_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k3_conv_b1_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k3_conv_b1_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4450,7 +4464,8 @@ static inline void k3_conv_b1_conv2_outputs(const float *restrict mt, float *res
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k3_conv_b1_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -4487,7 +4502,6 @@ static void k3_conv_b1_conv2(int n, const float *restrict x, const float *restri
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 2 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif
@@ -4930,12 +4944,19 @@ static inline void k6_conv_b2_conv2_copy(const float *restrict xs, float *restri
   }
 }
 
+/* k6_conv_b2_conv2: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k6_conv_b2_conv2_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k6_conv_b2_conv2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k6_conv_b2_conv2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k6_conv_b2_conv2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -4994,7 +5015,8 @@ static inline void k6_conv_b2_conv2_outputs(const float *restrict mt, float *res
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k6_conv_b2_conv2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -5031,7 +5053,6 @@ static void k6_conv_b2_conv2(int n, const float *restrict x, const float *restri
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 5 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if (n > 1 && (long)n * 2359296L >= 131072L)
 #endif

@@ -1642,12 +1642,19 @@ static inline void k2_conv_conv1_2_copy(const float *restrict xs, float *restric
   }
 }
 
+/* k2_conv_conv1_2: the tile row and column where vector v starts: 2 vector(s) per tile row, the last starting at column 8. */
+static inline void k2_conv_conv1_2_vector(int v, int *tr, int *tc) {
+  *tr = v / 2;
+  *tc = v % 2 * 8 < 8 ? v % 2 * 8 : 8;
+}
+
 /* k2_conv_conv1_2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k2_conv_conv1_2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 1156;
   for (int v = 0; v < 4; v++) {
-    const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+    int tr, tc;
+    k2_conv_conv1_2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 17 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -1706,7 +1713,8 @@ static inline void k2_conv_conv1_2_outputs(const float *restrict mt, float *rest
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 1024;
     for (int v = 0; v < 4; v++) {
-      const int tr = (v0 + v) / 2, tc = (v0 + v) % 2 * 8 < 8 ? (v0 + v) % 2 * 8 : 8;
+      int tr, tc;
+      k2_conv_conv1_2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 32 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -1742,7 +1750,6 @@ static void k2_conv_conv1_2(int n, const float *restrict x, const float *restric
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 10 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if ((long)n * 37748736L >= 131072L)
 #endif
@@ -1952,12 +1959,19 @@ static inline void k4_conv_conv2_1_copy(const float *restrict xs, float *restric
   }
 }
 
+/* k4_conv_conv2_1: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k4_conv_conv2_1_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k4_conv_conv2_1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k4_conv_conv2_1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 4; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k4_conv_conv2_1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2016,7 +2030,8 @@ static inline void k4_conv_conv2_1_outputs(const float *restrict mt, float *rest
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 4; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k4_conv_conv2_1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 32 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2052,7 +2067,6 @@ static void k4_conv_conv2_1(int n, const float *restrict x, const float *restric
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 21 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if ((long)n * 18874368L >= 131072L)
 #endif
@@ -2227,12 +2241,19 @@ static inline void k5_conv_conv2_2_copy(const float *restrict xs, float *restric
   }
 }
 
+/* k5_conv_conv2_2: the tile row and column where vector v starts: 1 vector(s) per tile row, the last starting at column 0. */
+static inline void k5_conv_conv2_2_vector(int v, int *tr, int *tc) {
+  *tr = v / 1;
+  *tc = v % 1 * 8 < 0 ? v % 1 * 8 : 0;
+}
+
 /* k5_conv_conv2_2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k5_conv_conv2_2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 324;
   for (int v = 0; v < 2; v++) {
-    const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+    int tr, tc;
+    k5_conv_conv2_2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 9 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = *(const kiln_v8 *)(in + 0);
@@ -2291,7 +2312,8 @@ static inline void k5_conv_conv2_2_outputs(const float *restrict mt, float *rest
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 256;
     for (int v = 0; v < 2; v++) {
-      const int tr = (v0 + v) / 1, tc = (v0 + v) % 1 * 8 < 0 ? (v0 + v) % 1 * 8 : 0;
+      int tr, tc;
+      k5_conv_conv2_2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2327,7 +2349,6 @@ static void k5_conv_conv2_2(int n, const float *restrict x, const float *restric
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 21 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if ((long)n * 37748736L >= 131072L)
 #endif
@@ -2545,12 +2566,20 @@ static inline void k7_conv_conv3_1_copy(const float *restrict xs, float *restric
   }
 }
 
+/* k7_conv_conv3_1: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k7_conv_conv3_1_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k7_conv_conv3_1: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k7_conv_conv3_1_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k7_conv_conv3_1_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -2609,7 +2638,8 @@ static inline void k7_conv_conv3_1_outputs(const float *restrict mt, float *rest
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k7_conv_conv3_1_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2645,7 +2675,6 @@ static void k7_conv_conv3_1(int n, const float *restrict x, const float *restric
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 42 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if ((long)n * 18874368L >= 131072L)
 #endif
@@ -2828,12 +2857,20 @@ static inline void k8_conv_conv3_2_copy(const float *restrict xs, float *restric
   }
 }
 
+/* k8_conv_conv3_2: the tile row and column where vector v starts: tile rows are 4 wide, so vector v is tile rows
+   2v and 2v + 1. */
+static inline void k8_conv_conv3_2_vector(int v, int *tr, int *tc) {
+  *tr = 2 * v;
+  *tc = 0;
+}
+
 /* k8_conv_conv3_2: input transform of channel c for the block of vectors from v0: V[ξ] = B^T·d·B,
    B^T = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. */
 static inline void k8_conv_conv3_2_input(const float *restrict pad, float *restrict vt, int v0, int c) {
   const float *plane = pad + (long)c * 100;
   for (int v = 0; v < 2; v++) {
-    const int tr = 2 * (v0 + v), tc = 0;
+    int tr, tc;
+    k8_conv_conv3_2_vector(v0 + v, &tr, &tc);
     const float *in = plane + 2 * tr * 5 + tc;
     kiln_v8 d[4][4], e[4][4];
     d[0][0] = KILN_V8_JOIN(*(const kiln_v4 *)(in + 0), *(const kiln_v4 *)(in + 10));
@@ -2892,7 +2929,8 @@ static inline void k8_conv_conv3_2_outputs(const float *restrict mt, float *rest
   for (int f = f0; f < f1; f++) {
     float *yf = ys + (long)f * 64;
     for (int v = 0; v < 2; v++) {
-      const int tr = 2 * (v0 + v), tc = 0;
+      int tr, tc;
+      k8_conv_conv3_2_vector(v0 + v, &tr, &tc);
       const float *m = mt + (long)f * 16 + 8 * v;
       kiln_v8 r[2][4];
       for (int j = 0; j < 4; j++) {
@@ -2928,7 +2966,6 @@ static void k8_conv_conv3_2(int n, const float *restrict x, const float *restric
   float *restrict u = scratch;
   const int slots = n < 8 ? n : 8;
   const int filterBlocks = 42 + 1;
-  (void)filterBlocks;
 #ifdef _OPENMP
 #pragma omp parallel if ((long)n * 37748736L >= 131072L)
 #endif

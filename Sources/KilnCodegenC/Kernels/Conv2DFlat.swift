@@ -81,9 +81,8 @@ struct Conv2DFlatShape: Hashable, Sendable {
     options.blas && options.tiledConvolutions ? Conv2DTiling(self) : nil
   }
 
-  /// The plan `conv2d_winograd` computes this shape with under `options` (OpenBLAS allowed — the kernels it
-  /// replaces are the alternatives to OpenBLAS —, Winograd convolutions on, and `Conv2DWinograd` applies), or
-  /// nil. It takes precedence over the tiled loops.
+  /// The plan `conv2d_winograd` computes this shape with under `options`, or nil: OpenBLAS allowed (as for the
+  /// tiled and flat loops, which it is chosen ahead of), Winograd convolutions on, and `Conv2DWinograd` applies.
   func winograd(under options: KernelOptions) -> Conv2DWinograd? {
     options.blas && options.winogradConvolutions ? Conv2DWinograd(self) : nil
   }

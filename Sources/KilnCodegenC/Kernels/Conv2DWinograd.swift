@@ -13,7 +13,7 @@ import KilnIR
 /// this Zen 3 (batch 64, 1 thread, each time the minimum of 10–20 calls, against `conv2d_tiled` on the same
 /// layers inside `kiln profile`): 128 → 128 channels on 16×16 took 32 ms (151 "direct-equivalent" GFLOP/s)
 /// against 73; 256 → 256 on 8×8 139 against 74; 64 → 64 on 32×32 119 against 68; 64 → 64 on 8×8 104 against
-/// 78; 32 → 32 on 16×16 86 against 62–75; 16 → 16 on 32×32 67–87 against 61–65 (the transforms weigh most
+/// 71–83; 32 → 32 on 16×16 86 against 61–81; 16 → 16 on 32×32 67–87 against 54–64 (the transforms weigh most
 /// when channels are few). Below 16 channels in or out it is not chosen.
 struct Conv2DWinograd: Hashable, Sendable {
   var shape: Conv2DFlatShape
@@ -71,12 +71,10 @@ public struct Conv2DWinogradLoadContext: Hashable, Sendable {
   public var load: String
 }
 
-/// The product tile for `filters` filters: accumulators a{j}_0, a{j}_1 stored `rowOffset` floats into m.
+/// The product tile for `filters` filters: accumulators a{j}_0, a{j}_1 stored `rowOffset` floats into m (the
+/// kernel's name, channels and tile block come from the enclosing context).
 public struct Conv2DWinogradGemmContext: Hashable, Sendable {
-  public var name: String
   public var filters: Int
-  public var inChannels: Int
-  public var tileBlock: Int
   public var accumulators: [Conv2DWinogradAccumulatorContext]
 }
 
@@ -110,8 +108,9 @@ public struct Conv2DWinogradContext: KernelContext {
   /// Whether a batch of one image is shared by the team (split by channels, then by parts of the filter
   /// blocks, with a barrier after each of the 2·blocks + 2 steps) rather than computed by one thread: when each
   /// step has at least 1 M multiply-adds. Measured at batch 1 on 2 threads (`kiln profile`, and the whole
-  /// network through ctypes): VGG-style's layers (18–75 M multiply-adds, ≥ 2 M per step) took the network from
-  /// 3.5–5.3 to 2.5–2.9 ms; ResNet-20's layers (2.4 M each: 70 k per step in the first stage, 600 k in the last)
+  /// network through ctypes, medians of 300 calls alternating with the unshared build in one shell):
+  /// VGG-style's layers (18–75 M multiply-adds, ≥ 2 M per step) took the network from 3.5–5.3 to 2.5–4.2 ms
+  /// (4.5–4.7 to 3.6–3.7 ms with the final rule); ResNet-20's layers (2.4 M each: 70 k per step in the first stage, 600 k in the last)
   /// ran no faster shared than on one thread (64–85 against 76–79 µs in the last stage, within the noise), and
   /// the network was slower (1.27–1.53 against 1.14–1.20 ms): a parallel region and its barriers cost more than
   /// half of such a layer saves.
@@ -187,7 +186,7 @@ public struct Conv2DWinogradContext: KernelContext {
     shareSingleImage = slots > 1 && s.usefulMACs / (2 * blocks + 2) >= 1_000_000
     gemmTiles = ([w.filterBlock] + (w.tail > 0 ? [w.tail] : [])).map { filters in
       Conv2DWinogradGemmContext(
-        name: name, filters: filters, inChannels: s.inChannels, tileBlock: w.tileBlock,
+        filters: filters,
         accumulators: (0..<filters).map { Conv2DWinogradAccumulatorContext(j: $0, rowOffset: $0 * w.tileBlock) })
     }
     // Each position's block is padded by 16 floats (64 bytes): unpadded, the 16 positions of U, V or M lie a
